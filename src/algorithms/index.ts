@@ -1,0 +1,12 @@
+// Loads every built-in algorithm (each file registers itself by name) and builds the configured one.
+
+import { algorithmFactory, registeredAlgorithmNames, type BalancerAlgorithm } from './algorithm.js';
+import './round-robin.js';
+import './call-id-affinity.js';
+
+export { registeredAlgorithmNames };
+
+/** A new instance of the built-in algorithm `name`, or undefined when it is not in this build. */
+export function createBuiltInAlgorithm(name: string): BalancerAlgorithm | undefined {
+  return algorithmFactory(name)?.();
+}

@@ -1,0 +1,125 @@
+// The composition root: builds the registry, the algorithm, the protocol services and the API server
+// from a Config, starts them in order and stops them in reverse order.
+
+import { createRequire } from 'node:module';
+import type { Config } from './config/types.js';
+import type { Logger } from './log.js';
+import { NodeRegistry } from './registry/node-registry.js';
+import { HttpHeartbeatServer } from './registry/http-heartbeat.js';
+import { Stats } from './stats/stats.js';
+import { loadAlgorithm } from './algorithms/load.js';
+import type { BalancerAlgorithm } from './algorithms/algorithm.js';
+import type { Service, ServiceContext } from './service.js';
+import { createSipService } from './sip/index.js';
+import { createHttpService } from './http/index.js';
+import { createSmppService } from './smpp/index.js';
+import { ApiServer } from './api/server.js';
+
+const require = createRequire(import.meta.url);
+export const VERSION: string = (require('../package.json') as { version: string }).version;
+
+export class LoadBalancer {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly stats: Stats;
+  readonly registry: NodeRegistry;
+  private algorithm: BalancerAlgorithm | undefined;
+  private readonly services: Service[] = [];
+  private heartbeat: HttpHeartbeatServer | undefined;
+  private api: ApiServer | undefined;
+  private started = false;
+
+  constructor(config: Config, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.stats = new Stats();
+    this.registry = new NodeRegistry(
+      {
+        nodeTimeoutMs: config.registry.nodeTimeoutMs,
+        heartbeatIntervalMs: config.registry.heartbeatIntervalMs,
+        extraServerNodes: config.sip.extraServerNodes,
+        performanceTestingMode: config.sip.performanceTestingMode,
+      },
+      log.child({ module: 'registry' }),
+    );
+  }
+
+  /** Starts every part; on failure stops what was started and rethrows. */
+  async start(): Promise<void> {
+    const { config, log, registry, stats } = this;
+    try {
+      // 1. The node registry and its JSON heartbeat listener.
+      registry.start();
+      if (config.registry.heartbeatPort !== undefined) {
+        this.heartbeat = new HttpHeartbeatServer(
+          { host: config.registry.heartbeatHost, port: config.registry.heartbeatPort },
+          registry,
+          stats.heartbeat,
+          log.child({ module: 'heartbeat' }),
+        );
+        await this.heartbeat.start();
+      }
+
+      // 2. The algorithm, told of every change of the latest version's nodes.
+      const algorithm = await loadAlgorithm(config, registry, log.child({ module: 'algorithm' }));
+      this.algorithm = algorithm;
+      registry.on('changed', () => algorithm.nodesChanged(registry.live()));
+      algorithm.nodesChanged(registry.live());
+      log.info(`Balancer algorithm ${algorithm.name} initialised`);
+      stats.setSources({
+        releaseVersion: VERSION,
+        activeNodes: () => registry.live().filter((n) => n.state === 'active').length,
+        activeCalls: () => algorithm.activeCalls?.() ?? 0,
+      });
+
+      // 3–5. The protocol services.
+      const ctx = (name: string): ServiceContext => ({ config, registry, algorithm, stats, log: log.child({ module: name }) });
+      this.services.push(createSipService(ctx('sip')));
+      if (config.http.port !== undefined || config.http.httpsPort !== undefined) this.services.push(createHttpService(ctx('http')));
+      if (config.smpp.port !== undefined || config.smpp.sslPort !== undefined) this.services.push(createSmppService(ctx('smpp')));
+      for (const service of this.services) await service.start();
+
+      // 6. The API server.
+      if (config.api.port !== undefined) {
+        this.api = new ApiServer(config.api, { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers }, log.child({ module: 'api' }));
+        await this.api.start();
+      }
+      this.started = true;
+      log.info({ version: VERSION, nodeVersion: process.version }, `Load balancer started (sipbalancer ${VERSION})`);
+    } catch (err) {
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Stops every part in reverse order of start. Safe to call more than once. */
+  async stop(): Promise<void> {
+    const { log } = this;
+    if (this.api) {
+      await this.api.stop();
+      this.api = undefined;
+    }
+    for (const service of [...this.services].reverse()) {
+      log.info(`Stopping the ${service.name}`);
+      try {
+        await service.stop();
+      } catch (err) {
+        log.error({ err }, `Stopping the ${service.name} failed`);
+      }
+    }
+    this.services.length = 0;
+    if (this.algorithm) {
+      await this.algorithm.stop();
+      this.algorithm = undefined;
+    }
+    if (this.heartbeat) {
+      log.info('Unregistering the node adapter');
+      await this.heartbeat.stop();
+      this.heartbeat = undefined;
+    }
+    log.info('Stopping the node registry');
+    this.registry.stop();
+    if (this.started) log.info('Load balancer stopped');
+    this.started = false;
+  }
+}

@@ -1,0 +1,30 @@
+// What a protocol module (SIP forwarder, HTTP balancer, SMPP broker) is to the composition root: built
+// from the shared parts, started in order, stopped in reverse order.
+
+import type { Config } from './config/types.js';
+import type { Logger } from './log.js';
+import type { NodeRegistry } from './registry/node-registry.js';
+import type { BalancerAlgorithm } from './algorithms/algorithm.js';
+import type { Stats } from './stats/stats.js';
+
+export interface ServiceContext {
+  readonly config: Config;
+  readonly registry: NodeRegistry;
+  readonly algorithm: BalancerAlgorithm;
+  readonly stats: Stats;
+  /** A child logger named after the service. */
+  readonly log: Logger;
+}
+
+export interface Service {
+  readonly name: string;
+  /** Binds every listening point; rejects (with a clear message) when one cannot be bound. */
+  start(): Promise<void>;
+  /** Closes listening points and connections; resolves when done. */
+  stop(): Promise<void>;
+}
+
+/** An error that stops start-up with a message for the operator (no stack trace). */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}

@@ -1,0 +1,42 @@
+// HTTP balancer counters (manual "Getting statistic" 2.a–f).
+
+import type { Registry } from 'prom-client';
+import { CounterMap, promCounter, promCounterMap } from './counters.js';
+
+export class HttpStats {
+  requests = 0;
+  bytesToServer = 0;
+  bytesToClient = 0;
+  readonly requestsByMethod = new CounterMap<string>();
+  readonly responsesByStatus = new CounterMap<number>();
+  activeConnections = 0;
+  /** Requests answered 503 (or sent to unavailableHost) for want of a node. */
+  noNode = 0;
+  /** Backend errors (refused, reset) answered 502 or retried. */
+  backendErrors = 0;
+  webSocketUpgrades = 0;
+
+  lbstatFields(): Record<string, unknown> {
+    return {
+      NumberOfActiveHttpConnections: this.activeConnections,
+      NumberOfHttpBytesToClient: this.bytesToClient,
+      NumberOfHttpBytesToServer: this.bytesToServer,
+      NumberOfHttpRequests: this.requests,
+      HttpRequestsByMethod: this.requestsByMethod.toJSON(),
+      HttpResponsesByStatusCode: this.responsesByStatus.toJSON(),
+      HttpNoNodeAvailable: this.noNode,
+      HttpBackendErrors: this.backendErrors,
+      HttpWebSocketUpgrades: this.webSocketUpgrades,
+    };
+  }
+
+  register(registry: Registry): void {
+    promCounterMap(registry, 'sipbalancer_http_requests_total', 'HTTP requests, by method', 'method', this.requestsByMethod);
+    promCounterMap(registry, 'sipbalancer_http_responses_total', 'HTTP responses, by status code', 'status', this.responsesByStatus);
+    promCounter(registry, 'sipbalancer_http_bytes_to_server_total', 'HTTP bytes sent to nodes', () => this.bytesToServer);
+    promCounter(registry, 'sipbalancer_http_bytes_to_client_total', 'HTTP bytes sent to clients', () => this.bytesToClient);
+    promCounter(registry, 'sipbalancer_http_no_node_total', 'HTTP requests with no node to take them', () => this.noNode);
+    promCounter(registry, 'sipbalancer_http_backend_errors_total', 'HTTP backend connection errors', () => this.backendErrors);
+    promCounter(registry, 'sipbalancer_http_websocket_upgrades_total', 'WebSocket upgrades proxied', () => this.webSocketUpgrades);
+  }
+}

@@ -1,0 +1,70 @@
+// SIP counters (manual "Getting statistic" 1.a–f, plus what a proxy must count to be operable).
+
+import type { Registry } from 'prom-client';
+import { CounterMap, promCounter, promCounterMap, promGaugeMap } from './counters.js';
+
+export class SipStats {
+  requests = 0;
+  responses = 0;
+  /** Bytes of SIP messages received and forwarded (whole messages, not only bodies). */
+  bytes = 0;
+  readonly requestsByMethod = new CounterMap<string>();
+  readonly responsesByStatus = new CounterMap<number>();
+  /** Open stream connections (TCP, TLS, WS, WSS) by transport. */
+  readonly activeConnections = new CounterMap<string>();
+  /** Messages that could not be framed or parsed. */
+  malformed = 0;
+  /** Messages dropped for any other reason (no route, send failure after retry, …), by reason. */
+  readonly dropped = new CounterMap<string>();
+  /** Requests whose next hop was the balancer itself. */
+  looped = 0;
+  /** Requests answered 503 because no node could take them. */
+  noNode = 0;
+  /** Heartbeats received on an external port (ignored). */
+  heartbeatOnExternalPort = 0;
+  /** SIP heartbeats accepted on an internal port. */
+  heartbeats = 0;
+  /** Sends to a node that failed. */
+  sendFailures = 0;
+  /** Stream connections closed for an error or an oversized message. */
+  connectionErrors = 0;
+  tlsHandshakeFailures = 0;
+
+  lbstatFields(): Record<string, unknown> {
+    return {
+      NumberOfRequestsProcessed: this.requests,
+      NumberOfResponsesProcessed: this.responses,
+      NumberOfBytesTransferred: this.bytes,
+      NumberOfActiveSipConnections: this.activeConnections.total(),
+      SipRequestsByMethod: this.requestsByMethod.toJSON(),
+      SipResponsesByStatusCode: this.responsesByStatus.toJSON(),
+      SipActiveConnectionsByTransport: this.activeConnections.toJSON(),
+      SipMalformedMessages: this.malformed,
+      SipDroppedMessages: this.dropped.total(),
+      SipDroppedByReason: this.dropped.toJSON(),
+      SipLoopedRequests: this.looped,
+      SipNoNodeAvailable: this.noNode,
+      SipHeartbeats: this.heartbeats,
+      SipHeartbeatsOnExternalPort: this.heartbeatOnExternalPort,
+      SipSendFailures: this.sendFailures,
+      SipConnectionErrors: this.connectionErrors,
+      SipTlsHandshakeFailures: this.tlsHandshakeFailures,
+    };
+  }
+
+  register(registry: Registry): void {
+    promCounterMap(registry, 'sipbalancer_sip_requests_total', 'SIP requests processed, by method', 'method', this.requestsByMethod);
+    promCounterMap(registry, 'sipbalancer_sip_responses_total', 'SIP responses processed, by status code', 'status', this.responsesByStatus);
+    promCounter(registry, 'sipbalancer_sip_bytes_total', 'Bytes of SIP messages processed', () => this.bytes);
+    promGaugeMap(registry, 'sipbalancer_sip_active_connections', 'Open SIP stream connections, by transport', 'transport', this.activeConnections);
+    promCounter(registry, 'sipbalancer_sip_malformed_total', 'SIP messages that could not be parsed', () => this.malformed);
+    promCounterMap(registry, 'sipbalancer_sip_dropped_total', 'SIP messages dropped, by reason', 'reason', this.dropped);
+    promCounter(registry, 'sipbalancer_sip_looped_total', 'SIP requests whose next hop was the balancer itself', () => this.looped);
+    promCounter(registry, 'sipbalancer_sip_no_node_total', 'SIP requests answered 503 for want of a node', () => this.noNode);
+    promCounter(registry, 'sipbalancer_sip_heartbeats_total', 'SIP heartbeats accepted on internal ports', () => this.heartbeats);
+    promCounter(registry, 'sipbalancer_sip_heartbeats_external_total', 'SIP heartbeats ignored on external ports', () => this.heartbeatOnExternalPort);
+    promCounter(registry, 'sipbalancer_sip_send_failures_total', 'Failed sends of SIP messages', () => this.sendFailures);
+    promCounter(registry, 'sipbalancer_sip_connection_errors_total', 'SIP stream connections closed on error', () => this.connectionErrors);
+    promCounter(registry, 'sipbalancer_sip_tls_handshake_failures_total', 'Failed TLS handshakes on SIP ports', () => this.tlsHandshakeFailures);
+  }
+}

@@ -1,0 +1,46 @@
+// SMPP broker counters (manual "Getting statistic" 3.a–g, plus the original's notBind/notResponded).
+
+import type { Registry } from 'prom-client';
+import { CounterMap, promCounter, promCounterMap } from './counters.js';
+
+export class SmppStats {
+  requestsToServer = 0;
+  requestsToClient = 0;
+  bytesToServer = 0;
+  bytesToClient = 0;
+  /** Keyed by command name (submit_sm, …) or 0x-hex for unknown ids. */
+  readonly requestsByCommand = new CounterMap<string>();
+  readonly responsesByCommand = new CounterMap<string>();
+  activeConnections = 0;
+  notBindClients = 0;
+  notRespondedPackets = 0;
+  /** PDUs refused with generic_nack or an error status, by reason. */
+  readonly rejected = new CounterMap<string>();
+
+  lbstatFields(): Record<string, unknown> {
+    return {
+      NumberOfActiveSmppConnections: this.activeConnections,
+      NumberOfSmppBytesToClient: this.bytesToClient,
+      NumberOfSmppBytesToServer: this.bytesToServer,
+      NumberOfSmppRequestsToClient: this.requestsToClient,
+      NumberOfSmppRequestsToServer: this.requestsToServer,
+      SmppRequestsByCommandId: this.requestsByCommand.toJSON(),
+      SmppResponsesByCommandId: this.responsesByCommand.toJSON(),
+      SmppNotBindClients: this.notBindClients,
+      SmppNotRespondedPackets: this.notRespondedPackets,
+      SmppRejectedByReason: this.rejected.toJSON(),
+    };
+  }
+
+  register(registry: Registry): void {
+    promCounter(registry, 'sipbalancer_smpp_requests_to_server_total', 'SMPP requests relayed to SMSCs', () => this.requestsToServer);
+    promCounter(registry, 'sipbalancer_smpp_requests_to_client_total', 'SMPP requests relayed to ESMEs', () => this.requestsToClient);
+    promCounter(registry, 'sipbalancer_smpp_bytes_to_server_total', 'SMPP bytes sent to SMSCs', () => this.bytesToServer);
+    promCounter(registry, 'sipbalancer_smpp_bytes_to_client_total', 'SMPP bytes sent to ESMEs', () => this.bytesToClient);
+    promCounterMap(registry, 'sipbalancer_smpp_requests_total', 'SMPP requests, by command', 'command', this.requestsByCommand);
+    promCounterMap(registry, 'sipbalancer_smpp_responses_total', 'SMPP responses, by command', 'command', this.responsesByCommand);
+    promCounter(registry, 'sipbalancer_smpp_not_bound_clients_total', 'ESME connections closed for not binding in time', () => this.notBindClients);
+    promCounter(registry, 'sipbalancer_smpp_not_responded_total', 'SMPP requests answered by the broker after timeoutResponse', () => this.notRespondedPackets);
+    promCounterMap(registry, 'sipbalancer_smpp_rejected_total', 'SMPP PDUs refused, by reason', 'reason', this.rejected);
+  }
+}

@@ -1,0 +1,149 @@
+// Every counter of the daemon, the /lbstat document built from them, and the Prometheus registry that
+// exports the same figures. Protocol modules increment their own part (sip, http, smpp, heartbeat).
+
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CounterMap, promCounterMap } from './counters.js';
+import { SipStats } from './sip-stats.js';
+import { HttpStats } from './http-stats.js';
+import { SmppStats } from './smpp-stats.js';
+
+export class HeartbeatStats {
+  /** JSON heartbeat commands accepted, by command (start, heartbeat, shutdown, stop). */
+  readonly commands = new CounterMap<string>();
+  /** Heartbeats from a session the registry does not know (answered NOK). */
+  unknownSession = 0;
+  /** Requests that were not a valid heartbeat (bad JSON, unknown command, wrong method). */
+  invalid = 0;
+}
+
+/** Process figures for the "Other data" block: CPU % since the last reading, heap bytes used. */
+export class ProcessSampler {
+  private lastCpu = process.cpuUsage();
+  private lastTime = process.hrtime.bigint();
+  private lastPercent = 0;
+
+  cpuPercent(): number {
+    const now = process.hrtime.bigint();
+    const elapsedUs = Number(now - this.lastTime) / 1000;
+    if (elapsedUs >= 100_000) {
+      const cpu = process.cpuUsage(this.lastCpu);
+      this.lastPercent = Math.round(((cpu.user + cpu.system) / elapsedUs) * 100);
+      this.lastCpu = process.cpuUsage();
+      this.lastTime = now;
+    }
+    return this.lastPercent;
+  }
+
+  heapUsed(): number {
+    return process.memoryUsage().heapUsed;
+  }
+}
+
+export interface LbstatSources {
+  releaseVersion: string;
+  activeNodes: () => number;
+  activeCalls: () => number;
+}
+
+export class Stats {
+  readonly sip = new SipStats();
+  readonly http = new HttpStats();
+  readonly smpp = new SmppStats();
+  readonly heartbeat = new HeartbeatStats();
+  readonly process = new ProcessSampler();
+  readonly registry = new Registry();
+  private sources: LbstatSources = { releaseVersion: '0.0.0', activeNodes: () => 0, activeCalls: () => 0 };
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    this.sip.register(this.registry);
+    this.http.register(this.registry);
+    this.smpp.register(this.registry);
+    const hb = this.heartbeat;
+    promCounterMap(this.registry, 'sipbalancer_heartbeat_commands_total', 'JSON heartbeat commands accepted, by command', 'command', hb.commands);
+    new Counter({
+      name: 'sipbalancer_heartbeat_rejected_total',
+      help: 'JSON heartbeat requests rejected, by reason',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ reason: 'unknown_session' }, hb.unknownSession);
+        this.inc({ reason: 'invalid' }, hb.invalid);
+      },
+    });
+    const self = this;
+    new Gauge({
+      name: 'sipbalancer_active_connections',
+      help: 'Open client connections, by protocol',
+      labelNames: ['protocol'],
+      registers: [this.registry],
+      collect() {
+        this.set({ protocol: 'sip' }, self.sip.activeConnections.total());
+        this.set({ protocol: 'http' }, self.http.activeConnections);
+        this.set({ protocol: 'smpp' }, self.smpp.activeConnections);
+      },
+    });
+    new Gauge({
+      name: 'sipbalancer_active_nodes',
+      help: 'Active application server nodes of the latest version',
+      registers: [this.registry],
+      collect() {
+        this.set(self.sources.activeNodes());
+      },
+    });
+    new Gauge({
+      name: 'sipbalancer_active_calls',
+      help: 'Calls tracked by the balancer algorithm',
+      registers: [this.registry],
+      collect() {
+        this.set(self.sources.activeCalls());
+      },
+    });
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'sipbalancer_' });
+  }
+
+  setSources(sources: LbstatSources): void {
+    this.sources = sources;
+  }
+
+  /** The /lbstat document: the original's field names first, in its order, then the breakdowns. */
+  lbstat(): { Metrics: Record<string, unknown> } {
+    const sip = this.sip.lbstatFields();
+    const http = this.http.lbstatFields();
+    const smpp = this.smpp.lbstatFields();
+    const pick = (o: Record<string, unknown>, k: string): unknown => o[k];
+    return {
+      Metrics: {
+        releaseName: 'sipbalancer',
+        releaseVersion: this.sources.releaseVersion,
+        activeNodes: this.sources.activeNodes(),
+        JvmCpuUsage: this.process.cpuPercent(),
+        JvmHeapSize: this.process.heapUsed(),
+        NumberOfActiveHttpConnections: pick(http, 'NumberOfActiveHttpConnections'),
+        NumberOfActiveSipConnections: pick(sip, 'NumberOfActiveSipConnections'),
+        NumberOfActiveSmppConnections: pick(smpp, 'NumberOfActiveSmppConnections'),
+        NumberOfBytesTransferred: pick(sip, 'NumberOfBytesTransferred'),
+        NumberOfHttpBytesToClient: pick(http, 'NumberOfHttpBytesToClient'),
+        NumberOfHttpBytesToServer: pick(http, 'NumberOfHttpBytesToServer'),
+        NumberOfHttpRequests: pick(http, 'NumberOfHttpRequests'),
+        NumberOfRequestsProcessed: pick(sip, 'NumberOfRequestsProcessed'),
+        NumberOfResponsesProcessed: pick(sip, 'NumberOfResponsesProcessed'),
+        NumberOfSmppBytesToClient: pick(smpp, 'NumberOfSmppBytesToClient'),
+        NumberOfSmppBytesToServer: pick(smpp, 'NumberOfSmppBytesToServer'),
+        NumberOfSmppRequestsToClient: pick(smpp, 'NumberOfSmppRequestsToClient'),
+        NumberOfSmppRequestsToServer: pick(smpp, 'NumberOfSmppRequestsToServer'),
+        NumberOfActiveCalls: this.sources.activeCalls(),
+        ...sip,
+        ...http,
+        ...smpp,
+        HeartbeatCommands: this.heartbeat.commands.toJSON(),
+        HeartbeatUnknownSessions: this.heartbeat.unknownSession,
+        HeartbeatInvalidRequests: this.heartbeat.invalid,
+        ProcessCpuUsagePercent: this.process.cpuPercent(),
+        ProcessHeapUsedBytes: this.process.heapUsed(),
+        ProcessRssBytes: process.memoryUsage.rss(),
+        UptimeSeconds: Math.round(process.uptime()),
+      },
+    };
+  }
+}

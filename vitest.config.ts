@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    pool: 'forks',
+    // Two cores: end-to-end files start a daemon and real peers each; two at a time keeps them honest.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
