@@ -1,13 +1,13 @@
-// Placeholder for the SMPP broker until its issue lands: the composition root already starts and stops it.
+// The SMPP broker as a service of the composition root (started when smppPort or smppSslPort is set).
 
 import type { Service, ServiceContext } from '../service.js';
+import { SmppBroker } from './broker.js';
 
 export function createSmppService(ctx: ServiceContext): Service {
+  const broker = new SmppBroker(ctx.config, ctx.registry, ctx.stats.smpp, ctx.log);
   return {
-    name: 'SMPP broker',
-    async start() {
-      ctx.log.warn('SMPP broker is not built yet in this version');
-    },
-    async stop() {},
+    name: 'SMPP balancer',
+    start: () => broker.start(),
+    stop: () => broker.stop(),
   };
 }

@@ -1,0 +1,130 @@
+// The SMPP broker: listens for ESMEs (TCP on smppPort, TLS on smppSslPort), gives each one a session with
+// its own upstream SMSC connection, and drives every session's timers from one sweep timer.
+
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Config } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { NodeRegistry } from '../registry/node-registry.js';
+import type { SmppStats } from '../stats/smpp-stats.js';
+import { StartupError } from '../service.js';
+import { SmscList } from './server-list.js';
+import { SmppSession, type SessionContext } from './session.js';
+
+export class SmppBroker {
+  private readonly sessions = new Set<SmppSession>();
+  private readonly servers: net.Server[] = [];
+  private readonly list: SmscList;
+  private readonly sessionCtx: SessionContext;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly config: Config,
+    registry: NodeRegistry | undefined,
+    private readonly stats: SmppStats,
+    private readonly log: Logger,
+  ) {
+    const smpp = config.smpp;
+    this.list = new SmscList(smpp.remoteServers, registry);
+    const material = config.tls.material;
+    this.sessionCtx = {
+      config: smpp,
+      stats,
+      log,
+      servers: this.list,
+      connect: {
+        tls: smpp.isRemoteServerSsl,
+        ca: material?.ca,
+        rejectUnauthorized: !config.tls.skipServerVerification,
+        minVersion: config.tls.minVersion,
+        localAddress: smpp.internalHost,
+        timeoutMs: smpp.timeoutResponseMs,
+        maxPduSize: smpp.maxPduSize,
+      },
+      onClosed: (session) => this.sessions.delete(session),
+    };
+  }
+
+  /** Sessions open now (for tests and /lbinfo). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  async start(): Promise<void> {
+    const smpp = this.config.smpp;
+    const host = smpp.externalHost;
+    if (smpp.port !== undefined) {
+      const server = net.createServer((socket) => this.accept(socket));
+      await this.listen(server, host, smpp.port, 'smppPort');
+      this.log.info(`SMPP Load Balancer started at ${host} : ${smpp.port}`);
+    }
+    if (smpp.sslPort !== undefined) {
+      const material = this.config.tls.material;
+      if (material === undefined || (material.pfx === undefined && (material.cert === undefined || material.key === undefined))) {
+        throw new StartupError('smppSslPort is set but no keystore is configured (javax.net.ssl.keyStore or a PEM certificate and key)');
+      }
+      const server = tls.createServer(
+        {
+          cert: material.cert,
+          key: material.key,
+          pfx: material.pfx,
+          passphrase: material.passphrase,
+          ca: material.ca,
+          minVersion: this.config.tls.minVersion,
+          ciphers: this.config.tls.ciphers,
+          requestCert: this.config.tls.clientAuth !== 'none',
+          rejectUnauthorized: this.config.tls.clientAuth === 'require',
+        },
+        (socket) => this.accept(socket),
+      );
+      server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake with an ESME failed'));
+      await this.listen(server, host, smpp.sslPort, 'smppSslPort');
+      this.log.info(`SMPP Load Balancer uses port : ${smpp.sslPort} for TLS clients.`);
+    }
+    const servers = this.list.servers().map((s) => `${s.host}:${s.port}`).join(', ');
+    this.log.info(`SMPP remote servers: ${servers === '' ? '(none yet)' : servers}`);
+    const sweepMs = Math.max(
+      5,
+      Math.min(1000, Math.floor(Math.min(smpp.timeoutResponseMs, smpp.timeoutConnectionMs, smpp.timeoutEnquireMs,
+        smpp.timeoutConnectionCheckClientSideMs, smpp.timeoutConnectionCheckServerSideMs) / 5)),
+    );
+    this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    for (const session of [...this.sessions]) session.shutdown();
+    this.sessions.clear();
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    this.servers.length = 0;
+    this.list.dispose();
+    this.log.info(`SMPP Load Balancer stopped at ${this.config.smpp.externalHost}`);
+  }
+
+  private accept(socket: net.Socket): void {
+    const session = new SmppSession(socket, this.sessionCtx, Date.now());
+    this.sessions.add(session);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const session of this.sessions) session.sweep(now);
+  }
+
+  private listen(server: net.Server, host: string, port: number, key: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(new StartupError(`SMPP: cannot listen on ${host}:${port} (${key}): ${err.code ?? err.message}`));
+      };
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.log.error({ err }, `SMPP listener ${host}:${port} failed`));
+        this.servers.push(server);
+        resolve();
+      });
+    });
+  }
+}
