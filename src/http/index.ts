@@ -1,13 +1,8 @@
-// Placeholder for the HTTP balancer until its issue lands: the composition root already starts and stops it.
+// The HTTP/HTTPS and WebSocket balancer service, started by the composition root when httpPort or httpsPort is set.
 
 import type { Service, ServiceContext } from '../service.js';
+import { HttpBalancer } from './balancer.js';
 
 export function createHttpService(ctx: ServiceContext): Service {
-  return {
-    name: 'HTTP balancer',
-    async start() {
-      ctx.log.warn('HTTP balancer is not built yet in this version');
-    },
-    async stop() {},
-  };
+  return new HttpBalancer(ctx);
 }

@@ -1,0 +1,339 @@
+// The HTTP/HTTPS balancer: listens on httpPort/httpsPort, chooses a node per request (node-chooser.ts) and
+// streams the request and response through http-proxy-3 over keep-alive agents; WebSocket upgrades are
+// tunnelled to the node's wsPort/wssPort (subprotocol sip) or httpPort, frames untouched.
+
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ProxyServer } from 'http-proxy-3';
+import { StartupError, type Service, type ServiceContext } from '../service.js';
+import type { ServerNode } from '../registry/server-node.js';
+import type { HttpStats } from '../stats/http-stats.js';
+import { HttpNodeChooser, type BackendKind, type NodeChoice } from './node-chooser.js';
+import { addForwardedHeaders, hasHopByHop, hasNoBody, isIdempotent, stripHopByHop } from './headers.js';
+import { jvmRouteFromSetCookie } from './session.js';
+import { backendTlsOptions, httpsServerOptions } from './tls-options.js';
+import { parseHostPort, redirectLocation, serviceUnavailableBody } from './replies.js';
+
+/** What the balancer remembers about a request while it is proxied. */
+interface BalancedRequest extends IncomingMessage {
+  sbNode?: ServerNode;
+  sbRetried?: boolean;
+  sbEncrypted?: boolean;
+  sbKind?: BackendKind;
+}
+
+/** Bytes of a client socket already added to the statistics. */
+interface CountedSocket extends Socket {
+  sbCountedRead?: number;
+  sbCountedWritten?: number;
+}
+
+type ProxyError = Error & { code?: string };
+
+const STATS_FLUSH_MS = 1000;
+
+export class HttpBalancer implements Service {
+  readonly name = 'http forwarder';
+  private readonly ctx: ServiceContext;
+  private readonly stats: HttpStats;
+  private readonly proxy: ProxyServer;
+  private readonly plainAgent: http.Agent;
+  private readonly tlsAgent: https.Agent;
+  private chooser: HttpNodeChooser | undefined;
+  private httpServer: http.Server | undefined;
+  private httpsServer: https.Server | undefined;
+  private readonly sockets = new Set<CountedSocket>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly unavailable: { host: string; port: number } | undefined;
+  /** Cached proxy targets, one per node, protocol and port. */
+  private readonly targets = new WeakMap<ServerNode, Map<number, URL>>();
+
+  constructor(ctx: ServiceContext) {
+    this.ctx = ctx;
+    this.stats = ctx.stats.http;
+    const cfg = ctx.config.http;
+    // LIFO scheduling keeps few hot sockets per node; no cap on sockets so a burst never queues here.
+    this.plainAgent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
+    this.tlsAgent = new https.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo', ...backendTlsOptions(ctx.config.tls) });
+    this.proxy = new ProxyServer({ xfwd: false, ws: true, proxyTimeout: 0 });
+    this.proxy.on('proxyRes', (proxyRes, req) => this.onProxyResponse(proxyRes, req as BalancedRequest));
+    this.proxy.on('econnreset', () => {
+      // The client went away mid-request; http-proxy-3 has destroyed the node request already.
+    });
+    this.proxy.on('error', (err, _req, res) => {
+      ctx.log.debug({ err }, 'HTTP proxy error');
+      destroyQuietly(res);
+    });
+    this.unavailable = cfg.unavailableHost !== undefined && cfg.unavailableHost !== '' ? parseHostPort(cfg.unavailableHost, 80) : undefined;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.ctx;
+    const cfg = config.http;
+    this.chooser = new HttpNodeChooser(this.ctx.registry, this.ctx.algorithm);
+    if (cfg.port !== undefined) {
+      const server = http.createServer({ keepAlive: true });
+      this.attach(server, false);
+      this.httpServer = server;
+      await listen(server, cfg.port, cfg.host);
+      log.info(`HTTP LB listening on port ${cfg.port}`);
+    }
+    if (cfg.httpsPort !== undefined) {
+      const server = https.createServer(httpsServerOptions(config.tls, cfg.httpsPort));
+      this.attach(server, true);
+      this.httpsServer = server;
+      await listen(server, cfg.httpsPort, cfg.host);
+      log.info(`HTTPS LB listening on port ${cfg.httpsPort}`);
+    }
+    if (cfg.httpsRedirect && cfg.httpsPort === undefined) log.warn('httpsRedirect=true has no effect without httpsPort');
+    this.flushTimer = setInterval(() => this.flushAll(), STATS_FLUSH_MS);
+    this.flushTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushTimer = undefined;
+    const closing = [this.httpServer, this.httpsServer].filter((s): s is http.Server => s !== undefined).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    // Open keep-alive and WebSocket connections would hold close() open: end them now.
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(closing);
+    this.flushAll();
+    this.httpServer = undefined;
+    this.httpsServer = undefined;
+    this.plainAgent.destroy();
+    this.tlsAgent.destroy();
+    this.proxy.close();
+    this.chooser?.close();
+    this.chooser = undefined;
+  }
+
+  private attach(server: http.Server, encrypted: boolean): void {
+    server.on('connection', (socket: CountedSocket) => {
+      this.stats.activeConnections++;
+      socket.sbCountedRead = 0;
+      socket.sbCountedWritten = 0;
+      this.sockets.add(socket);
+      socket.once('close', () => {
+        this.stats.activeConnections--;
+        this.sockets.delete(socket);
+        this.flush(socket);
+      });
+    });
+    server.on('request', (req: BalancedRequest, res: ServerResponse) => this.onRequest(req, res, encrypted));
+    server.on('upgrade', (req: BalancedRequest, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head, encrypted));
+    server.on('clientError', (err: ProxyError, socket: Duplex) => {
+      this.ctx.log.debug({ err: err.message }, 'HTTP client error');
+      if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+    if (encrypted) {
+      server.on('tlsClientError', (err: Error) => this.ctx.log.debug({ err: err.message }, 'HTTPS handshake failed'));
+    }
+  }
+
+  /** Adds the bytes a client socket moved since the last flush (wire bytes, headers and frames included). */
+  private flush(socket: CountedSocket): void {
+    const read = socket.bytesRead;
+    const written = socket.bytesWritten;
+    this.stats.bytesToServer += read - (socket.sbCountedRead ?? 0);
+    this.stats.bytesToClient += written - (socket.sbCountedWritten ?? 0);
+    socket.sbCountedRead = read;
+    socket.sbCountedWritten = written;
+  }
+
+  private flushAll(): void {
+    for (const socket of this.sockets) this.flush(socket);
+  }
+
+  private backendKind(encrypted: boolean): BackendKind {
+    return encrypted && this.ctx.config.http.isRemoteServerSsl ? 'https' : 'http';
+  }
+
+  private onRequest(req: BalancedRequest, res: ServerResponse, encrypted: boolean): void {
+    const stats = this.stats;
+    stats.requests++;
+    stats.requestsByMethod.inc(req.method ?? 'UNKNOWN');
+    const cfg = this.ctx.config.http;
+    if (!encrypted && cfg.httpsRedirect && cfg.httpsPort !== undefined) {
+      this.redirectToHttps(req, res, cfg.httpsPort);
+      return;
+    }
+    req.sbEncrypted = encrypted;
+    const headers = req.headers;
+    if (hasHopByHop(headers)) stripHopByHop(headers);
+    addForwardedHeaders(headers, req.socket.remoteAddress, encrypted);
+    const kind = this.backendKind(encrypted);
+    req.sbKind = kind;
+    const choice = this.chooser!.choose(req, kind);
+    if (choice === undefined) {
+      this.noNode(req, res);
+      return;
+    }
+    this.forward(req, res, choice);
+  }
+
+  private forward(req: BalancedRequest, res: ServerResponse, choice: NodeChoice): void {
+    req.sbNode = choice.node;
+    const tls = req.sbKind === 'https';
+    this.proxy.web(req, res, { target: this.target(choice.node, tls ? 'https:' : 'http:', choice.port), agent: tls ? this.tlsAgent : this.plainAgent }, (err, _req, _res) =>
+      this.onForwardError(err as ProxyError, req, res),
+    );
+  }
+
+  private onForwardError(err: ProxyError, req: BalancedRequest, res: ServerResponse): void {
+    const node = req.sbNode;
+    const code = err.code;
+    if (res.headersSent || res.writableEnded) {
+      res.destroy();
+      return;
+    }
+    this.stats.backendErrors++;
+    // A refused or dropped connection before any response: one more try for requests that may be repeated.
+    if (!req.sbRetried && (code === 'ECONNREFUSED' || code === 'ECONNRESET') && isIdempotent(req.method) && hasNoBody(req.headers)) {
+      req.sbRetried = true;
+      const kind = req.sbKind ?? 'http';
+      let next = this.chooser!.choose(req, kind, node);
+      // A stale keep-alive connection to the only node: the same node is worth one more try.
+      if (next === undefined && code === 'ECONNRESET' && node !== undefined) next = this.chooser!.choose(req, kind);
+      if (next !== undefined) {
+        this.ctx.log.debug({ err: err.message, node: node?.id, next: next.node.id }, 'HTTP backend failed, trying another node');
+        this.forward(req, res, next);
+        return;
+      }
+    }
+    this.ctx.log.warn({ err: err.message, code, node: node?.toString() }, 'HTTP request to node failed');
+    this.reply(res, 502, 'Bad Gateway', 'The application server did not answer.\n');
+  }
+
+  private onProxyResponse(proxyRes: IncomingMessage, req: BalancedRequest): void {
+    this.stats.responsesByStatus.inc(proxyRes.statusCode ?? 0);
+    const headers = proxyRes.headers;
+    if (hasHopByHop(headers)) stripHopByHop(headers);
+    const setCookie = headers['set-cookie'];
+    if (setCookie !== undefined && req.sbNode !== undefined) {
+      const route = jvmRouteFromSetCookie(setCookie);
+      if (route !== undefined) this.chooser?.learnRoute(route, req.sbNode);
+    }
+  }
+
+  private noNode(req: BalancedRequest, res: ServerResponse): void {
+    this.stats.noNode++;
+    if (this.unavailable !== undefined) {
+      this.proxy.web(req, res, { target: `http://${this.unavailable.host}:${this.unavailable.port}`, agent: this.plainAgent }, (err) => {
+        this.ctx.log.warn({ err: (err as Error).message }, `unavailableHost ${this.ctx.config.http.unavailableHost} did not answer`);
+        if (!res.headersSent) this.reply(res, 502, 'Bad Gateway', 'No application server is available.\n');
+        else res.destroy();
+      });
+      return;
+    }
+    this.reply(res, 503, 'Service Unavailable', serviceUnavailableBody(), { 'retry-after': String(this.ctx.config.sip.retryAfterSeconds) });
+  }
+
+  private redirectToHttps(req: IncomingMessage, res: ServerResponse, httpsPort: number): void {
+    // 301 for GET/HEAD (cacheable, as browsers expect); 308 keeps the method and body of other requests.
+    const status = req.method === 'GET' || req.method === 'HEAD' ? 301 : 308;
+    const location = redirectLocation(req.headers.host, this.ctx.config.http.host, httpsPort, req.url ?? '/');
+    this.reply(res, status, status === 301 ? 'Moved Permanently' : 'Permanent Redirect', `Moved to ${location}\n`, { location });
+  }
+
+  private reply(res: ServerResponse, status: number, reason: string, body: string, extra: Record<string, string> = {}): void {
+    this.stats.responsesByStatus.inc(status);
+    res.writeHead(status, reason, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...extra });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+
+  private onUpgrade(req: BalancedRequest, socket: Duplex, head: Buffer, encrypted: boolean): void {
+    const stats = this.stats;
+    stats.requests++;
+    stats.requestsByMethod.inc(req.method ?? 'UNKNOWN');
+    socket.on('error', () => socket.destroy());
+    const cfg = this.ctx.config.http;
+    if (!encrypted && cfg.httpsRedirect && cfg.httpsPort !== undefined) {
+      const location = redirectLocation(req.headers.host, cfg.host, cfg.httpsPort, req.url ?? '/').replace('https://', 'wss://');
+      stats.responsesByStatus.inc(301);
+      socket.end(`HTTP/1.1 301 Moved Permanently\r\nLocation: ${location}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    stripHopByHop(req.headers, true);
+    addForwardedHeaders(req.headers, req.socket.remoteAddress, encrypted);
+    const kind = this.upgradeKind(req, encrypted);
+    const choice = this.chooser!.choose(req, kind);
+    let target: URL | string;
+    if (choice === undefined) {
+      stats.noNode++;
+      if (this.unavailable === undefined) {
+        const body = serviceUnavailableBody();
+        stats.responsesByStatus.inc(503);
+        socket.end(
+          `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${this.ctx.config.sip.retryAfterSeconds}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+            `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+        return;
+      }
+      target = `http://${this.unavailable.host}:${this.unavailable.port}`;
+    } else {
+      req.sbNode = choice.node;
+      const tls = kind === 'wss' || kind === 'https';
+      target = this.target(choice.node, tls ? 'https:' : 'http:', choice.port);
+    }
+    stats.webSocketUpgrades++;
+    const tlsTarget = typeof target !== 'string' && target.protocol === 'https:';
+    // http-proxy-3 builds the node request on top of `ssl` (and mutates it): a fresh copy per upgrade.
+    const tlsOptions = tlsTarget ? { ssl: { ...backendTlsOptions(this.ctx.config.tls) }, secure: !this.ctx.config.tls.skipServerVerification } : {};
+    this.proxy.ws(req, socket, head, { target, agent: false, ...tlsOptions }, (err: Error) => {
+      stats.backendErrors++;
+      this.ctx.log.warn({ err: (err as Error).message, node: choice?.node.toString() }, 'WebSocket upgrade to node failed');
+      if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  /** `sip` WebSocket subprotocol → the node's WebSocket connector; anything else → its HTTP port. */
+  private upgradeKind(req: IncomingMessage, encrypted: boolean): BackendKind {
+    const protocols = req.headers['sec-websocket-protocol'];
+    const remoteTls = encrypted && this.ctx.config.http.isRemoteServerSsl;
+    if (protocols !== undefined && offersSip(protocols)) return remoteTls ? 'wss' : 'ws';
+    return remoteTls ? 'https' : 'http';
+  }
+
+  private target(node: ServerNode, protocol: 'http:' | 'https:', port: number): URL {
+    let perNode = this.targets.get(node);
+    if (perNode === undefined) {
+      perNode = new Map();
+      this.targets.set(node, perNode);
+    }
+    // Negative keys for TLS targets: one map, no string building per request.
+    const key = protocol === 'https:' ? -port : port;
+    let url = perNode.get(key);
+    if (url === undefined) {
+      const host = node.ip.includes(':') ? `[${node.ip}]` : node.ip;
+      url = new URL(`${protocol}//${host}:${port}`);
+      perNode.set(key, url);
+    }
+    return url;
+  }
+}
+
+/** True when a Sec-WebSocket-Protocol list offers `sip`. */
+export function offersSip(protocols: string): boolean {
+  for (const p of protocols.split(',')) if (p.trim().toLowerCase() === 'sip') return true;
+  return false;
+}
+
+function destroyQuietly(target: unknown): void {
+  if (target !== null && typeof target === 'object' && 'destroy' in target && typeof target.destroy === 'function') (target as { destroy(): void }).destroy();
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: ProxyError): void =>
+      reject(err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new StartupError(`cannot listen for HTTP on ${host}:${port}: ${err.code}`) : err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}

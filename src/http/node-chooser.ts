@@ -1,0 +1,149 @@
+// Which node takes an HTTP request or WebSocket upgrade, in the documented order: the Restcomm instance id
+// in the URL, the jvmRoute of the session (from the node's heartbeat or learned from its Set-Cookie), the
+// algorithm's pickForHttpRequest, then round robin over the active nodes that can take the request.
+
+import type { IncomingMessage } from 'node:http';
+import type { BalancerAlgorithm } from '../algorithms/algorithm.js';
+import type { NodeRegistry } from '../registry/node-registry.js';
+import type { ServerNode } from '../registry/server-node.js';
+import { requestedJvmRoute, restcommInstanceId } from './session.js';
+
+/** The port a request goes to on a node. */
+export type BackendKind = 'http' | 'https' | 'ws' | 'wss';
+
+export type ChoiceReason = 'instance-id' | 'jvm-route' | 'algorithm' | 'round-robin';
+
+export interface NodeChoice {
+  readonly node: ServerNode;
+  readonly port: number;
+  readonly reason: ChoiceReason;
+}
+
+/** A port of `node` from its typed fields, or from the heartbeat's extra properties. */
+function propertyPort(node: ServerNode, key: string): number | undefined {
+  const raw = node.properties[key];
+  if (raw === undefined || raw === '') return undefined;
+  const port = Number(raw);
+  return Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+}
+
+/** The node's port for `kind`, or undefined when it has none. */
+export function backendPort(node: ServerNode, kind: BackendKind): number | undefined {
+  switch (kind) {
+    case 'http':
+      return node.httpPort ?? propertyPort(node, 'httpPort');
+    case 'https':
+      return node.sslPort ?? propertyPort(node, 'sslPort');
+    case 'ws':
+      return node.ports.ws ?? propertyPort(node, 'wsPort');
+    case 'wss':
+      return node.ports.wss ?? propertyPort(node, 'wssPort');
+  }
+}
+
+export class HttpNodeChooser {
+  private readonly registry: NodeRegistry;
+  private readonly algorithm: BalancerAlgorithm;
+  /** jvmRoute → node id, learned from the Set-Cookie of node responses. */
+  private readonly learnedRoutes = new Map<string, string>();
+  /** Live nodes of the latest version, rebuilt on registry changes (never per request). */
+  private live: readonly ServerNode[] = [];
+  private readonly roundRobin: Record<BackendKind, { nodes: ServerNode[]; next: number }> = {
+    http: { nodes: [], next: 0 },
+    https: { nodes: [], next: 0 },
+    ws: { nodes: [], next: 0 },
+    wss: { nodes: [], next: 0 },
+  };
+  private readonly onChanged = (): void => this.rebuild();
+
+  constructor(registry: NodeRegistry, algorithm: BalancerAlgorithm) {
+    this.registry = registry;
+    this.algorithm = algorithm;
+    registry.on('changed', this.onChanged);
+    this.rebuild();
+  }
+
+  close(): void {
+    this.registry.off('changed', this.onChanged);
+  }
+
+  private rebuild(): void {
+    this.live = this.registry.live();
+    for (const kind of ['http', 'https', 'ws', 'wss'] as const) {
+      const rr = this.roundRobin[kind];
+      rr.nodes = this.live
+        .filter((n) => n.acceptsNewWork && backendPort(n, kind) !== undefined)
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      if (rr.next >= rr.nodes.length) rr.next = 0;
+    }
+    // Forget routes of nodes that left.
+    for (const [route, id] of this.learnedRoutes) {
+      if (this.registry.get(id) === undefined) this.learnedRoutes.delete(route);
+    }
+  }
+
+  /** Remembers that `route` belongs to `node` (from `Set-Cookie: JSESSIONID=<id>.<route>` of its response). */
+  learnRoute(route: string, node: ServerNode): void {
+    if (node.jvmRoute === route || this.learnedRoutes.get(route) === node.id) return;
+    this.learnedRoutes.set(route, node.id);
+  }
+
+  /** The live node that owns a jvmRoute: announced in its heartbeat first, else learned. */
+  nodeForRoute(route: string): ServerNode | undefined {
+    for (const node of this.live) if (node.jvmRoute === route) return node;
+    const id = this.learnedRoutes.get(route);
+    if (id === undefined) return undefined;
+    const node = this.registry.get(id);
+    return node !== undefined && this.live.includes(node) ? node : undefined;
+  }
+
+  nodeForInstanceId(instanceId: string): ServerNode | undefined {
+    for (const node of this.live) if (node.properties.restcommInstanceId === instanceId) return node;
+    return undefined;
+  }
+
+  /**
+   * Chooses the node for `req`. A node named by the session (instance id, jvmRoute) keeps the request
+   * while it lives and is not bad (a graceful node finishes its sessions); new sessions go to active
+   * nodes only. `exclude` is a node that just refused the connection.
+   */
+  choose(req: IncomingMessage, kind: BackendKind, exclude?: ServerNode): NodeChoice | undefined {
+    const url = req.url ?? '/';
+    const instanceId = url.length > 10 ? restcommInstanceId(url) : undefined;
+    if (instanceId !== undefined) {
+      const choice = this.sticky(this.nodeForInstanceId(instanceId), kind, exclude, 'instance-id');
+      if (choice) return choice;
+    }
+    const route = requestedJvmRoute(url, req.headers.cookie);
+    if (route !== undefined) {
+      const choice = this.sticky(this.nodeForRoute(route), kind, exclude, 'jvm-route');
+      if (choice) return choice;
+    }
+    if (exclude === undefined) {
+      const picked = this.algorithm.pickForHttpRequest(req);
+      if (picked !== undefined && picked.acceptsNewWork) {
+        const port = backendPort(picked, kind);
+        if (port !== undefined) return { node: picked, port, reason: 'algorithm' };
+      }
+    }
+    return this.nextRoundRobin(kind, exclude);
+  }
+
+  private sticky(node: ServerNode | undefined, kind: BackendKind, exclude: ServerNode | undefined, reason: ChoiceReason): NodeChoice | undefined {
+    if (node === undefined || node.state === 'bad' || node === exclude) return undefined;
+    const port = backendPort(node, kind);
+    return port === undefined ? undefined : { node, port, reason };
+  }
+
+  private nextRoundRobin(kind: BackendKind, exclude: ServerNode | undefined): NodeChoice | undefined {
+    const rr = this.roundRobin[kind];
+    const n = rr.nodes.length;
+    for (let i = 0; i < n; i++) {
+      const node = rr.nodes[rr.next % n]!;
+      rr.next = (rr.next + 1) % n;
+      if (node === exclude) continue;
+      return { node, port: backendPort(node, kind)!, reason: 'round-robin' };
+    }
+    return undefined;
+  }
+}
