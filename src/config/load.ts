@@ -169,7 +169,8 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
   const externalHost = r.string('externalHost', host)!;
   const internalHost = r.string('internalHost', host)!;
   for (const [key, v] of [['host', host], ['externalHost', externalHost], ['internalHost', internalHost]] as const) {
-    if (!isHostName(v)) r.error(r.raw(key), key, 'expected an IP address or host name');
+    // externalHost/internalHost default to host: report a bad value once, where it was written.
+    if (!isHostName(v) && (key === 'host' || r.has(key))) r.error(r.raw(key), key, 'expected an IP address or host name');
   }
   if (ipv6Host !== undefined && isIP(ipv6Host) !== 6) r.error(r.raw('ipv6Host'), 'ipv6Host', 'expected an IPv6 address such as ::1');
   const logLevelRaw = r.string('logLevel', 'info', ['LogLevel'])!;
@@ -192,20 +193,28 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
   const internalTransportChoice = r.choice('internalTransport', transportChoices, undefined);
 
   /** Reads one side's ports: legacy <side>Port/<side>SecurePort, then per-transport keys override. */
+  /** Which key each listening point came from, for messages about it. */
+  const portOrigin = new Map<string, string>();
   const readPorts = (side: 'external' | 'internal', defaultPort: number | undefined, infix = ''): SipPorts => {
     const ports: Partial<Record<SipTransport, number>> = {};
+    const origin = (t: SipTransport, key: string): void => void portOrigin.set(`${side}${infix}${CAP[t]}Port`, key);
     // The default listening point applies only when the file sets none of this side's port keys.
     const keys = [`${side}${infix}Port`, `${side}${infix}SecurePort`, ...(['udp', 'tcp', 'tls', 'ws', 'wss'] as const).map((t) => `${side}${infix}${CAP[t]}Port`)];
     const legacy = r.port(`${side}${infix}Port`, keys.some((k) => r.has(k)) ? undefined : defaultPort);
     const legacySecure = r.port(`${side}${infix}SecurePort`);
+    const legacyKey = `${side}${infix}Port`;
+    const secureKey = `${side}${infix}SecurePort`;
     if (legacy !== undefined) {
       ports.udp = legacy;
-      if (isTransportWs) ports.ws = legacy;
-      else ports.tcp = legacy;
+      origin('udp', legacyKey);
+      const stream = isTransportWs ? 'ws' : 'tcp';
+      ports[stream] = legacy;
+      origin(stream, legacyKey);
     }
     if (legacySecure !== undefined) {
-      if (isTransportWs) ports.wss = legacySecure;
-      else ports.tls = legacySecure;
+      const secure = isTransportWs ? 'wss' : 'tls';
+      ports[secure] = legacySecure;
+      origin(secure, secureKey);
     }
     for (const t of ['udp', 'tcp', 'tls', 'ws', 'wss'] as const) {
       const key = `${side}${infix}${CAP[t]}Port`;
@@ -213,6 +222,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
         const v = r.port(key);
         if (v === undefined) delete ports[t];
         else ports[t] = v;
+        origin(t, key);
       } else {
         r.raw(key);
       }
@@ -380,7 +390,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
   const tls = readTls(r, {
     listenerKeys: [
       ...(['external', 'internal'] as const).flatMap((side) =>
-        (['tls', 'wss'] as const).filter((t) => (side === 'external' ? external : internal)[t] !== undefined).map((t) => `${side}${CAP[t]}Port`),
+        (['tls', 'wss'] as const).filter((t) => (side === 'external' ? external : internal)[t] !== undefined).map((t) => portOrigin.get(`${side}${CAP[t]}Port`) ?? `${side}${CAP[t]}Port`),
       ),
       ...(http.httpsPort !== undefined ? ['httpsPort'] : []),
       ...(smpp.sslPort !== undefined ? ['smppSslPort'] : []),
@@ -389,6 +399,11 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
   });
 
   // --- Listening point clashes --------------------------------------------------------------------------
+  const sipBindings = (side: string, bindHost: string, ports: SipPorts): Binding[] =>
+    Object.entries(ports).map(([t, port]) => {
+      const key = `${side}${CAP[t as SipTransport]}Port`;
+      return { key: portOrigin.get(key) ?? key, host: bindHost, port: port!, proto: t === 'udp' ? ('udp' as const) : ('tcp' as const) };
+    });
   checkPortClashes(r, [
     ...sipBindings('external', externalHost, external),
     ...(singleEntryMode ? [] : sipBindings('internal', internalHost, internal)),
@@ -453,23 +468,23 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
   return { config, warnings: r.warnings, notApplicable };
 }
 
-function sipBindings(side: string, host: string, ports: SipPorts): { key: string; host: string; port: number; proto: 'udp' | 'tcp' }[] {
-  return Object.entries(ports).map(([t, port]) => ({
-    key: `${side}${CAP[t as SipTransport]}Port`,
-    host,
-    port: port!,
-    proto: t === 'udp' ? ('udp' as const) : ('tcp' as const),
-  }));
+interface Binding {
+  key: string;
+  host: string;
+  port: number;
+  proto: 'udp' | 'tcp';
 }
 
-function checkPortClashes(r: PropertyReader, bindings: { key: string; host: string; port: number; proto: 'udp' | 'tcp' }[]): void {
+function checkPortClashes(r: PropertyReader, bindings: Binding[]): void {
   const seen = new Map<string, string>();
+  const reported = new Set<string>();
   for (const b of bindings) {
     const id = `${b.proto}/${b.host}/${b.port}`;
     const other = seen.get(id);
     if (other && other !== b.key) {
-      const p = r.raw(b.key);
-      r.error(p, b.key, `port ${b.port} on ${b.host} is already used by ${other}; each listener needs its own ${b.proto.toUpperCase()} port`);
+      if (reported.has(`${b.key}/${other}`)) continue;
+      reported.add(`${b.key}/${other}`);
+      r.error(r.raw(b.key), b.key, `port ${b.port} on ${b.host} is already used by ${other}; each listener needs its own port`);
     } else {
       seen.set(id, b.key);
     }

@@ -1,0 +1,109 @@
+// The daemon as a child process: start-up, JSON registration, expiry, /lbinfo, SIGTERM, bad configurations.
+import { describe, it, expect, afterEach } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { startDaemon, runCli, tempFile, type Daemon } from '../helpers/daemon.js';
+import { freePorts } from '../helpers/ports.js';
+
+let daemon: Daemon | undefined;
+afterEach(async () => {
+  await daemon?.stop('SIGKILL');
+  daemon = undefined;
+});
+
+async function basics(): Promise<{ props: Record<string, string | number>; hb: number; api: number }> {
+  const [ext, int, hb, api] = await freePorts(4);
+  return {
+    props: { host: '127.0.0.1', externalPort: ext!, internalPort: int!, heartbeatPort: hb!, statisticPort: api!, httpPort: '', nodeTimeout: 600, heartbeatInterval: 50 },
+    hb: hb!,
+    api: api!,
+  };
+}
+
+async function nodes(api: number): Promise<Record<string, unknown>[]> {
+  const info = (await (await fetch(`http://127.0.0.1:${api}/lbinfo`)).json()) as { 'Nodes info': { nodesIPv4: Record<string, unknown>[] } };
+  return info['Nodes info'].nodesIPv4;
+}
+
+describe('sipbalancer daemon', () => {
+  it('registers a node over JSON, shows it in /lbinfo, expires it, and stops cleanly on SIGTERM', async () => {
+    const { props, hb, api } = await basics();
+    daemon = await startDaemon({ properties: props });
+    for (const line of ['nodeTimeout=600', 'heartbeatInterval=50', 'Node registry starting...', 'Node registry started', `JSON heartbeat listener bound to 127.0.0.1, port ${hb}`]) {
+      expect(daemon.logs.some((l) => l.msg === line), line).toBe(true);
+    }
+    const res = await fetch(`http://127.0.0.1:${hb}/`, {
+      method: 'POST',
+      body: JSON.stringify({ start: { hostName: 'as1', ip: '127.0.0.1', udpPort: 5080, tcpPort: '5080', httpPort: 8080, version: '0', sessionId: 'abc' } }),
+    });
+    expect(await res.json()).toEqual({ start: 'OK' });
+    expect(await nodes(api)).toEqual([expect.objectContaining({ hostname: 'as1', udpPort: 5080, httpPort: 8080, state: 'active', sessionId: 'abc' })]);
+    const lbstat = (await (await fetch(`http://127.0.0.1:${api}/lbstat`)).json()) as { Metrics: { activeNodes: number } };
+    expect(lbstat.Metrics.activeNodes).toBe(1);
+
+    await daemon.waitForLog(/removed: no heartbeat/, 5000);
+    expect(await nodes(api)).toEqual([]);
+    expect((await fetch(`http://127.0.0.1:${hb}/`, { method: 'POST', body: '{"heartbeat":{"sessionId":"abc"}}' })).status).toBe(404);
+
+    const code = await daemon.stop('SIGTERM');
+    expect(code).toBe(0);
+    const msgs = daemon.logs.map((l) => l.msg);
+    const order = ['SIGTERM received: shutting down', 'Stopping the node registry', 'Node registry stopped.', 'Load balancer stopped'];
+    const idx = order.map((m) => msgs.indexOf(m));
+    expect(idx.every((i) => i >= 0), JSON.stringify(msgs.slice(-12))).toBe(true);
+    expect([...idx].sort((a, b) => a - b)).toEqual(idx);
+  });
+
+  it('exits 2 on a bad configuration with one line-numbered message per problem', async () => {
+    const file = tempFile('lb.properties', '# bad\nhost=127.0.0.1\nnodeTimeout=5\nhttpPort=http\n');
+    const { code, stderr, stdout } = await runCli(['--config', file]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(`${file}:3: nodeTimeout=5: expected a whole number at least 15 (milliseconds)`);
+    expect(stderr).toContain(`${file}:4: httpPort=http: expected a port number from 1 to 65535, or nothing to switch it off`);
+  });
+
+  it('validates with --check, printing each value with its source, and accepts -mobicents-balancer-config=', async () => {
+    const file = tempFile('lb.properties', 'host=127.0.0.1\nexternalPort=5070\nrmiRegistryPort=2000\n');
+    const { code, stdout } = await runCli([`-mobicents-balancer-config=${file}`, '--check']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/externalPort\s+= 5070\s+# file, line 2/);
+    expect(stdout).toMatch(/nodeTimeout\s+= 8400\s+# default/);
+    expect(stdout).toContain('sip external 127.0.0.1: udp:5070 tcp:5070');
+    expect(stdout).toContain('rmiRegistryPort=2000: accepted but not used: RMI heartbeats are Java-only');
+    expect(stdout).toContain('configuration OK');
+  });
+
+  it('refuses the manual\'s TelestaxProxyAlgorithm and a missing file with exit code 2', async () => {
+    const file = tempFile('lb.properties', 'algorithmClass=org.mobicens.tools.telestaxproxy.TelestaxProxyAlgorithm\n');
+    const bad = await runCli(['--config', file, '--check']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`${file}:1: algorithmClass=org.mobicens.tools.telestaxproxy.TelestaxProxyAlgorithm: TelestaxProxyAlgorithm is a commercial`);
+    const missing = await runCli(['--config', '/nonexistent/lb.properties']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('/nonexistent/lb.properties: cannot read the configuration file: no such file');
+  });
+
+  it('exits 1 with a clear message when a port is taken', async () => {
+    const { props } = await basics();
+    daemon = await startDaemon({ properties: props });
+    const second = await startDaemon({ properties: props, readyLog: null });
+    const { code } = await second.exited;
+    expect(code).toBe(1);
+    expect(second.output()).toMatch(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+  });
+
+  it('runs the shipped example configuration (npm start) after --check', async () => {
+    const example = readFileSync(new URL('../../lb.properties.example', import.meta.url), 'utf8');
+    const { props } = await basics();
+    // Same file, with free ports so that the test does not depend on 5060/2080 being free.
+    const text = example
+      .replace(/^externalPort=.*$/m, `externalPort=${props.externalPort}`)
+      .replace(/^internalPort=.*$/m, `internalPort=${props.internalPort}`)
+      .replace(/^heartbeatPort=.*$/m, `heartbeatPort=${props.heartbeatPort}`)
+      .replace(/^statisticPort=.*$/m, `statisticPort=${props.statisticPort}`)
+      .replace(/^httpPort=.*$/m, 'httpPort=');
+    daemon = await startDaemon({ properties: text });
+    expect((await fetch(`http://127.0.0.1:${props.statisticPort}/lbstat`)).status).toBe(200);
+    expect(await daemon.stop()).toBe(0);
+  });
+});

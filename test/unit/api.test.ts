@@ -1,0 +1,78 @@
+// The statistics server over a real socket: /lbstat, /lbinfo, /metrics, 404.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { ApiServer } from '../../src/api/server.js';
+import { Stats } from '../../src/stats/stats.js';
+import { NodeRegistry } from '../../src/registry/node-registry.js';
+import { silentLogger } from '../../src/log.js';
+import { freePort } from '../helpers/ports.js';
+
+let base: string;
+let api: ApiServer;
+const stats = new Stats();
+const registry = new NodeRegistry({ nodeTimeoutMs: 8400, heartbeatIntervalMs: 150 }, silentLogger());
+
+beforeAll(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  registry.register({ ip: '127.0.0.1', hostname: 'n1', ports: { udp: 5080 }, httpPort: 8080, sessionId: 's1' });
+  registry.register({ ip: '::1', hostname: 'n6', ports: { udp: 5080 }, sessionId: 's6' });
+  stats.setSources({ releaseVersion: '1.2.3', activeNodes: () => registry.live().length, activeCalls: () => 7 });
+  api = new ApiServer({ port, host: '127.0.0.1', securityRequired: false }, { stats, registry, version: '1.2.3', smppRemoteServers: [{ host: '127.0.0.1', port: 10021 }] }, silentLogger());
+  await api.start();
+});
+
+afterAll(async () => {
+  await api.stop();
+});
+
+describe('API server', () => {
+  it('serves /lbstat with the original field names and the breakdowns', async () => {
+    stats.sip.requests += 3;
+    stats.sip.requestsByMethod.inc('INVITE', 2);
+    stats.sip.requestsByMethod.inc('BYE');
+    stats.sip.responsesByStatus.inc(200, 2);
+    stats.http.requestsByMethod.inc('GET');
+    stats.smpp.requestsByCommand.inc('submit_sm', 4);
+    const res = await fetch(`${base}/lbstat`);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    const { Metrics: m } = (await res.json()) as { Metrics: Record<string, unknown> };
+    for (const field of [
+      'releaseName', 'releaseVersion', 'activeNodes', 'JvmCpuUsage', 'JvmHeapSize', 'NumberOfActiveHttpConnections', 'NumberOfActiveSipConnections',
+      'NumberOfActiveSmppConnections', 'NumberOfBytesTransferred', 'NumberOfHttpBytesToClient', 'NumberOfHttpBytesToServer', 'NumberOfHttpRequests',
+      'NumberOfRequestsProcessed', 'NumberOfResponsesProcessed', 'NumberOfSmppBytesToClient', 'NumberOfSmppBytesToServer',
+      'NumberOfSmppRequestsToClient', 'NumberOfSmppRequestsToServer', 'NumberOfActiveCalls',
+    ]) {
+      expect(m, field).toHaveProperty(field);
+    }
+    expect(Object.keys(m).slice(0, 3)).toEqual(['releaseName', 'releaseVersion', 'activeNodes']);
+    expect(m).toMatchObject({
+      releaseVersion: '1.2.3', activeNodes: 2, NumberOfRequestsProcessed: 3, NumberOfActiveCalls: 7,
+      SipRequestsByMethod: { INVITE: 2, BYE: 1 }, SipResponsesByStatusCode: { 200: 2 }, HttpRequestsByMethod: { GET: 1 }, SmppRequestsByCommandId: { submit_sm: 4 },
+    });
+    expect(m.JvmHeapSize).toBeGreaterThan(1_000_000);
+  });
+
+  it('serves /lbinfo with every node field, IPv4 and IPv6 apart, and the SMPP servers', async () => {
+    const info = (await (await fetch(`${base}/lbinfo`)).json()) as { 'Nodes info': Record<string, Record<string, unknown>[]> };
+    const nodes = info['Nodes info'];
+    expect(nodes.nodesIPv4).toHaveLength(1);
+    expect(nodes.nodesIPv4![0]).toMatchObject({ hostname: 'n1', ip: '127.0.0.1', udpPort: 5080, httpPort: 8080, sessionId: 's1', state: 'active', version: '0' });
+    expect(typeof nodes.nodesIPv4![0]!.lastHeartbeatAgeMs).toBe('number');
+    expect(nodes.nodesIPv6![0]).toMatchObject({ ip: '::1' });
+    expect(nodes.smppRemoteServers).toEqual(['127.0.0.1:10021']);
+  });
+
+  it('serves /metrics in Prometheus format with labelled counters and process metrics', async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toContain('sipbalancer_sip_requests_total{method="INVITE"} 2');
+    expect(text).toContain('sipbalancer_sip_responses_total{status="200"} 2');
+    expect(text).toContain('sipbalancer_smpp_requests_total{command="submit_sm"} 4');
+    expect(text).toContain('sipbalancer_active_nodes 2');
+    expect(text).toMatch(/sipbalancer_process_cpu_user_seconds_total \d/);
+  });
+
+  it('answers 404 to anything else', async () => {
+    expect((await fetch(`${base}/nothing`)).status).toBe(404);
+    expect((await fetch(`${base}/`)).status).toBe(404);
+  });
+});
