@@ -40,6 +40,8 @@ export interface SippOptions {
   traceMessages?: boolean;
   /** Hard bound on the run: sipp is killed (and the result marked timedOut) after this. Default 30 s. */
   timeoutMs?: number;
+  /** -recv_timeout: a call that waits longer than this for an expected message fails (default: none). */
+  recvTimeoutMs?: number;
   /** -fd: statistics CSV period in seconds (default 1). */
   statsPeriodSeconds?: number;
   /** Any further sipp arguments. */
@@ -118,6 +120,11 @@ export function sippArgs(opts: SippOptions, dir: string): string[] {
   if (opts.maxConcurrent !== undefined) a.push('-l', String(opts.maxConcurrent));
   if (opts.callLengthMs !== undefined) a.push('-d', `${opts.callLengthMs}ms`);
   if (opts.service !== undefined) a.push('-s', opts.service);
+  if (opts.recvTimeoutMs !== undefined) a.push('-recv_timeout', `${opts.recvTimeoutMs}ms`);
+  // A caller ends by itself a little before the hard bound, so its statistics are still written.
+  if (opts.remote && opts.timeoutMs !== undefined && opts.timeoutMs > 3000) {
+    a.push('-timeout', `${Math.floor((opts.timeoutMs - 2000) / 1000)}s`, '-timeout_error');
+  }
   for (const [k, v] of Object.entries(opts.keys ?? {})) a.push('-key', k, String(v));
   a.push(...(opts.args ?? []));
   return a;

@@ -1,0 +1,391 @@
+// End-to-end SIP calls through the daemon (a child process) with sipp as the caller and as the application servers:
+// calls over UDP and TCP, spread and Call-ID stickiness over two nodes, BYE failover, 503 without nodes,
+// node-initiated calls with the node hint, REGISTER headers, heartbeats on the wrong port, Max-Forwards 0.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { freePort, freePorts } from '../helpers/ports.js';
+import { receivedRequests, runSipp, startSipp, type Sipp, type SippMessage, type SippResult, type SippTransport } from '../helpers/sipp.js';
+import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
+
+const HOST = '127.0.0.1';
+
+interface Balancer {
+  daemon: Daemon;
+  externalPort: number;
+  internalPort: number;
+  statisticPort: number;
+  stop(): Promise<void>;
+}
+
+async function startBalancer(extra: Record<string, string | number | boolean> = {}): Promise<Balancer> {
+  const [externalPort, internalPort, heartbeatPort, statisticPort] = await freePorts(4);
+  const daemon = await startDaemon({
+    properties: {
+      host: HOST,
+      externalPort: externalPort!,
+      internalPort: internalPort!,
+      heartbeatPort: heartbeatPort!,
+      statisticPort: statisticPort!,
+      httpPort: '',
+      nodeTimeout: 3000,
+      heartbeatInterval: 100,
+      ...extra,
+    },
+  });
+  return {
+    daemon,
+    externalPort: externalPort!,
+    internalPort: internalPort!,
+    statisticPort: statisticPort!,
+    stop: async () => {
+      await daemon.stop();
+    },
+  };
+}
+
+async function getJson(port: number, path: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`http://${HOST}:${port}${path}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+interface NodeInfo {
+  udpPort?: number;
+  state?: string;
+}
+
+async function registeredUdpPorts(lb: Balancer): Promise<number[]> {
+  const info = (await getJson(lb.statisticPort, '/lbinfo'))['Nodes info'] as { nodesIPv4: NodeInfo[] };
+  return info.nodesIPv4.filter((n) => n.state === undefined || n.state === 'active').map((n) => Number(n.udpPort));
+}
+
+async function lbstat(lb: Balancer): Promise<Record<string, unknown>> {
+  return (await getJson(lb.statisticPort, '/lbstat')).Metrics as Record<string, unknown>;
+}
+
+async function waitFor(what: string, test: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await test()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+async function waitForNodes(lb: Balancer, ports: number[], timeoutMs = 5000): Promise<void> {
+  let seen: number[] = [];
+  try {
+    await waitFor(`nodes ${ports.join(', ')} in /lbinfo`, async () => {
+      seen = await registeredUdpPorts(lb);
+      return ports.every((p) => seen.includes(p));
+    }, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; registered: [${seen.join(', ')}]; daemon log tail:\n${lb.daemon.output().slice(-1500)}`);
+  }
+}
+
+/** Every value of a header over all its lines (comma-separated lists split), by long or compact name. */
+function headerValues(m: SippMessage, name: string, compact?: string): string[] {
+  const lines = [...(m.headers.get(name) ?? []), ...(compact ? m.headers.get(compact) ?? [] : [])];
+  return lines.flatMap((l) => l.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+}
+
+function header(m: SippMessage, name: string): string | undefined {
+  return m.headers.get(name.toLowerCase())?.[0];
+}
+
+function describeResult(name: string, r: SippResult): string {
+  return `${name}: exit ${r.code}${r.timedOut ? ' (killed at timeout)' : ''}, stats ${JSON.stringify({ ok: r.stats?.successfulCalls, failed: r.stats?.failedCalls, retrans: r.stats?.retransmissions })}\nerrors: ${r.errors.slice(-1500)}\nscreen: ${r.output.slice(-800)}`;
+}
+
+/** Requests each node received, as Call-ID → methods. */
+function callsByNode(nodes: readonly SippResult[]): Map<string, string[]>[] {
+  return nodes.map((n) => {
+    const map = new Map<string, string[]>();
+    for (const m of receivedRequests(n.messages)) {
+      const list = map.get(m.callId ?? '') ?? [];
+      list.push(m.method!);
+      map.set(m.callId ?? '', list);
+    }
+    return map;
+  });
+}
+
+type Registration = 'heartbeat' | 'extraServerNodes';
+
+interface Cluster {
+  lb: Balancer;
+  nodePorts: number[];
+  nodes: Sipp[];
+  heartbeats: HeartbeatSender[];
+  /** Stops the nodes and returns what each received. */
+  stopNodes(): Promise<SippResult[]>;
+  stop(): Promise<void>;
+}
+
+/** A balancer with `count` sipp UAS nodes registered the chosen way, listening on `transport`. */
+async function startCluster(opts: { count: number; transport: SippTransport; registration: Registration; properties?: Record<string, string | number | boolean> }): Promise<Cluster> {
+  const nodePorts = await freePorts(opts.count);
+  const extra: Record<string, string | number | boolean> = { ...opts.properties };
+  if (opts.registration === 'extraServerNodes') {
+    extra.extraServerNodes = nodePorts.map((p) => `${HOST}:${p}`).join(',');
+    extra.performanceTestingMode = true;
+  }
+  const lb = await startBalancer(extra);
+  const nodes: Sipp[] = [];
+  const heartbeats: HeartbeatSender[] = [];
+  let nodeResults: Promise<SippResult[]> | undefined;
+  const cluster: Cluster = {
+    lb,
+    nodePorts,
+    nodes,
+    heartbeats,
+    stopNodes() {
+      nodeResults ??= Promise.all(nodes.map((n) => n.stop()));
+      return nodeResults;
+    },
+    async stop() {
+      await Promise.all(heartbeats.map((h) => h.stop()));
+      await cluster.stopNodes();
+      await lb.stop();
+    },
+  };
+  try {
+    for (const port of nodePorts) {
+      nodes.push(await startSipp({ scenario: 'uas.xml', localPort: port, transport: opts.transport, traceMessages: true, timeoutMs: 120_000 }));
+      if (opts.registration === 'heartbeat') {
+        // Every 500 ms, so a nodeTimeout of 1500 ms (the failover tests) never expires a healthy node on a busy machine.
+        heartbeats.push(await startHeartbeat({ balancerPort: lb.internalPort, node: { udpPort: port, tcpPort: port }, intervalMs: 500 }));
+      }
+    }
+    await waitForNodes(lb, nodePorts);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}
+
+describe('the sipp harness itself', () => {
+  it('a sipp UAC completes calls directly against a sipp UAS, and the UAS log shows each request', async () => {
+    const [uacPort, uasPort] = await freePorts(2);
+    const uas = await startSipp({ scenario: 'uas.xml', localPort: uasPort!, traceMessages: true });
+    const uac = await runSipp({ scenario: 'uac.xml', localPort: uacPort!, remote: `${HOST}:${uasPort}`, calls: 3, rate: 100, callLengthMs: 10, timeoutMs: 15_000 });
+    const node = await uas.stop();
+    expect(uac.code, describeResult('uac', uac)).toBe(0);
+    expect(uac.stats?.successfulCalls).toBe(3);
+    const [calls] = callsByNode([node]);
+    expect([...calls!.values()]).toEqual([['INVITE', 'ACK', 'BYE'], ['INVITE', 'ACK', 'BYE'], ['INVITE', 'ACK', 'BYE']]);
+  });
+});
+
+const combos: { transport: SippTransport; registration: Registration }[] = [
+  { transport: 'u1', registration: 'heartbeat' },
+  { transport: 't1', registration: 'heartbeat' },
+  { transport: 'u1', registration: 'extraServerNodes' },
+  { transport: 't1', registration: 'extraServerNodes' },
+];
+
+describe.each(combos)('calls over $transport with nodes registered by $registration', ({ transport, registration }) => {
+  const name = transport === 'u1' ? 'UDP' : 'TCP';
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster({ count: 2, transport, registration });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it(`a call (INVITE/100/180/200/ACK/BYE/200) completes over ${name}, with the balancer in the path`, async () => {
+    const uacPort = await freePort();
+    const uac = await runSipp({
+      scenario: 'uac.xml', localPort: uacPort, remote: `${HOST}:${cluster.lb.externalPort}`, transport,
+      calls: 1, callLengthMs: 50, traceMessages: true, recvTimeoutMs: 5000, timeoutMs: 15_000,
+    });
+    expect(uac.code, describeResult('uac', uac)).toBe(0);
+    // sipp's UAS never sends 100 Trying: the one the caller got came from the balancer.
+    const toCaller = uac.messages.filter((m) => m.direction === 'received');
+    expect(toCaller.map((m) => m.status)).toContain(100);
+    const ok = toCaller.find((m) => m.status === 200 && m.cseqMethod === 'INVITE')!;
+    expect(headerValues(ok, 'via', 'v'), 'the balancer removes its own Via values from responses').toHaveLength(1);
+    const callId = ok.callId!;
+
+    const seen = nodesThatSaw(cluster, callId);
+    expect(seen.length, 'exactly one node gets the call').toBe(1);
+    const requests = receivedRequests(cluster.nodes[seen[0]!]!.messagesSoFar()).filter((m) => m.callId === callId);
+    expect(requests.map((m) => m.method)).toEqual(['INVITE', 'ACK', 'BYE']);
+    const invite = requests[0]!;
+    const vias = headerValues(invite, 'via', 'v');
+    expect(vias.length, 'a Via per balancer leg on top of the caller\'s').toBe(3);
+    expect(vias[0]).toContain(`${HOST}:${cluster.lb.internalPort}`);
+    expect(vias[2]).toContain(`${HOST}:${uacPort}`);
+    const rr = headerValues(invite, 'record-route');
+    expect(rr, 'two Record-Route entries (external and internal leg)').toHaveLength(2);
+    const nodePort = cluster.nodePorts[seen[0]!]!;
+    for (const entry of rr) {
+      expect(entry).toContain(';lr');
+      expect(entry).toContain(`node_host=${HOST}`);
+      expect(entry).toContain(`node_port=${nodePort}`);
+    }
+    expect(rr.some((e) => e.includes(`:${cluster.lb.externalPort}`))).toBe(true);
+    expect(rr.some((e) => e.includes(`:${cluster.lb.internalPort}`))).toBe(true);
+    expect(header(invite, 'max-forwards')).toBe('69');
+    // The INVITE has a body: the node learns where the caller really is.
+    expect(header(invite, 'x-sip-balancer-initialremoteaddr')).toBe(HOST);
+    expect(header(invite, 'x-sip-balancer-initialremoteport')).toBe(String(uacPort));
+  });
+
+  it('100 calls over two nodes: every call completes, each node gets 40-60%, every request of a Call-ID reaches one node', async () => {
+    const uacPort = await freePort();
+    const before = cluster.nodes.map((n) => new Set(receivedRequests(n.messagesSoFar()).map((m) => m.callId)));
+    const uac = await runSipp({
+      scenario: 'uac.xml', localPort: uacPort, remote: `${HOST}:${cluster.lb.externalPort}`, transport,
+      calls: 100, rate: 100, callLengthMs: 20, recvTimeoutMs: 5000, timeoutMs: 30_000,
+    });
+    expect(uac.code, describeResult('uac', uac)).toBe(0);
+    expect(uac.stats?.successfulCalls).toBe(100);
+    const perNode = cluster.nodes.map((n, i) => {
+      const map = new Map<string, string[]>();
+      for (const m of receivedRequests(n.messagesSoFar())) {
+        if (before[i]!.has(m.callId)) continue;
+        map.set(m.callId!, [...(map.get(m.callId!) ?? []), m.method!]);
+      }
+      return map;
+    });
+    const counts = perNode.map((m) => m.size);
+    expect(counts[0]! + counts[1]!, `calls per node: ${counts.join(', ')}`).toBe(100);
+    for (const c of counts) {
+      expect(c).toBeGreaterThanOrEqual(40);
+      expect(c).toBeLessThanOrEqual(60);
+    }
+    for (const id of perNode[0]!.keys()) expect(perNode[1]!.has(id), `Call-ID ${id} reached both nodes`).toBe(false);
+    for (const map of perNode) for (const methods of map.values()) expect(methods).toEqual(['INVITE', 'ACK', 'BYE']);
+  });
+
+  it('REGISTER reaches a node with X-Sip-Balancer-InitialRemoteAddr/Port naming the client', async () => {
+    const uacPort = await freePort();
+    const uac = await runSipp({
+      scenario: 'uac-register.xml', localPort: uacPort, remote: `${HOST}:${cluster.lb.externalPort}`, transport,
+      calls: 1, traceMessages: true, recvTimeoutMs: 5000, timeoutMs: 15_000,
+    });
+    expect(uac.code, describeResult('uac', uac)).toBe(0);
+    const callId = uac.messages.find((m) => m.method === 'REGISTER')!.callId!;
+    const seen = nodesThatSaw(cluster, callId);
+    expect(seen).toHaveLength(1);
+    const register = receivedRequests(cluster.nodes[seen[0]!]!.messagesSoFar()).find((m) => m.callId === callId)!;
+    expect(register.method).toBe('REGISTER');
+    expect(header(register, 'x-sip-balancer-initialremoteaddr')).toBe(HOST);
+    expect(header(register, 'x-sip-balancer-initialremoteport')).toBe(String(uacPort));
+  });
+
+  it('Max-Forwards: 0 gets 483 Too Many Hops and nothing reaches a node', async () => {
+    const uacPort = await freePort();
+    const uac = await runSipp({
+      scenario: 'uac-expect-483.xml', localPort: uacPort, remote: `${HOST}:${cluster.lb.externalPort}`, transport,
+      calls: 1, traceMessages: true, recvTimeoutMs: 5000, timeoutMs: 15_000,
+    });
+    expect(uac.code, describeResult('uac', uac)).toBe(0);
+    const callId = uac.messages.find((m) => m.method === 'INVITE')!.callId!;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(nodesThatSaw(cluster, callId)).toEqual([]);
+  });
+});
+
+function nodesThatSaw(cluster: Cluster, callId: string): number[] {
+  return cluster.nodes.flatMap((n, i) => (receivedRequests(n.messagesSoFar()).some((m) => m.callId === callId) ? [i] : []));
+}
+
+describe('failover and node-initiated calls (UDP, heartbeats)', () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster({ count: 2, transport: 'u1', registration: 'heartbeat', properties: { nodeTimeout: 1500, heartbeatInterval: 100 } });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('a node\'s heartbeats stop after the ACK: its BYE is answered by the other node and the call completes', async () => {
+    const uacPort = await freePort();
+    const uac = await startSipp({
+      scenario: 'uac.xml', localPort: uacPort, remote: `${HOST}:${cluster.lb.externalPort}`,
+      calls: 1, callLengthMs: 3500, traceMessages: true, recvTimeoutMs: 8000, timeoutMs: 20_000,
+    });
+    let callId: string | undefined;
+    await waitFor('the call\'s ACK at a node', () => {
+      callId = uac.messagesSoFar().find((m) => m.method === 'INVITE' && m.direction === 'sent')?.callId;
+      return callId !== undefined && nodesThatSaw(cluster, callId).length > 0 &&
+        cluster.nodes.some((n) => receivedRequests(n.messagesSoFar()).some((m) => m.callId === callId && m.method === 'ACK'));
+    });
+    const [owner] = nodesThatSaw(cluster, callId!);
+    const other = 1 - owner!;
+    // The owner's sipp keeps running: only its registration goes, so the BYE must be routed elsewhere.
+    await cluster.heartbeats[owner!]!.stop();
+    await waitFor('the silent node to expire', async () => !(await registeredUdpPorts(cluster.lb)).includes(cluster.nodePorts[owner!]!), 4000);
+    const result = await uac.done;
+    expect(result.code, describeResult('uac', result)).toBe(0);
+    const atOwner = receivedRequests(cluster.nodes[owner!]!.messagesSoFar()).filter((m) => m.callId === callId).map((m) => m.method);
+    const atOther = receivedRequests(cluster.nodes[other]!.messagesSoFar()).filter((m) => m.callId === callId).map((m) => m.method);
+    expect(atOwner).toEqual(['INVITE', 'ACK']);
+    expect(atOther).toEqual(['BYE']);
+  });
+
+  it('a node initiates a call to a UA through the internal port with the node hint; the responses and the UA\'s BYE return to that node', async () => {
+    const [callerPort, uaPort] = await freePorts(2);
+    const hb = await startHeartbeat({ balancerPort: cluster.lb.internalPort, node: { udpPort: callerPort!, tcpPort: callerPort! }, intervalMs: 500 });
+    try {
+      await waitForNodes(cluster.lb, [callerPort!]);
+      const ua = await startSipp({ scenario: 'ua-hangup.xml', localPort: uaPort!, calls: 1, traceMessages: true, timeoutMs: 15_000 });
+      const caller = await runSipp({
+        scenario: 'node-caller.xml', localPort: callerPort!, remote: `${HOST}:${cluster.lb.internalPort}`,
+        calls: 1, keys: { ua_host: HOST, ua_port: uaPort! }, traceMessages: true, recvTimeoutMs: 5000, timeoutMs: 15_000,
+      });
+      const uaResult = await ua.stop(3000);
+      expect(caller.code, describeResult('node caller', caller)).toBe(0);
+      expect(uaResult.stats?.successfulCalls, describeResult('ua', uaResult)).toBe(1);
+      const invite = receivedRequests(uaResult.messages).find((m) => m.method === 'INVITE')!;
+      expect(invite, 'the INVITE reached the UA').toBeDefined();
+      const rr = headerValues(invite, 'record-route');
+      expect(rr.length).toBeGreaterThanOrEqual(1);
+      for (const entry of rr) expect(entry).toContain(`node_port=${callerPort}`);
+      // The UA's BYE went to the calling node, not to the other two.
+      const bye = receivedRequests(caller.messages).find((m) => m.method === 'BYE');
+      expect(bye?.callId).toBe(invite.callId);
+      expect(nodesThatSaw(cluster, invite.callId!)).toEqual([]);
+    } finally {
+      await hb.stop();
+    }
+  });
+});
+
+describe('no node, and heartbeats on the external port', () => {
+  let lb: Balancer;
+  beforeAll(async () => {
+    lb = await startBalancer();
+  });
+  afterAll(async () => {
+    await lb?.stop();
+  });
+
+  it('a heartbeat sent to the external port registers nothing (and is counted)', async () => {
+    const nodePort = await freePort();
+    const hb = await startHeartbeat({ balancerPort: lb.externalPort, node: { udpPort: nodePort }, intervalMs: 200 });
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await registeredUdpPorts(lb)).toEqual([]);
+      expect(Number((await lbstat(lb)).SipHeartbeatsOnExternalPort ?? 0)).toBeGreaterThanOrEqual(1);
+    } finally {
+      await hb.stop();
+    }
+  });
+
+  it('with no node registered an INVITE gets 503 Service Unavailable with Retry-After', async () => {
+    const uacPort = await freePort();
+    const uac = await runSipp({
+      scenario: 'uac-expect-503.xml', localPort: uacPort, remote: `${HOST}:${lb.externalPort}`,
+      calls: 1, traceMessages: true, recvTimeoutMs: 5000, timeoutMs: 15_000,
+    });
+    expect(uac.code, describeResult('uac', uac)).toBe(0);
+    const answer = uac.messages.find((m) => m.direction === 'received' && m.status === 503)!;
+    expect(header(answer, 'retry-after')).toMatch(/^\d+/);
+  });
+});
