@@ -3,6 +3,13 @@
 import { algorithmFactory, registeredAlgorithmNames, type BalancerAlgorithm } from './algorithm.js';
 import './round-robin.js';
 import './call-id-affinity.js';
+import './header-consistent-hash.js';
+import './persistent-consistent-hash.js';
+import './cluster-subdomain-affinity.js';
+import './user-based.js';
+import './active-standby.js';
+import './weighted.js';
+import './least-calls.js';
 
 export { registeredAlgorithmNames };
 
