@@ -71,16 +71,17 @@ export class Stats {
         this.inc({ reason: 'invalid' }, hb.invalid);
       },
     });
-    const self = this;
+    const { sip, http, smpp } = this;
+    const sources = (): LbstatSources => this.sources;
     new Gauge({
       name: 'sipbalancer_active_connections',
       help: 'Open client connections, by protocol',
       labelNames: ['protocol'],
       registers: [this.registry],
       collect() {
-        this.set({ protocol: 'sip' }, self.sip.activeConnections.total());
-        this.set({ protocol: 'http' }, self.http.activeConnections);
-        this.set({ protocol: 'smpp' }, self.smpp.activeConnections);
+        this.set({ protocol: 'sip' }, sip.activeConnections.total());
+        this.set({ protocol: 'http' }, http.activeConnections);
+        this.set({ protocol: 'smpp' }, smpp.activeConnections);
       },
     });
     new Gauge({
@@ -88,7 +89,7 @@ export class Stats {
       help: 'Active application server nodes of the latest version',
       registers: [this.registry],
       collect() {
-        this.set(self.sources.activeNodes());
+        this.set(sources().activeNodes());
       },
     });
     new Gauge({
@@ -96,7 +97,7 @@ export class Stats {
       help: 'Calls tracked by the balancer algorithm',
       registers: [this.registry],
       collect() {
-        this.set(self.sources.activeCalls());
+        this.set(sources().activeCalls());
       },
     });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'sipbalancer_' });
