@@ -49,6 +49,9 @@ const ESME_REQUESTS = new Set<number>([
 /** Requests an SMSC may send to a bound ESME, relayed to the ESME. */
 const SMSC_REQUESTS = new Set<number>([Cmd.deliver_sm, Cmd.data_sm, Cmd.unbind, Cmd.alert_notification]);
 
+/** Rounds over all servers (one every reconnectPeriod) before a rebinding ESME is unbound and closed. */
+const REBIND_ROUNDS = 3;
+
 let nextSessionId = 1;
 
 export class SmppSession {
@@ -148,6 +151,7 @@ export class SmppSession {
         return;
       case 'UNBINDING':
         if (id === Cmd.unbind_resp) this.close('ESME answered unbind');
+        else if (!isResponse(id)) this.esme.write(errorResponseFor(id, Status.ESME_RSYSERR, seq));
         return;
       case 'CLOSED':
         return;
@@ -277,7 +281,7 @@ export class SmppSession {
     for (let i = 0; i < tries; i++) {
       let server = this.ctx.servers.next();
       // After a loss, prefer another server over the one that just failed.
-      if (server !== undefined && avoid !== undefined && this.ctx.servers.size > 1 && server.host === avoid.host && server.port === avoid.port) {
+      if (i === 0 && server !== undefined && avoid !== undefined && this.ctx.servers.size > 1 && server.host === avoid.host && server.port === avoid.port) {
         server = this.ctx.servers.next();
       }
       if (server === undefined) break;
@@ -356,7 +360,8 @@ export class SmppSession {
   private async reconnect(): Promise<void> {
     if (this.esmeState !== 'REBINDING') return;
     this.reconnectAttempts++;
-    const outcome = await this.bindUpstream(1, this.lostServer);
+    // One round: every server once, starting after the lost one.
+    const outcome = await this.bindUpstream(this.ctx.servers.size, this.lostServer);
     if (this.esmeState !== 'REBINDING') {
       outcome.conn?.destroy();
       return;
@@ -368,12 +373,12 @@ export class SmppSession {
       return;
     }
     this.smscState = 'REBINDING';
-    if (this.reconnectAttempts < Math.max(1, this.ctx.servers.size)) {
+    if (this.reconnectAttempts < REBIND_ROUNDS) {
       this.scheduleReconnect();
       return;
     }
     // No server can be reached: unbind the ESME and close.
-    this.log.warn(`ESME ${this.bind?.systemId}: no SMSC reachable after ${this.reconnectAttempts} attempts; unbinding the ESME`);
+    this.log.warn(`ESME ${this.bind?.systemId}: no SMSC reachable in ${this.reconnectAttempts} rounds; unbinding the ESME`);
     this.smscState = 'CLOSED';
     this.esmeState = 'UNBINDING';
     this.esme.write(encodePdu(Cmd.unbind, 0, this.toEsme.nextSequence()));

@@ -1,0 +1,267 @@
+// The SMPP broker end to end: the daemon as a child process, ESMEs and three SMSC simulators on the smpp
+// npm package; spread, sequence numbers, deliver_sm, timers, malformed input, and an SMSC killed mid-run.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { freePorts } from '../helpers/ports.js';
+import { RawEsme, SmscSimulator, bindEsme, closeSession, request, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
+import { Cmd, commandId, commandStatus, encodeBind, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
+
+const TIMEOUT_RESPONSE = 1500;
+const TIMEOUT_CONNECTION = 500;
+const TIMEOUT_ENQUIRE = 400;
+const CHECK = 400;
+const RECONNECT = 200;
+
+let daemon: Daemon;
+let smppPort: number;
+let statPort: number;
+const sims: SmscSimulator[] = [];
+const esmes: { id: string; session: SmppSession; sim: SmscSimulator; delivered: SmppPdu[] }[] = [];
+
+async function lbstat(): Promise<Record<string, unknown>> {
+  const res = await fetch(`http://127.0.0.1:${statPort}/lbstat`);
+  const body = (await res.json()) as { Metrics?: Record<string, unknown> } & Record<string, unknown>;
+  return body.Metrics ?? body;
+}
+
+const bindPdu = (systemId: string, seq: number): Buffer =>
+  encodeBind({ commandId: Cmd.bind_transceiver, systemId, password: 'pw', systemType: '', interfaceVersion: 0x34, addrTon: 0, addrNpi: 0, addressRange: '' }, seq);
+
+beforeAll(async () => {
+  for (const name of ['smscA', 'smscB', 'smscC']) sims.push(await new SmscSimulator(name).listen());
+  let sip: number;
+  [smppPort, statPort, sip] = (await freePorts(3)) as [number, number, number];
+  daemon = await startDaemon({
+    properties: {
+      host: '127.0.0.1',
+      externalPort: sip,
+      statisticPort: statPort,
+      smppPort,
+      remoteServers: sims.map((s) => `127.0.0.1:${s.port}`).join(','),
+      timeoutResponse: TIMEOUT_RESPONSE,
+      timeoutConnection: TIMEOUT_CONNECTION,
+      timeoutEnquire: TIMEOUT_ENQUIRE,
+      timeoutConnectionCheckClientSide: CHECK,
+      timeoutConnectionCheckServerSide: CHECK,
+      reconnectPeriod: RECONNECT,
+    },
+  });
+  await daemon.waitForLog(`SMPP Load Balancer started at 127.0.0.1 : ${smppPort}`);
+});
+
+afterAll(async () => {
+  for (const e of esmes) await closeSession(e.session);
+  const code = await daemon?.stop();
+  expect(daemon.logs.some((l) => l.msg === 'Stopping the SMPP balancer')).toBe(true);
+  expect(daemon.logs.some((l) => l.msg === 'SMPP Load Balancer stopped at 127.0.0.1')).toBe(true);
+  expect(code).toBe(0);
+  for (const s of sims) await s.kill().catch(() => undefined);
+});
+
+describe('SMPP broker', () => {
+  it('spreads nine ESMEs three per SMSC, each bound with its own credentials', async () => {
+    for (let i = 0; i < 9; i++) {
+      const id = `esme${i}`;
+      const { session, resp } = await bindEsme({ port: smppPort, systemId: id });
+      expect(resp.command_status).toBe(0);
+      const sim = sims.find((s) => s.name === resp.system_id)!;
+      expect(sim, `bind_resp system_id ${resp.system_id}`).toBeDefined();
+      expect(sim.binds).toContain(id);
+      const delivered: SmppPdu[] = [];
+      session.on('deliver_sm', (pdu: SmppPdu) => {
+        delivered.push(pdu);
+        session.send(pdu.response());
+      });
+      esmes.push({ id, session, sim, delivered });
+    }
+    expect(sims.map((s) => s.binds.length)).toEqual([3, 3, 3]);
+  });
+
+  it('relays submit_sm both ways with the sequence numbers each side expects', async () => {
+    for (const [i, e] of esmes.entries()) {
+      const before = e.sim.submits.length;
+      const seqs = [1000 + i * 10, 1001 + i * 10, 1002 + i * 10];
+      const resps = await Promise.all(seqs.map((seq) => request(e.session, 'submit_sm', { sequence_number: seq, destination_addr: '1', short_message: `m${seq}` })));
+      // The response came back on the ESME's own number (the smpp package matches by it) from its SMSC.
+      for (const r of resps) {
+        expect(r.command_status).toBe(0);
+        expect(String(r.message_id)).toMatch(new RegExp(`^${e.sim.name}-`));
+      }
+      expect(resps.map((r) => r.sequence_number)).toEqual(seqs);
+      // The SMSC saw the broker's numbering on this connection: small, increasing, not the ESME's.
+      const seen = e.sim.submits.slice(before).filter((s) => s.systemId === e.id);
+      expect(seen.map((s) => s.shortMessage).sort()).toEqual(seqs.map((s) => `m${s}`));
+      for (const s of seen) expect(s.seq).toBeLessThan(1000);
+      const numbers = seen.map((s) => s.seq);
+      expect([...numbers].sort((a, b) => a - b)).toEqual(numbers);
+    }
+  });
+
+  it('relays a deliver_sm from an SMSC to its ESME once, and the response back to the SMSC', async () => {
+    const target = esmes[4]!;
+    const resp = await target.sim.deliver(target.id, 'hello esme4');
+    expect(resp.command_status).toBe(0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(target.delivered).toHaveLength(1);
+    expect(String((target.delivered[0]!.short_message as { message: string }).message)).toBe('hello esme4');
+    for (const e of esmes) if (e !== target) expect(e.delivered).toHaveLength(0);
+  });
+
+  it('answers 0x08 (ESME_RSYSERR) after timeoutResponse when the SMSC does not answer', async () => {
+    const e = esmes[0]!;
+    e.sim.silent = true;
+    const started = Date.now();
+    try {
+      const r = await request(e.session, 'submit_sm', { destination_addr: '1', short_message: 'lost' }, TIMEOUT_RESPONSE * 3);
+      const elapsed = Date.now() - started;
+      expect(r.command_status).toBe(0x08);
+      expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_RESPONSE - 50);
+      expect(elapsed).toBeLessThan(TIMEOUT_RESPONSE + 1000);
+    } finally {
+      e.sim.silent = false;
+    }
+    const stats = await lbstat();
+    expect(stats.SmppNotRespondedPackets).toBeGreaterThanOrEqual(1);
+    expect(stats.NumberOfSmppRequestsToServer).toBeGreaterThanOrEqual(28);
+    expect((stats.SmppRequestsByCommandId as Record<string, number>).submit_sm).toBeGreaterThanOrEqual(28);
+    expect(stats.NumberOfActiveSmppConnections).toBe(18);
+  });
+
+  it('closes a connection that does not bind within timeoutConnection', async () => {
+    const before = (await lbstat()).SmppNotBindClients as number;
+    const raw = new RawEsme(smppPort);
+    await raw.connected();
+    const started = Date.now();
+    await raw.until(() => raw.closed, TIMEOUT_CONNECTION + 2000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(TIMEOUT_CONNECTION - 100);
+    expect((await lbstat()).SmppNotBindClients).toBe(before + 1);
+  });
+
+  it('answers a PDU before bind with generic_nack ESME_RINVCMDID and closes', async () => {
+    const raw = new RawEsme(smppPort);
+    await raw.connected();
+    raw.write(encodePdu(Cmd.submit_sm, 0, 77, Buffer.from('\0\0\0', 'latin1')));
+    await raw.until(() => raw.closed);
+    expect(raw.pdus).toHaveLength(1);
+    expect(commandId(raw.pdus[0]!)).toBe(Cmd.generic_nack);
+    expect(commandStatus(raw.pdus[0]!)).toBe(0x03);
+    expect(sequenceNumber(raw.pdus[0]!)).toBe(77);
+  });
+
+  it('answers an unknown command_id with generic_nack ESME_RINVCMDID and keeps the session', async () => {
+    const raw = new RawEsme(smppPort);
+    await raw.connected();
+    raw.write(bindPdu('rawesme', 1));
+    await raw.until(() => raw.pdus.length >= 1);
+    expect(commandId(raw.pdus[0]!)).toBe(Cmd.bind_transceiver_resp);
+    expect(commandStatus(raw.pdus[0]!)).toBe(0);
+    expect(sequenceNumber(raw.pdus[0]!)).toBe(1);
+    raw.write(encodePdu(0x00001234, 0, 2));
+    await raw.until(() => raw.pdus.some((p) => sequenceNumber(p) === 2));
+    const nack = raw.pdus.find((p) => sequenceNumber(p) === 2)!;
+    expect([commandId(nack), commandStatus(nack)]).toEqual([Cmd.generic_nack, 0x03]);
+    raw.write(encodePdu(Cmd.enquire_link, 0, 3));
+    await raw.until(() => raw.pdus.some((p) => sequenceNumber(p) === 3));
+    expect(commandId(raw.pdus.find((p) => sequenceNumber(p) === 3)!)).toBe(Cmd.enquire_link_resp);
+    expect(raw.closed).toBe(false);
+    raw.destroy();
+  });
+
+  it.each([
+    ['command_length 8', 8],
+    ['command_length 100 MB', 100 * 1024 * 1024],
+  ])('answers %s with generic_nack ESME_RINVCMDLEN and closes', async (_name, length) => {
+    const raw = new RawEsme(smppPort);
+    await raw.connected();
+    raw.write(bindPdu('badlen', 1));
+    await raw.until(() => raw.pdus.length >= 1);
+    const head = Buffer.alloc(16);
+    head.writeUInt32BE(length, 0);
+    head.writeUInt32BE(Cmd.submit_sm, 4);
+    head.writeUInt32BE(9, 12);
+    raw.write(head);
+    await raw.until(() => raw.closed);
+    const nack = raw.pdus[1]!;
+    expect([commandId(nack), commandStatus(nack), sequenceNumber(nack)]).toEqual([Cmd.generic_nack, 0x02, 9]);
+  });
+
+  it('keeps serving the bound ESMEs after the malformed input', async () => {
+    const r = await request(esmes[1]!.session, 'submit_sm', { destination_addr: '1', short_message: 'still here' });
+    expect(r.command_status).toBe(0);
+  });
+
+  it('closes an ESME that stops answering enquire_link', async () => {
+    const raw = new RawEsme(smppPort);
+    await raw.connected();
+    raw.write(bindPdu('mute', 1));
+    // Never answers: after timeoutEnquire an enquire_link arrives, then the broker gives up.
+    await raw.until(() => raw.closed, TIMEOUT_ENQUIRE + CHECK + 3000);
+    expect(raw.pdus.some((p) => commandId(p) === Cmd.enquire_link)).toBe(true);
+  });
+
+  it('sends enquire_link to the SMSCs', () => {
+    expect(sims.every((s) => s.enquireLinks > 0)).toBe(true);
+  });
+
+  it('rebinds the ESMEs of a killed SMSC to the next one; requests in flight are answered 0x08', async () => {
+    const victim = sims[2]!;
+    const mine = esmes.filter((e) => e.sim === victim);
+    expect(mine).toHaveLength(3);
+    victim.silent = true;
+    const inflight = mine.map((e) => request(e.session, 'submit_sm', { destination_addr: '1', short_message: 'in flight' }, TIMEOUT_RESPONSE * 3));
+    await new Promise((r) => setTimeout(r, 100));
+    const killedAt = Date.now();
+    await victim.kill();
+    for (const r of await Promise.all(inflight)) {
+      expect(r.command_status).toBe(0x08);
+    }
+    // Answered because the connection dropped, not because timeoutResponse ran out.
+    expect(Date.now() - killedAt).toBeLessThan(TIMEOUT_RESPONSE - 300);
+    // Submits continue once the client part is bound to another SMSC.
+    for (const e of mine) {
+      let r: SmppPdu | undefined;
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        r = await request(e.session, 'submit_sm', { destination_addr: '1', short_message: 'after' });
+        if (r.command_status === 0) break;
+        expect(r.command_status).toBe(0x08); // REBINDING: turned back at once
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      expect(r?.command_status).toBe(0);
+      expect(String(r?.message_id)).not.toMatch(/^smscC-/);
+    }
+    expect(sims[0]!.binds.length + sims[1]!.binds.length).toBeGreaterThanOrEqual(6 + 3);
+  });
+
+  it('unbinds upstream when an ESME disconnects', async () => {
+    const e = esmes[3]!;
+    const sim = e.sim;
+    const before = sim.sessionCount;
+    await closeSession(e.session);
+    const deadline = Date.now() + 3000;
+    while (sim.sessionCount >= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(sim.sessionCount).toBe(before - 1);
+  });
+});
+
+describe('SMPP broker, SMSC supervision', () => {
+  it('rebinds away from an SMSC that stops answering enquire_link', async () => {
+    const hung = sims[1]!;
+    const mine = esmes.filter((e) => e !== esmes[3] && e.sim !== sims[0]);
+    hung.dead = true;
+    const bindsBefore = sims[0]!.binds.length;
+    // Within timeoutEnquire + the check timeout + reconnectPeriod every ESME is served by smscA again.
+    for (const e of mine) {
+      let r: SmppPdu | undefined;
+      const deadline = Date.now() + TIMEOUT_ENQUIRE + CHECK + RECONNECT + 4000;
+      while (Date.now() < deadline) {
+        r = await request(e.session, 'submit_sm', { destination_addr: '1', short_message: 'x' }, TIMEOUT_RESPONSE * 3);
+        if (r.command_status === 0 && String(r.message_id).startsWith('smscA-')) break;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      expect(String(r?.message_id)).toMatch(/^smscA-/);
+    }
+    expect(sims[0]!.binds.length).toBeGreaterThan(bindsBefore);
+  });
+});

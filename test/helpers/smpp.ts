@@ -1,0 +1,273 @@
+// SMPP peers for end-to-end tests: ESMEs and SMSC simulators built on the `smpp` npm package (0.5.x), and a
+// raw SMSC simulator that records the exact bytes it receives (the package re-encodes what it decodes).
+
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { EventEmitter } from 'node:events';
+import { Cmd, PduFramer, commandId, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
+
+const require = createRequire(import.meta.url);
+
+/** A decoded PDU as the smpp package gives it. */
+export interface SmppPdu {
+  command: string;
+  command_id: number;
+  command_status: number;
+  sequence_number: number;
+  system_id?: string;
+  message_id?: string;
+  short_message?: unknown;
+  [field: string]: unknown;
+  response(options?: Record<string, unknown>): SmppPdu;
+}
+
+type Send = (options: Record<string, unknown>, onResponse?: (pdu: SmppPdu) => void) => boolean;
+
+export interface SmppSession extends EventEmitter {
+  readonly socket: net.Socket;
+  send(pdu: SmppPdu, onResponse?: (pdu: SmppPdu) => void): boolean;
+  close(cb?: () => void): void;
+  destroy(cb?: () => void): void;
+  bind_transceiver: Send;
+  bind_transmitter: Send;
+  submit_sm: Send;
+  deliver_sm: Send;
+  data_sm: Send;
+  query_sm: Send;
+  enquire_link: Send;
+  unbind: Send;
+}
+
+interface SmppServer extends net.Server {
+  sessions: SmppSession[];
+}
+
+interface SmppModule {
+  connect(options: Record<string, unknown>): SmppSession;
+  createServer(options: Record<string, unknown>, listener: (session: SmppSession) => void): SmppServer;
+}
+
+export const smpp = require('smpp') as SmppModule;
+
+/** Resolves with the response to a request, or rejects after `timeoutMs`. */
+export function request(session: SmppSession, command: keyof SmppSession & string, options: Record<string, unknown> = {}, timeoutMs = 5000): Promise<SmppPdu> {
+  return new Promise<SmppPdu>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no response to ${command} within ${timeoutMs} ms`)), timeoutMs);
+    const send = session[command] as Send;
+    const sent = send.call(session, options, (pdu: SmppPdu) => {
+      clearTimeout(timer);
+      resolve(pdu);
+    });
+    if (!sent) {
+      clearTimeout(timer);
+      reject(new Error(`${command}: session not writable`));
+    }
+  });
+}
+
+export interface EsmeOptions {
+  readonly port: number;
+  readonly systemId: string;
+  readonly password?: string;
+  readonly tls?: { ca: string };
+}
+
+/** Connects an ESME and binds it as a transceiver; resolves with the session and the bind_resp. */
+export async function bindEsme(opts: EsmeOptions): Promise<{ session: SmppSession; resp: SmppPdu }> {
+  const session = smpp.connect({
+    url: `${opts.tls ? 'ssmpp' : 'smpp'}://127.0.0.1:${opts.port}`,
+    ...(opts.tls ? { ca: opts.tls.ca, servername: 'localhost' } : {}),
+  });
+  session.on('error', () => undefined);
+  // Answer the broker's enquire_link like a healthy ESME.
+  session.on('enquire_link', (pdu: SmppPdu) => session.send(pdu.response()));
+  const resp = await request(session, 'bind_transceiver', { system_id: opts.systemId, password: opts.password ?? 'pw' });
+  return { session, resp };
+}
+
+export function closeSession(session: SmppSession): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (session.socket.destroyed) return resolve();
+    session.socket.once('close', () => resolve());
+    session.destroy();
+  });
+}
+
+export interface SubmitRecord {
+  readonly systemId: string;
+  /** The sequence number the SMSC saw (the broker's numbering on this connection). */
+  readonly seq: number;
+  readonly shortMessage: string;
+}
+
+/** An SMSC simulator on the smpp package: accepts any bind, answers submit_sm with a message id. */
+export class SmscSimulator {
+  readonly binds: string[] = [];
+  readonly submits: SubmitRecord[] = [];
+  /** seq of every enquire_link the broker sent. */
+  enquireLinks = 0;
+  /** When true, submit_sm gets no answer (enquire_link still does). */
+  silent = false;
+  /** When true, nothing is answered at all: a hung SMSC whose TCP connections stay open. */
+  dead = false;
+  private readonly server: SmppServer;
+  private readonly bound = new Map<string, SmppSession>();
+  port = 0;
+
+  constructor(readonly name: string, tlsOptions?: { key: string; cert: string }) {
+    this.server = smpp.createServer({ ...tlsOptions }, (session) => this.onSession(session));
+  }
+
+  async listen(port = 0): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', () => resolve()));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  get sessionCount(): number {
+    return this.server.sessions.length;
+  }
+
+  private onSession(session: SmppSession): void {
+    session.on('error', () => undefined);
+    let systemId = '';
+    session.on('bind_transceiver', (pdu: SmppPdu) => {
+      systemId = String(pdu.system_id);
+      this.binds.push(systemId);
+      this.bound.set(systemId, session);
+      session.send(pdu.response({ system_id: this.name }));
+    });
+    session.on('submit_sm', (pdu: SmppPdu) => {
+      this.submits.push({ systemId, seq: pdu.sequence_number, shortMessage: String(pdu.short_message && (pdu.short_message as { message?: string }).message) });
+      if (this.silent || this.dead) return;
+      session.send(pdu.response({ message_id: `${this.name}-${this.submits.length}` }));
+    });
+    session.on('enquire_link', (pdu: SmppPdu) => {
+      this.enquireLinks++;
+      if (!this.dead) session.send(pdu.response());
+    });
+    session.on('unbind', (pdu: SmppPdu) => {
+      session.send(pdu.response());
+      session.close();
+    });
+  }
+
+  /** Sends deliver_sm to the ESME bound with `systemId` through this SMSC; resolves with its response. */
+  deliver(systemId: string, text: string): Promise<SmppPdu> {
+    const session = this.bound.get(systemId);
+    if (!session) return Promise.reject(new Error(`${systemId} is not bound to ${this.name}`));
+    return request(session, 'deliver_sm', { source_addr: '123', destination_addr: '456', short_message: text });
+  }
+
+  /** Drops every connection and stops listening (a crashed SMSC). */
+  async kill(): Promise<void> {
+    for (const s of [...this.server.sessions]) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/**
+ * An SMSC simulator with raw sockets and the broker's own framer: answers bind and enquire_link, records
+ * every other PDU's bytes exactly as received, and answers submit_sm with submit_sm_resp.
+ */
+export class RawSmsc {
+  readonly received: Buffer[] = [];
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  constructor(tlsOptions?: { key: string; cert: string }) {
+    const onSocket = (socket: net.Socket): void => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('error', () => undefined);
+      const framer = new PduFramer(1 << 20, (pdu) => this.onPdu(socket, Buffer.from(pdu)), () => socket.destroy());
+      socket.on('data', (chunk: Buffer) => framer.push(chunk));
+    };
+    this.server = tlsOptions ? tls.createServer(tlsOptions, onSocket) : net.createServer(onSocket);
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', () => resolve()));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  private onPdu(socket: net.Socket, pdu: Buffer): void {
+    const id = commandId(pdu);
+    const seq = sequenceNumber(pdu);
+    if (id === Cmd.bind_transceiver || id === Cmd.bind_transmitter || id === Cmd.bind_receiver) {
+      socket.write(encodePdu((id | 0x80000000) >>> 0, 0, seq, Buffer.from('raw\0', 'latin1')));
+      return;
+    }
+    if (id === Cmd.enquire_link) {
+      socket.write(encodePdu(Cmd.enquire_link_resp, 0, seq));
+      return;
+    }
+    this.received.push(pdu);
+    if (id === Cmd.submit_sm) socket.write(encodePdu(Cmd.submit_sm_resp, 0, seq, Buffer.from(`m${this.received.length}\0`, 'latin1')));
+    if (id === Cmd.unbind) socket.write(encodePdu(Cmd.unbind_resp, 0, seq));
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** A raw TCP client: writes bytes and collects PDUs (for malformed input the smpp package cannot send). */
+export class RawEsme {
+  readonly pdus: Buffer[] = [];
+  readonly socket: net.Socket;
+  closed = false;
+  private waiters: (() => void)[] = [];
+
+  constructor(port: number) {
+    this.socket = net.connect({ host: '127.0.0.1', port });
+    this.socket.on('error', () => undefined);
+    const framer = new PduFramer(1 << 20, (pdu) => {
+      this.pdus.push(Buffer.from(pdu));
+      this.wake();
+    }, () => undefined);
+    this.socket.on('data', (chunk: Buffer) => framer.push(chunk));
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+  }
+
+  connected(): Promise<void> {
+    return new Promise<void>((resolve) => this.socket.once('connect', () => resolve()));
+  }
+
+  write(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves when `test` holds (checked after each PDU and on close), or rejects after `timeoutMs`. */
+  async until(test: () => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!test()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('condition not met in time');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 100));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
