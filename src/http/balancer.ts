@@ -19,7 +19,7 @@ import { parseHostPort, redirectLocation, serviceUnavailableBody } from './repli
 /** What the balancer remembers about a request while it is proxied. */
 interface BalancedRequest extends IncomingMessage {
   sbNode?: ServerNode;
-  sbRetried?: boolean;
+  sbAttempts?: number;
   sbEncrypted?: boolean;
   sbKind?: BackendKind;
 }
@@ -33,6 +33,8 @@ interface CountedSocket extends Socket {
 type ProxyError = Error & { code?: string };
 
 const STATS_FLUSH_MS = 1000;
+/** Further nodes tried after a refused connection (so two dead nodes of three still lose no request). */
+const MAX_RETRIES = 2;
 
 export class HttpBalancer implements Service {
   readonly name = 'http forwarder';
@@ -190,9 +192,11 @@ export class HttpBalancer implements Service {
       return;
     }
     this.stats.backendErrors++;
-    // A refused or dropped connection before any response: one more try for requests that may be repeated.
-    if (!req.sbRetried && (code === 'ECONNREFUSED' || code === 'ECONNRESET') && isIdempotent(req.method) && hasNoBody(req.headers)) {
-      req.sbRetried = true;
+    if (code === 'ECONNREFUSED' && node !== undefined) this.chooser?.markRefused(node, Math.min(this.ctx.config.registry.nodeTimeoutMs, 5000));
+    // A refused or dropped connection before any response: the next node for requests that may be repeated.
+    const attempts = req.sbAttempts ?? 0;
+    if (attempts < MAX_RETRIES && (code === 'ECONNREFUSED' || code === 'ECONNRESET') && isIdempotent(req.method) && hasNoBody(req.headers)) {
+      req.sbAttempts = attempts + 1;
       const kind = req.sbKind ?? 'http';
       let next = this.chooser!.choose(req, kind, node);
       // A stale keep-alive connection to the only node: the same node is worth one more try.

@@ -55,6 +55,8 @@ export class HttpNodeChooser {
     wss: { nodes: [], next: 0 },
   };
   private readonly onChanged = (): void => this.rebuild();
+  /** Nodes that refused a connection: node id → until when (ms) they get no requests. */
+  private readonly refused = new Map<string, number>();
 
   constructor(registry: NodeRegistry, algorithm: BalancerAlgorithm) {
     this.registry = registry;
@@ -76,10 +78,28 @@ export class HttpNodeChooser {
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       if (rr.next >= rr.nodes.length) rr.next = 0;
     }
-    // Forget routes of nodes that left.
+    // Forget routes and refusals of nodes that left.
     for (const [route, id] of this.learnedRoutes) {
       if (this.registry.get(id) === undefined) this.learnedRoutes.delete(route);
     }
+    for (const id of this.refused.keys()) if (this.registry.get(id) === undefined) this.refused.delete(id);
+  }
+
+  /**
+   * A node refused a connection (it died before its heartbeats stopped counting): skip it for `forMs`,
+   * so that the requests of the next seconds do not each pay a failed connection.
+   */
+  markRefused(node: ServerNode, forMs: number): void {
+    this.refused.set(node.id, Date.now() + forMs);
+  }
+
+  private isRefused(node: ServerNode): boolean {
+    if (this.refused.size === 0) return false;
+    const until = this.refused.get(node.id);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.refused.delete(node.id);
+    return false;
   }
 
   /** Remembers that `route` belongs to `node` (from `Set-Cookie: JSESSIONID=<id>.<route>` of its response). */
@@ -121,7 +141,7 @@ export class HttpNodeChooser {
     }
     if (exclude === undefined) {
       const picked = this.algorithm.pickForHttpRequest(req);
-      if (picked !== undefined && picked.acceptsNewWork) {
+      if (picked !== undefined && picked.acceptsNewWork && !this.isRefused(picked)) {
         const port = backendPort(picked, kind);
         if (port !== undefined) return { node: picked, port, reason: 'algorithm' };
       }
@@ -130,7 +150,7 @@ export class HttpNodeChooser {
   }
 
   private sticky(node: ServerNode | undefined, kind: BackendKind, exclude: ServerNode | undefined, reason: ChoiceReason): NodeChoice | undefined {
-    if (node === undefined || node.state === 'bad' || node === exclude) return undefined;
+    if (node === undefined || node.state === 'bad' || node === exclude || this.isRefused(node)) return undefined;
     const port = backendPort(node, kind);
     return port === undefined ? undefined : { node, port, reason };
   }
@@ -141,7 +161,7 @@ export class HttpNodeChooser {
     for (let i = 0; i < n; i++) {
       const node = rr.nodes[rr.next % n]!;
       rr.next = (rr.next + 1) % n;
-      if (node === exclude) continue;
+      if (node === exclude || this.isRefused(node)) continue;
       return { node, port: backendPort(node, kind)!, reason: 'round-robin' };
     }
     return undefined;

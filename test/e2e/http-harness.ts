@@ -1,0 +1,262 @@
+// Real application-server stand-ins for the HTTP balancer's end-to-end tests: node:http (or https) servers
+// with an application WebSocket, optional SIP-over-WebSocket connectors, registered over the JSON heartbeat.
+
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebSocket, WebSocketServer } from 'ws';
+import { freePort } from '../helpers/ports.js';
+
+export interface Seen {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+}
+
+export interface TestNode {
+  readonly name: string;
+  readonly httpPort: number;
+  readonly wsPort?: number;
+  readonly sslPort?: number;
+  readonly seen: Seen[];
+  /** URLs of requests whose connection closed before the node answered (client aborts reaching the node). */
+  readonly aborted: string[];
+  stop(): Promise<void>;
+}
+
+export interface NodeOptions {
+  /** Answer GET /setcookie with `Set-Cookie: JSESSIONID=<random>.<route>`. */
+  readonly setCookieRoute?: string;
+  /** Also run a SIP-over-WebSocket connector (subprotocol sip) on its own port. */
+  readonly sipWebSocket?: boolean;
+  /** Serve HTTPS on an sslPort too, with this certificate. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+function handler(name: string, opts: NodeOptions, seen: Seen[], aborted: string[], scheme: string) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '/';
+    seen.push({ method: req.method ?? '', url, headers: req.headers });
+    res.on('close', () => {
+      if (!res.writableFinished) aborted.push(url);
+    });
+    if (url.startsWith('/slow')) return; // never answers: the client gives up
+    if (url.startsWith('/echo')) {
+      // Streams the body back as it arrives (chunked: no Content-Length).
+      res.writeHead(200, { 'x-node': name, 'x-request-te': String(req.headers['transfer-encoding'] ?? '') });
+      req.pipe(res);
+      return;
+    }
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-node': name };
+    if (url.startsWith('/setcookie') && opts.setCookieRoute) {
+      headers['set-cookie'] = `JSESSIONID=${Math.random().toString(36).slice(2)}.${opts.setCookieRoute}; Path=/; HttpOnly`;
+    }
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, headers);
+      res.end(JSON.stringify({ node: name, scheme, method: req.method, url, headers: req.headers }));
+    });
+  };
+}
+
+function echoWebSockets(wss: WebSocketServer, prefix: string): void {
+  wss.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => ws.send(isBinary ? data : `${prefix}${data.toString()}`, { binary: isBinary }));
+  });
+}
+
+function listen(server: http.Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+}
+
+function close(server: http.Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export async function startNode(name: string, opts: NodeOptions = {}): Promise<TestNode> {
+  const seen: Seen[] = [];
+  const aborted: string[] = [];
+  const servers: http.Server[] = [];
+  const sockets: WebSocketServer[] = [];
+
+  const httpPort = await freePort();
+  const server = http.createServer(handler(name, opts, seen, aborted, 'http'));
+  const app = new WebSocketServer({ server, handleProtocols: (p) => (p.has('chat') ? 'chat' : false) });
+  echoWebSockets(app, `${name}/chat:`);
+  sockets.push(app);
+  await listen(server, httpPort);
+  servers.push(server);
+
+  let wsPort: number | undefined;
+  if (opts.sipWebSocket) {
+    wsPort = await freePort();
+    const wsServer = http.createServer((_req, res) => res.writeHead(426).end());
+    const sip = new WebSocketServer({ server: wsServer, handleProtocols: (p) => (p.has('sip') ? 'sip' : false) });
+    echoWebSockets(sip, `${name}/sip:`);
+    sockets.push(sip);
+    await listen(wsServer, wsPort);
+    servers.push(wsServer);
+  }
+
+  let sslPort: number | undefined;
+  if (opts.tls) {
+    sslPort = await freePort();
+    const tlsServer = https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler(name, opts, seen, aborted, 'https'));
+    await listen(tlsServer, sslPort);
+    servers.push(tlsServer);
+  }
+
+  let stopped = false;
+  return {
+    name,
+    httpPort,
+    wsPort,
+    sslPort,
+    seen,
+    aborted,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const s of sockets) {
+        for (const c of s.clients) c.terminate();
+        s.close();
+      }
+      await Promise.all(servers.map(close));
+    },
+  };
+}
+
+/** Registers nodes over the JSON heartbeat and keeps them alive until told to stop. */
+export class Heartbeats {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+
+  constructor(private readonly heartbeatPort: number, private readonly intervalMs = 300) {}
+
+  private async post(body: unknown): Promise<number> {
+    const res = await fetch(`http://127.0.0.1:${this.heartbeatPort}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    await res.arrayBuffer();
+    return res.status;
+  }
+
+  async register(node: TestNode, extra: { jvmRoute?: string; properties?: Record<string, string> } = {}): Promise<void> {
+    const sessionId = `${node.name}-${Math.random().toString(36).slice(2)}`;
+    const start = {
+      hostName: node.name,
+      ip: '127.0.0.1',
+      httpPort: node.httpPort,
+      ...(node.wsPort !== undefined ? { wsPort: node.wsPort } : {}),
+      ...(node.sslPort !== undefined ? { sslPort: node.sslPort } : {}),
+      ...(extra.jvmRoute !== undefined ? { jvmRoute: extra.jvmRoute } : {}),
+      ...extra.properties,
+      version: '0',
+      sessionId,
+    };
+    const status = await this.post({ start });
+    if (status !== 200) throw new Error(`heartbeat start for ${node.name} answered ${status}`);
+    const timer = setInterval(() => {
+      this.post({ heartbeat: { sessionId } }).catch(() => undefined);
+    }, this.intervalMs);
+    this.timers.set(node.name, timer);
+  }
+
+  stop(name: string): void {
+    clearInterval(this.timers.get(name));
+    this.timers.delete(name);
+  }
+
+  stopAll(): void {
+    for (const name of [...this.timers.keys()]) this.stop(name);
+  }
+}
+
+/** A self-signed certificate for 127.0.0.1 and a PEM keystore (certificate and key in one file). */
+export function selfSignedCertificate(): { dir: string; keystore: string; cert: string; key: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'sipbalancer-http-tls-'));
+  const keyPath = join(dir, 'k.pem');
+  const certPath = join(dir, 'c.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', keyPath, '-out', certPath, '-days', '1'], { stdio: 'ignore' });
+  const cert = readFileSync(certPath, 'utf8');
+  const key = readFileSync(keyPath, 'utf8');
+  const keystore = join(dir, 'keystore.pem');
+  writeFileSync(keystore, cert + key);
+  return { dir, keystore, cert, key, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** One HTTP(S) request through `agent` (a fresh connection unless an agent is given). */
+export function request(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; agent?: http.Agent | false } = {},
+): Promise<Reply> {
+  const lib = url.startsWith('https:') ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = lib.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent ?? false, rejectUnauthorized: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error(`timeout: ${url}`)));
+    req.end(opts.body);
+  });
+}
+
+/** The node that answered, from the X-Node header the test nodes set. */
+export function answeredBy(reply: Reply): string {
+  return String(reply.headers['x-node'] ?? '');
+}
+
+/** Opens a WebSocket, sends `text`, resolves with the first message and the negotiated subprotocol. */
+export function webSocketEcho(url: string, protocol: string, text: string): Promise<{ reply: string; protocol: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocol, { rejectUnauthorized: false });
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`no WebSocket echo from ${url}`));
+    }, 5000);
+    ws.on('open', () => ws.send(text));
+    ws.on('message', (data) => {
+      clearTimeout(timer);
+      const result = { reply: data.toString(), protocol: ws.protocol };
+      ws.close();
+      resolve(result);
+    });
+    ws.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export async function lbstat(statisticPort: number): Promise<Record<string, unknown>> {
+  const res = await fetch(`http://127.0.0.1:${statisticPort}/lbstat`);
+  const doc = (await res.json()) as { Metrics: Record<string, unknown> };
+  return doc.Metrics;
+}
