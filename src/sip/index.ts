@@ -1,13 +1,93 @@
-// Placeholder for the SIP forwarder until its issue lands: the composition root already starts and stops it.
+// The SIP forwarder service: binds the external (clients) and internal (nodes) listening points of each
+// configured transport and hands every framed message to the stateless forwarder.
 
 import type { Service, ServiceContext } from '../service.js';
+import { StartupError } from '../service.js';
+import type { SipTransport } from '../config/types.js';
+import { SipForwarder } from './forwarder.js';
+import type { ListeningPoint, Side, TransportOptions } from './transport/transport.js';
+import { UdpListeningPoint } from './transport/udp.js';
+import { TcpListeningPoint } from './transport/tcp.js';
+import type { SipMessage } from './message.js';
+import type { Flow } from './transport/transport.js';
+
+/** Transports this build can listen on; TLS, WS and WSS plug in here as listening point classes. */
+const FACTORIES: Partial<Record<SipTransport, (opts: TransportOptions) => ListeningPoint>> = {
+  udp: (opts) => new UdpListeningPoint(opts),
+  tcp: (opts) => new TcpListeningPoint(opts),
+};
 
 export function createSipService(ctx: ServiceContext): Service {
+  const { config, log } = ctx;
+  const sip = config.sip;
+  const points: ListeningPoint[] = [];
+  let forwarder: SipForwarder | undefined;
+  const onMessage = (msg: SipMessage, flow: Flow): void => forwarder!.onMessage(msg, flow);
+
+  const build = (side: Side): void => {
+    const ports = side === 'external' ? sip.external : sip.internal;
+    const host = side === 'external' ? config.externalHost : config.internalHost;
+    for (const [transport, port] of Object.entries(ports) as [SipTransport, number | undefined][]) {
+      if (port === undefined) continue;
+      const factory = FACTORIES[transport];
+      if (!factory) {
+        log.warn(`SIP over ${transport} is not available in this version: ${side} port ${port} not opened`);
+        continue;
+      }
+      points.push(
+        factory({
+          side,
+          host,
+          port,
+          maxMessageSize: sip.maxMessageSize,
+          idleTimeoutMs: sip.tcpIdleTimeoutMs,
+          stats: ctx.stats.sip,
+          log,
+          onMessage,
+        }),
+      );
+    }
+  };
+
   return {
-    name: 'SIP forwarder',
+    name: 'sip forwarder',
     async start() {
-      ctx.log.warn('SIP forwarder is not built yet in this version');
+      build('external');
+      if (!sip.singleEntryMode) build('internal');
+      if (points.length === 0) {
+        log.warn('No SIP listening point configured: the SIP forwarder is idle');
+        return;
+      }
+      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: ctx.stats.sip, log }, points);
+      for (const p of points) {
+        try {
+          await p.start();
+        } catch (err) {
+          const e = err as NodeJS.ErrnoException;
+          throw new StartupError(`Cannot open the SIP ${p.side} ${p.transport} listening point ${p.host}:${p.port}: ${e.code ?? e.message}`);
+        }
+        log.debug(`SIP listening point ${p.transport} ${p.host}:${p.port} (${p.side}) open`);
+      }
+      const transports = [...new Set(points.map((p) => p.transport))];
+      for (const transport of transports) {
+        const ext = points.find((p) => p.side === 'external' && p.transport === transport);
+        const int = points.find((p) => p.side === 'internal' && p.transport === transport);
+        log.info(
+          { transport },
+          `Sip Balancer started on external address ${config.externalHost}, external port : ${ext?.port ?? 'none'}, internalPort : ${int?.port ?? 'none'}` +
+            (transports.length > 1 ? ` (${transport})` : ''),
+        );
+      }
+      if (sip.singleEntryMode || !points.some((p) => p.side === 'internal')) log.info('SIP single entry point mode: nodes are told apart by their Via address');
     },
-    async stop() {},
+    async stop() {
+      log.info('Stopping the sip forwarder');
+      for (const p of points) {
+        log.info(`Removing the following Listening Point ${p.transport} ${p.host}:${p.port} (${p.side})`);
+        await p.stop().catch((err: unknown) => log.warn({ err }, `Closing ${p.transport} ${p.host}:${p.port} failed`));
+      }
+      points.length = 0;
+      log.info('Sip forwarder SIP stack stopped');
+    },
   };
 }

@@ -1,0 +1,564 @@
+// The stateless SIP forwarder: decides the direction of each message, chooses the node, rewrites Via,
+// Route, Record-Route and Max-Forwards, and sends. Pure rewriting helpers first, the I/O class last.
+
+import { lookup } from 'node:dns';
+import { isIP } from 'node:net';
+import type { Config, SipTransport } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { NodeRegistry } from '../registry/node-registry.js';
+import type { ServerNode } from '../registry/server-node.js';
+import type { BalancerAlgorithm } from '../algorithms/algorithm.js';
+import type { SipStats } from '../stats/sip-stats.js';
+import { parseDatagram, withReceived, type SipMessage, type ViaValue } from './message.js';
+import { bareHost, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';
+import { buildReply } from './replies.js';
+import { isSipHeartbeat, parseSipHeartbeat } from './heartbeat.js';
+import type { Flow, ListeningPoint, Side } from './transport/transport.js';
+
+export const INITIAL_REMOTE_ADDR = 'X-Sip-Balancer-InitialRemoteAddr';
+export const INITIAL_REMOTE_PORT = 'X-Sip-Balancer-InitialRemotePort';
+const MAGIC_COOKIE = 'z9hG4bK';
+/** Requests that create a dialog, and so get the balancer's Record-Route when they carry no To tag. */
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
+// ---- addresses -------------------------------------------------------------------------------------
+
+/** An address the balancer advertises on one side for one transport (in Via and Record-Route). */
+export interface Advertised {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * What the balancer knows of its own addresses: what to put in Via and Record-Route per side and
+ * transport, and whether a host:port is the balancer itself (Route popping, loop detection).
+ */
+export class LocalAddresses {
+  private readonly own = new Set<string>();
+  private readonly via = new Map<string, Advertised>();
+  private readonly rr = new Map<string, Advertised>();
+
+  constructor(config: Config, points: readonly { side: Side; transport: SipTransport; port: number }[]) {
+    const sip = config.sip;
+    const hosts = new Set([config.externalHost, config.internalHost, config.host]);
+    if (sip.publicIp) hosts.add(sip.publicIp);
+    if (sip.externalIpLoadBalancer) hosts.add(sip.externalIpLoadBalancer.address);
+    if (sip.internalIpLoadBalancer) hosts.add(sip.internalIpLoadBalancer.address);
+    const ports = new Set<number>();
+    for (const p of points) ports.add(p.port);
+    for (const lb of [sip.externalIpLoadBalancer, sip.internalIpLoadBalancer]) {
+      if (lb) for (const p of Object.values(lb.ports)) if (p !== undefined) ports.add(p);
+    }
+    for (const h of hosts) for (const p of ports) this.own.add(`${bareHost(h)}:${p}`);
+    for (const p of points) {
+      const host = p.side === 'external' ? config.externalHost : config.internalHost;
+      const lb = p.side === 'external' ? sip.externalIpLoadBalancer : sip.internalIpLoadBalancer;
+      const lbPort = lb?.ports[p.transport];
+      const advertised: Advertised = lb ? { host: lb.address, port: lbPort ?? p.port } : { host, port: p.port };
+      this.rr.set(`${p.side}/${p.transport}`, advertised);
+      this.via.set(`${p.side}/${p.transport}`, sip.useIpLoadBalancerAddressInViaHeaders ? advertised : { host, port: p.port });
+    }
+  }
+
+  /** True when host:port (port defaulting to 5060) is one of the balancer's addresses. */
+  isLocal(host: string, port: number | undefined): boolean {
+    return this.own.has(`${bareHost(host)}:${port ?? 5060}`);
+  }
+
+  viaAddress(side: Side, transport: SipTransport): Advertised | undefined {
+    return this.via.get(`${side}/${transport}`);
+  }
+
+  recordRouteAddress(side: Side, transport: SipTransport): Advertised | undefined {
+    return this.rr.get(`${side}/${transport}`);
+  }
+}
+
+// ---- pure rewriting --------------------------------------------------------------------------------
+
+/**
+ * The branch base for the balancer's Vias: derived from the incoming top branch (so retransmissions,
+ * CANCEL and non-2xx ACK, which share it, get the same one) and the Call-ID's first characters. A
+ * client without an RFC 3261 branch gets a hash of what its INVITE, CANCEL and ACK have in common.
+ */
+export function branchBase(msg: SipMessage, via: ViaValue): string {
+  const incoming = via.branch;
+  let base = '';
+  if (incoming && incoming.startsWith(MAGIC_COOKIE)) base = tokenChars(incoming.slice(MAGIC_COOKIE.length));
+  if (base === '') {
+    const key = `${incoming ?? ''}|${via.host}:${via.port ?? ''}|${msg.callId}|${msg.cseq.num}|${msg.fromTag ?? ''}`;
+    base = fnv1a(key);
+  }
+  const callId = msg.callId;
+  let prefix = '';
+  for (let i = 0; i < callId.length && prefix.length < 5; i++) {
+    const c = callId.charCodeAt(i);
+    if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)) prefix += callId[i];
+  }
+  return base + prefix;
+}
+
+/** The branch of the balancer's Via on one leg: `z9hG4bK<base>_<version>` outside, `…zsd_<version>` inside. */
+export function legBranch(base: string, leg: Side, version: string): string {
+  return `${MAGIC_COOKIE}${base}${leg === 'internal' ? 'zsd' : ''}_${tokenChars(version) || '0'}`;
+}
+
+/** The version a response belongs to: the text after the last `_` of the balancer's branch. */
+export function versionOfBranch(branch: string | undefined): string | undefined {
+  if (!branch) return undefined;
+  const us = branch.lastIndexOf('_');
+  return us < 0 ? undefined : branch.slice(us + 1);
+}
+
+export function viaLine(transport: SipTransport, addr: Advertised, branch: string): string {
+  return `SIP/2.0/${transport.toUpperCase()} ${uriHost(addr.host)}:${addr.port};branch=${branch};rport`;
+}
+
+export interface NodeLeg {
+  readonly node: ServerNode | undefined;
+  readonly nodeHost: string;
+  readonly nodePort: number;
+  readonly version: string;
+}
+
+export function recordRouteValue(transport: SipTransport, addr: Advertised, leg: NodeLeg): string {
+  return `<sip:${uriHost(addr.host)}:${addr.port};transport=${transport};lr;node_host=${leg.nodeHost};node_port=${leg.nodePort};version=${leg.version}>`;
+}
+
+/** The node hint of a balancer Route: node_host, node_port, version and transport. */
+export interface NodeHint {
+  readonly host: string;
+  readonly port: number;
+  readonly version: string | undefined;
+  readonly transport: SipTransport;
+}
+
+/**
+ * Pops the balancer's own Routes from the top of the Route set (its pair of Record-Route entries come
+ * back as two adjacent Routes) and returns the node hint they carry, if any.
+ */
+export function popBalancerRoutes(msg: SipMessage, local: LocalAddresses): NodeHint | undefined {
+  let hint: NodeHint | undefined;
+  for (;;) {
+    const top = msg.firstListValue('route');
+    if (top === undefined) return hint;
+    const uri = parseUri(uriOfNameAddr(top));
+    if (!uri || !local.isLocal(uri.host, uri.port ?? defaultPort(uriTransport(uri) ?? 'udp'))) return hint;
+    msg.removeFirstListValue('route');
+    if (!hint) hint = hintOf(uri);
+  }
+}
+
+function hintOf(uri: SipUri): NodeHint | undefined {
+  const host = paramOf(uri.params, 'node_host');
+  const port = Number(paramOf(uri.params, 'node_port'));
+  if (!host || !Number.isInteger(port) || port <= 0) return undefined;
+  return { host: bareHost(host), port, version: paramOf(uri.params, 'version') || undefined, transport: asTransport(uriTransport(uri)) ?? 'udp' };
+}
+
+const TRANSPORTS: ReadonlySet<string> = new Set(['udp', 'tcp', 'tls', 'ws', 'wss']);
+
+/** A transport name in any case ("UDP", "tcp") as a SipTransport, undefined for others (SCTP, …). */
+export function asTransport(t: string | undefined): SipTransport | undefined {
+  if (t === undefined) return undefined;
+  const l = t.toLowerCase();
+  return TRANSPORTS.has(l) ? (l as SipTransport) : undefined;
+}
+
+/**
+ * Stamps `received` and `rport` on the top Via (RFC 3261 18.2.1, RFC 3581). On streams rport is always
+ * set so that the response finds the connection the request came in on.
+ */
+export function stampReceived(msg: SipMessage, via: ViaValue, flow: { transport: SipTransport; remoteAddress: string; remotePort: number }): ViaValue {
+  const stream = flow.transport !== 'udp';
+  const wantsRport = via.rport !== undefined || stream;
+  const hostDiffers = bareHost(via.host) !== flow.remoteAddress;
+  if (!wantsRport && !hostDiffers) return via;
+  if (via.received === flow.remoteAddress && (!wantsRport || via.rport === String(flow.remotePort))) return via;
+  const stamped = withReceived(via, flow.remoteAddress, wantsRport ? flow.remotePort : undefined);
+  msg.setTopVia(stamped);
+  return stamped;
+}
+
+/** Where a response goes: the Via's received/rport, else its sent-by (RFC 3261 18.2.2, RFC 3581 4). */
+export function responseTarget(via: ViaValue): { host: string; port: number; transport: SipTransport } {
+  const transport = asTransport(via.transport) ?? 'udp';
+  const rport = via.rport ? Number(via.rport) : NaN;
+  return {
+    host: bareHost(via.received || via.host),
+    port: Number.isInteger(rport) && rport > 0 ? rport : via.port ?? defaultPort(transport),
+    transport,
+  };
+}
+
+/** Rewrites a URI's host and port, keeping scheme, user, parameters and headers. */
+export function rewriteUriHostPort(uri: SipUri, host: string, port: number): string {
+  return `${uri.scheme}:${uri.user ? `${uri.user}@` : ''}${uriHost(host)}:${port}${uri.params}${uri.headers}`;
+}
+
+function tokenChars(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46 || c === 33 || c === 126 || c === 42 || c === 43) out += s[i];
+  }
+  return out;
+}
+
+function fnv1a(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16);
+}
+
+// ---- the forwarder ---------------------------------------------------------------------------------
+
+export interface ForwarderDeps {
+  readonly config: Config;
+  readonly registry: NodeRegistry;
+  readonly algorithm: BalancerAlgorithm;
+  readonly stats: SipStats;
+  readonly log: Logger;
+}
+
+export class SipForwarder {
+  private readonly config: Config;
+  private readonly registry: NodeRegistry;
+  private readonly algorithm: BalancerAlgorithm;
+  private readonly stats: SipStats;
+  private readonly log: Logger;
+  private readonly points = new Map<string, ListeningPoint>();
+  private readonly singleEntry: boolean;
+  readonly local: LocalAddresses;
+
+  constructor(deps: ForwarderDeps, points: readonly ListeningPoint[]) {
+    this.config = deps.config;
+    this.registry = deps.registry;
+    this.algorithm = deps.algorithm;
+    this.stats = deps.stats;
+    this.log = deps.log;
+    for (const p of points) this.points.set(`${p.side}/${p.transport}`, p);
+    this.singleEntry = deps.config.sip.singleEntryMode || !points.some((p) => p.side === 'internal');
+    this.local = new LocalAddresses(deps.config, points);
+  }
+
+  /** Every framed message from every listening point comes here. */
+  readonly onMessage = (msg: SipMessage, flow: Flow): void => {
+    try {
+      if (msg.isRequest) this.handleRequest(msg, flow, undefined);
+      else this.handleResponse(msg, flow);
+    } catch (err) {
+      // A peer's bytes must never take the process down.
+      this.stats.dropped.inc('error');
+      this.log.warn({ err }, `Dropped a SIP message from ${flow.remoteAddress}:${flow.remotePort}: ${(err as Error).message}`);
+    }
+  };
+
+  /** The listening point for a side and transport; in single-entry mode everything is external. */
+  private point(side: Side, transport: SipTransport): ListeningPoint | undefined {
+    const s = this.singleEntry ? 'external' : side;
+    return this.points.get(`${s}/${transport}`) ?? this.points.get(`${s}/udp`) ?? this.points.get(`${s}/tcp`);
+  }
+
+  // ---- requests ----
+
+  private handleRequest(msg: SipMessage, flow: Flow, retryExcluding: ServerNode | undefined): void {
+    const stats = this.stats;
+    if (!retryExcluding) {
+      stats.requests++;
+      stats.requestsByMethod.inc(msg.method);
+    }
+    if (isSipHeartbeat(msg)) return this.heartbeat(msg, flow);
+    let via = msg.topVia;
+    if (!via) {
+      stats.malformed++;
+      return;
+    }
+    const original = retryExcluding ? undefined : msg.toBuffer();
+    via = stampReceived(msg, via, flow);
+
+    const fromNode = this.singleEntry
+      ? this.registry.isServerAddress(bareHost(via.host), via.port ?? 5060) || this.registry.isServerAddress(flow.remoteAddress, flow.remotePort)
+      : flow.local.side === 'internal';
+
+    const mf = msg.maxForwards;
+    if (mf !== undefined && mf <= 0) {
+      stats.dropped.inc('too-many-hops');
+      if (msg.method !== 'ACK') this.reply(msg, flow, 483);
+      return;
+    }
+    msg.setMaxForwards(mf === undefined ? 70 : mf - 1);
+    const hint = popBalancerRoutes(msg, this.local);
+
+    if (fromNode) {
+      if (msg.hasHeader(INITIAL_REMOTE_ADDR)) {
+        msg.removeHeader(INITIAL_REMOTE_ADDR);
+        msg.removeHeader(INITIAL_REMOTE_PORT);
+      }
+      if (flow.local.side === 'internal') this.registry.touchAddress(flow.remoteAddress, flow.remotePort);
+      this.fromNodeToClient(msg, flow, via, hint);
+    } else {
+      this.fromClientToNode(msg, flow, via, hint, original, retryExcluding);
+    }
+  }
+
+  private heartbeat(msg: SipMessage, flow: Flow): void {
+    if (flow.local.side !== 'internal' || this.singleEntry) {
+      // Manual: heartbeats on the external entry point are ignored, for security.
+      this.stats.heartbeatOnExternalPort++;
+      this.log.debug(`Ignored a SIP heartbeat on the external port from ${flow.remoteAddress}:${flow.remotePort}`);
+      return;
+    }
+    const hb = parseSipHeartbeat(msg.body.toString('latin1'), flow.remoteAddress);
+    if (!hb) {
+      this.stats.dropped.inc('bad-heartbeat');
+      this.reply(msg, flow, 400, 'Heartbeat without ports');
+      return;
+    }
+    const node = this.registry.register(hb.node);
+    if (hb.graceful) this.registry.setState(node, 'graceful', 'GRACEFUL_SHUTDOWN in a SIP heartbeat');
+    this.stats.heartbeats++;
+    this.reply(msg, flow, 200);
+  }
+
+  /** A live node that the request addresses directly (top Route, else Request-URI). */
+  private explicitNode(msg: SipMessage, initial: boolean): ServerNode | undefined {
+    const route = msg.firstListValue('route');
+    const target = parseUri(route !== undefined ? uriOfNameAddr(route) : msg.requestUri);
+    if (!target || target.host === '') return undefined;
+    const node = this.registry.findByAddress(bareHost(target.host), target.port ?? 5060);
+    if (!node || node.state === 'bad' || (initial && !node.acceptsNewWork)) return undefined;
+    return node;
+  }
+
+  private fromClientToNode(msg: SipMessage, flow: Flow, via: ViaValue, hint: NodeHint | undefined, original: Buffer | undefined, excluding: ServerNode | undefined): void {
+    const initial = msg.toTag === undefined;
+    const version = hint?.version ?? this.registry.latestVersion;
+    let node: ServerNode | undefined;
+    if (excluding) {
+      node = this.nextNodeAfter(excluding);
+      if (node) this.algorithm.assignToNode?.(msg, node);
+    } else if (hint) {
+      const assigned = this.registry.findByHint(hint.host, hint.port, hint.transport, hint.version);
+      node = this.algorithm.pickForAssignedSipRequest
+        ? this.algorithm.pickForAssignedSipRequest(msg, assigned, version)
+        : assigned && assigned.state !== 'bad' ? assigned : this.algorithm.pickForSipRequest(msg);
+      if (node && node === assigned && msg.method !== 'ACK') this.algorithm.assignToNode?.(msg, node);
+    } else {
+      node = this.explicitNode(msg, initial);
+      if (node) {
+        if (msg.method !== 'ACK') this.algorithm.assignToNode?.(msg, node);
+      } else node = this.algorithm.pickForSipRequest(msg);
+    }
+    if (!node) {
+      this.stats.noNode++;
+      if (msg.method !== 'ACK') this.reply(msg, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
+      return;
+    }
+    if (!excluding && msg.method === 'INVITE' && this.config.sip.isSendTrying) this.reply(msg, flow, 100);
+
+    const leg = this.nodeLeg(node, this.config.sip.internalTransport ?? flow.transport);
+    if (!leg) {
+      this.stats.dropped.inc('no-transport-to-node');
+      if (msg.method !== 'ACK') this.reply(msg, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
+      return;
+    }
+    const { transport, port } = leg;
+    if (this.local.isLocal(node.ip, port)) {
+      this.stats.looped++;
+      return;
+    }
+    const nodeLeg: NodeLeg = { node, nodeHost: node.ip, nodePort: port, version: node.version };
+
+    // Vias: the external leg's, then the internal leg's on top (one Via in single-entry mode).
+    const base = branchBase(msg, via);
+    const out = this.point('internal', transport)!;
+    if (!this.singleEntry) {
+      const ext = this.local.viaAddress('external', flow.transport);
+      if (ext) msg.prependVia(viaLine(flow.transport, ext, legBranch(base, 'external', node.version)));
+    }
+    const intAddr = this.local.viaAddress(out.side, out.transport)!;
+    msg.prependVia(viaLine(out.transport, intAddr, legBranch(base, 'internal', node.version)));
+
+    if (initial && DIALOG_CREATING.has(msg.method)) {
+      const extRR = this.local.recordRouteAddress('external', flow.transport);
+      if (extRR) msg.prependListValue('Record-Route', recordRouteValue(flow.transport, extRR, nodeLeg));
+      if (!this.singleEntry) {
+        const intRR = this.local.recordRouteAddress('internal', out.transport);
+        if (intRR) msg.prependListValue('Record-Route', recordRouteValue(out.transport, intRR, nodeLeg));
+      }
+    }
+
+    // Target: a Request-URI that names the balancer is rewritten; otherwise a Route to the node is pushed
+    // unless the next hop already is that node.
+    const topRoute = msg.firstListValue('route');
+    const ruri = parseUri(msg.requestUri);
+    const next = topRoute !== undefined ? parseUri(uriOfNameAddr(topRoute)) : ruri;
+    const nextIsNode = next !== undefined && bareHost(next.host) === node.ip && (next.port ?? 5060) === port;
+    if (!nextIsNode) {
+      if (topRoute === undefined && ruri && ruri.host !== '' && this.local.isLocal(ruri.host, ruri.port)) {
+        msg.setRequestUri(rewriteUriHostPort(ruri, node.ip, port));
+      } else {
+        msg.prependListValue('Route', `<sip:${uriHost(node.ip)}:${port};transport=${transport};lr>`);
+      }
+    }
+
+    if (msg.method === 'REGISTER' || msg.body.length > 0) {
+      msg.setHeader(INITIAL_REMOTE_ADDR, flow.remoteAddress);
+      msg.setHeader(INITIAL_REMOTE_PORT, String(flow.remotePort));
+    }
+
+    const data = msg.toBuffer();
+    const retryable = original !== undefined && initial && msg.method !== 'ACK' && msg.method !== 'CANCEL';
+    out.sendTo(data, node.ip, port, (err) => {
+      this.stats.sendFailures++;
+      this.log.warn(`Sending ${msg.method} to ${node} failed: ${err.message}`);
+      if (!retryable) {
+        this.stats.dropped.inc('send-failed');
+        return;
+      }
+      // Try the next node once, from the original bytes.
+      const again = parseDatagram(original);
+      if (again.kind !== 'message') return;
+      if (this.nextNodeAfter(node)) this.handleRequest(again.message, flow, node);
+      else {
+        this.stats.dropped.inc('send-failed');
+        this.reply(again.message, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
+      }
+    });
+  }
+
+  /** The next active node of the latest version after `failed`, or undefined when it is the only one. */
+  private nextNodeAfter(failed: ServerNode): ServerNode | undefined {
+    const candidates = this.registry.live().filter((n) => n.acceptsNewWork);
+    if (candidates.length === 0) return undefined;
+    const i = candidates.indexOf(failed);
+    const next = candidates[(i + 1) % candidates.length];
+    return next === failed ? undefined : next;
+  }
+
+  /** The transport and port to reach a node: the wanted transport when both sides have it, else UDP or TCP. */
+  private nodeLeg(node: ServerNode, wanted: SipTransport): { transport: SipTransport; port: number } | undefined {
+    for (const t of [wanted, 'udp', 'tcp'] as const) {
+      const port = node.ports[t];
+      if (port !== undefined && this.points.has(`${this.singleEntry ? 'external' : 'internal'}/${t}`)) return { transport: t, port };
+    }
+    return undefined;
+  }
+
+  private fromNodeToClient(msg: SipMessage, flow: Flow, via: ViaValue, hint: NodeHint | undefined): void {
+    const topRoute = msg.firstListValue('route');
+    const target = parseUri(topRoute !== undefined ? uriOfNameAddr(topRoute) : msg.requestUri);
+    if (!target || target.host === '') {
+      this.stats.dropped.inc('no-route');
+      if (msg.method !== 'ACK') this.reply(msg, flow, 404, 'No route to the destination');
+      return;
+    }
+    const transport = asTransport(uriTransport(target)) ?? flow.transport;
+    const out = this.point('external', transport);
+    if (!out) {
+      this.stats.dropped.inc('no-transport');
+      return;
+    }
+    const port = target.port ?? defaultPort(out.transport);
+    const host = bareHost(target.host);
+    if (this.local.isLocal(host, port)) {
+      this.stats.looped++;
+      return;
+    }
+
+    const node =
+      (hint && this.registry.findByHint(hint.host, hint.port, hint.transport, hint.version)) ??
+      this.registry.findByAddress(flow.remoteAddress, flow.remotePort) ??
+      this.registry.findByAddress(bareHost(via.host), via.port ?? 5060);
+    const nodeLeg: NodeLeg = node
+      ? { node, nodeHost: node.ip, nodePort: node.ports[flow.transport] ?? via.port ?? flow.remotePort, version: node.version }
+      : { node: undefined, nodeHost: hint?.host ?? bareHost(via.host), nodePort: hint?.port ?? via.port ?? flow.remotePort, version: hint?.version ?? this.registry.latestVersion };
+
+    // Vias: the internal leg's, then the external leg's on top (one Via in single-entry mode).
+    const base = branchBase(msg, via);
+    if (!this.singleEntry) {
+      const intAddr = this.local.viaAddress('internal', flow.transport);
+      if (intAddr) msg.prependVia(viaLine(flow.transport, intAddr, legBranch(base, 'internal', nodeLeg.version)));
+    }
+    const extAddr = this.local.viaAddress('external', out.transport)!;
+    msg.prependVia(viaLine(out.transport, extAddr, legBranch(base, 'external', nodeLeg.version)));
+
+    if (msg.toTag === undefined && DIALOG_CREATING.has(msg.method)) {
+      if (!this.singleEntry) {
+        const intRR = this.local.recordRouteAddress('internal', flow.transport);
+        if (intRR) msg.prependListValue('Record-Route', recordRouteValue(flow.transport, intRR, nodeLeg));
+      }
+      const extRR = this.local.recordRouteAddress('external', out.transport);
+      if (extRR) msg.prependListValue('Record-Route', recordRouteValue(out.transport, extRR, nodeLeg));
+    }
+
+    const data = msg.toBuffer();
+    const send = (address: string): void =>
+      out.sendTo(data, address, port, (err) => {
+        this.stats.sendFailures++;
+        this.log.debug(`Sending ${msg.method} to ${address}:${port} failed: ${err.message}`);
+      });
+    if (isIP(host) !== 0) send(host);
+    else {
+      lookup(host, (err, address) => {
+        if (err) {
+          this.stats.dropped.inc('dns');
+          this.log.debug(`Cannot resolve ${host}: ${err.message}`);
+        } else if (this.local.isLocal(address, port)) this.stats.looped++;
+        else send(address);
+      });
+    }
+  }
+
+  // ---- responses ----
+
+  private handleResponse(msg: SipMessage, flow: Flow): void {
+    this.stats.responses++;
+    this.stats.responsesByStatus.inc(msg.status);
+    const fromNode = this.singleEntry
+      ? this.registry.isServerAddress(flow.remoteAddress, flow.remotePort)
+      : flow.local.side === 'internal';
+    if (fromNode && !this.singleEntry) this.registry.touchAddress(flow.remoteAddress, flow.remotePort);
+
+    // Remove the balancer's own Vias (one per leg).
+    let via = msg.topVia;
+    if (!via || !this.local.isLocal(via.host, via.port)) {
+      this.stats.dropped.inc('response-not-for-us');
+      return;
+    }
+    msg.removeTopVia();
+    via = msg.topVia;
+    if (via && this.local.isLocal(via.host, via.port)) {
+      msg.removeTopVia();
+      via = msg.topVia;
+    }
+    if (!via) {
+      this.stats.dropped.inc('response-to-balancer');
+      return;
+    }
+    const target = responseTarget(via);
+    const out = this.point(fromNode ? 'external' : 'internal', target.transport);
+    if (!out) {
+      this.stats.dropped.inc('no-transport');
+      return;
+    }
+    out.sendTo(msg.toBuffer(), target.host, target.port, (err) => {
+      this.stats.sendFailures++;
+      this.log.debug(`Sending a ${msg.status} response to ${target.host}:${target.port} failed: ${err.message}`);
+    });
+  }
+
+  /** Sends a reply of our own to a request: on the same connection for streams, by Via for UDP. */
+  private reply(req: SipMessage, flow: Flow, status: number, reason?: string, extra?: readonly (readonly [string, string])[]): void {
+    const data = buildReply(req, status, reason, extra);
+    this.stats.responsesByStatus.inc(status);
+    if (flow.transport !== 'udp') {
+      flow.send(data);
+      return;
+    }
+    const via = req.topVia;
+    const target = via ? responseTarget(via) : { host: flow.remoteAddress, port: flow.remotePort };
+    flow.local.sendTo(data, target.host, target.port);
+  }
+}

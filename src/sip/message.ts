@@ -1,0 +1,813 @@
+// A byte-exact SIP message framer and editor for a stateless proxy: headers are kept as latin1 text (so
+// any byte round-trips), read lazily, edited in place, and untouched header lines are written back as-is.
+
+import { headerParam, uriOfNameAddr, userOfUri } from './uri.js';
+
+const CR = 13;
+const LF = 10;
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
+/** RFC 3261 7.3.3 and the IANA registry: compact header names → full names (lowercase). */
+export const COMPACT_FORMS: Readonly<Record<string, string>> = {
+  a: 'accept-contact', b: 'referred-by', c: 'content-type', d: 'request-disposition', e: 'content-encoding',
+  f: 'from', i: 'call-id', j: 'reject-contact', k: 'supported', l: 'content-length', m: 'contact', n: 'identity-info',
+  o: 'event', r: 'refer-to', s: 'subject', t: 'to', u: 'allow-events', v: 'via', x: 'session-expires', y: 'identity',
+};
+
+/** Lowercase full header name for a name as written ("v" → "via", "CALL-ID" → "call-id"). */
+export function headerKey(name: string): string {
+  const cached = keyCache.get(name);
+  if (cached !== undefined) return cached;
+  const lower = name.toLowerCase();
+  const key = (lower.length === 1 && COMPACT_FORMS[lower]) || lower;
+  // Bounded so that a peer sending random header names cannot grow it without limit.
+  if (keyCache.size < 2000) keyCache.set(name, key);
+  return key;
+}
+const keyCache = new Map<string, string>();
+
+export interface HeaderField {
+  /** Lowercase full name (compact forms expanded): the lookup key. */
+  readonly key: string;
+  /** The name as written. */
+  readonly name: string;
+  /** The value, folded lines joined by one space, outer whitespace trimmed. */
+  value: string;
+  /** The original line(s) as written, or undefined once the value was edited. */
+  raw: string | undefined;
+}
+
+/** A parsed Via value (RFC 3261 20.42), tolerant of the linear whitespace the grammar allows. */
+export interface ViaValue {
+  /** The sent-protocol transport, uppercase: UDP, TCP, TLS, WS, WSS, SCTP, … */
+  readonly transport: string;
+  readonly host: string;
+  readonly port: number | undefined;
+  readonly branch: string | undefined;
+  readonly received: string | undefined;
+  /** undefined: no rport; '': rport without a value; else the value. */
+  readonly rport: string | undefined;
+  /** Every parameter in order, names lowercased, value '' when absent. */
+  readonly params: readonly (readonly [string, string | undefined])[];
+}
+
+export class SipParseError extends Error {
+  override readonly name = 'SipParseError';
+}
+
+const TOKEN_CHARS = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) {
+    const ch = String.fromCharCode(c);
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || "-.!%*_+`'~".includes(ch)) t[c] = 1;
+  }
+  return t;
+})();
+
+function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TOKEN_CHARS[c] === 0) return false;
+  }
+  return true;
+}
+
+function isWs(c: number): boolean {
+  return c === 32 || c === 9 || c === CR || c === LF;
+}
+
+/** Index of the first comma outside quotes and angle brackets in a list header value, or -1. */
+export function firstListComma(value: string): number {
+  let quoted = false;
+  let angle = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (quoted) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34) quoted = false;
+    } else if (c === 34) quoted = true;
+    else if (c === 60) angle = true;
+    else if (c === 62) angle = false;
+    else if (c === 44 && !angle) return i;
+  }
+  return -1;
+}
+
+/** Splits a list header value (Via, Route, Record-Route, Contact) on top-level commas. */
+export function splitList(value: string): string[] {
+  const out: string[] = [];
+  let rest = value;
+  for (;;) {
+    const comma = firstListComma(rest);
+    if (comma < 0) {
+      const last = rest.trim();
+      if (last !== '') out.push(last);
+      return out;
+    }
+    const item = rest.slice(0, comma).trim();
+    if (item !== '') out.push(item);
+    rest = rest.slice(comma + 1);
+  }
+}
+
+/** Parses one Via value; undefined when it is not a Via. */
+export function parseVia(value: string): ViaValue | undefined {
+  const n = value.length;
+  let i = 0;
+  const skip = (): void => {
+    while (i < n && isWs(value.charCodeAt(i))) i++;
+  };
+  const upTo = (stop: number): string => {
+    const s = i;
+    while (i < n && value.charCodeAt(i) !== stop && !isWs(value.charCodeAt(i))) i++;
+    return value.slice(s, i);
+  };
+  skip();
+  if (upTo(47).length === 0) return undefined; // protocol name
+  skip();
+  if (value.charCodeAt(i) !== 47) return undefined;
+  i++;
+  skip();
+  if (upTo(47).length === 0) return undefined; // version
+  skip();
+  if (value.charCodeAt(i) !== 47) return undefined;
+  i++;
+  skip();
+  const ts = i;
+  while (i < n && !isWs(value.charCodeAt(i)) && value.charCodeAt(i) !== 59) i++;
+  const transport = value.slice(ts, i).toUpperCase();
+  if (transport.length === 0) return undefined;
+  skip();
+  let host: string;
+  if (value.charCodeAt(i) === 91 /* [ */) {
+    const close = value.indexOf(']', i);
+    if (close < 0) return undefined;
+    host = value.slice(i, close + 1);
+    i = close + 1;
+  } else {
+    const hs = i;
+    while (i < n) {
+      const c = value.charCodeAt(i);
+      if (c === 58 || c === 59 || isWs(c)) break;
+      i++;
+    }
+    host = value.slice(hs, i);
+  }
+  if (host.length === 0) return undefined;
+  skip();
+  let port: number | undefined;
+  if (value.charCodeAt(i) === 58) {
+    i++;
+    skip();
+    const ps = i;
+    while (i < n && value.charCodeAt(i) >= 48 && value.charCodeAt(i) <= 57) i++;
+    if (i === ps || i - ps > 5) return undefined;
+    port = Number(value.slice(ps, i));
+    if (port > 65535) return undefined;
+  }
+  skip();
+  const params: [string, string | undefined][] = [];
+  let branch: string | undefined;
+  let received: string | undefined;
+  let rport: string | undefined;
+  while (i < n) {
+    if (value.charCodeAt(i) !== 59) return undefined;
+    i++;
+    let semi = value.indexOf(';', i);
+    if (semi < 0) semi = n;
+    const part = value.slice(i, semi);
+    i = semi;
+    const eq = part.indexOf('=');
+    const name = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
+    const val = eq < 0 ? undefined : part.slice(eq + 1).trim();
+    if (name.length === 0) return undefined;
+    params.push([name, val]);
+    if (name === 'branch') branch = val;
+    else if (name === 'received') received = val;
+    else if (name === 'rport') rport = val ?? '';
+  }
+  return { transport, host, port, branch, received, rport, params };
+}
+
+/** Writes a Via value from its parts, for values the balancer rewrites (received/rport). */
+export function formatVia(v: ViaValue): string {
+  let s = `SIP/2.0/${v.transport} ${v.host}${v.port !== undefined ? `:${v.port}` : ''}`;
+  for (const [k, val] of v.params) s += val === undefined ? `;${k}` : `;${k}=${val}`;
+  return s;
+}
+
+/** The same Via with received and rport set (rport only replaced when present or forced). */
+export function withReceived(v: ViaValue, received: string | undefined, rport: number | undefined): ViaValue {
+  const params: [string, string | undefined][] = [];
+  let sawRport = false;
+  let sawReceived = false;
+  for (const [k, val] of v.params) {
+    if (k === 'received') {
+      sawReceived = true;
+      if (received !== undefined) params.push([k, received]);
+    } else if (k === 'rport') {
+      sawRport = true;
+      params.push([k, rport !== undefined ? String(rport) : val]);
+    } else params.push([k, val]);
+  }
+  if (!sawReceived && received !== undefined) params.push(['received', received]);
+  if (!sawRport && rport !== undefined) params.push(['rport', String(rport)]);
+  return {
+    ...v,
+    params,
+    received: received ?? v.received,
+    rport: rport !== undefined ? String(rport) : v.rport,
+  };
+}
+
+export class SipMessage {
+  /** True for requests, false for responses. */
+  readonly isRequest: boolean;
+  /** Request method ('' for responses). */
+  readonly method: string;
+  /** Status code (0 for requests). */
+  readonly status: number;
+  readonly reason: string;
+  readonly headers: HeaderField[];
+  readonly body: Buffer;
+  private requestUriText: string;
+  private startLine: string | undefined;
+  /** The bytes this message was read from (header block and body), while nothing was edited. */
+  private source: Buffer | undefined;
+  private hasContentLength: boolean;
+
+  private cache: {
+    via?: ViaValue | null;
+    callId?: string;
+    cseq?: { num: number; method: string };
+    from?: string;
+    to?: string;
+  } = {};
+
+  constructor(init: {
+    isRequest: boolean;
+    method: string;
+    requestUri: string;
+    status: number;
+    reason: string;
+    startLine: string | undefined;
+    headers: HeaderField[];
+    body: Buffer;
+    source: Buffer | undefined;
+    hasContentLength: boolean;
+  }) {
+    this.isRequest = init.isRequest;
+    this.method = init.method;
+    this.requestUriText = init.requestUri;
+    this.status = init.status;
+    this.reason = init.reason;
+    this.startLine = init.startLine;
+    this.headers = init.headers;
+    this.body = init.body;
+    this.source = init.source;
+    this.hasContentLength = init.hasContentLength;
+  }
+
+  /** The Request-URI as written ('' for responses). */
+  get requestUri(): string {
+    return this.requestUriText;
+  }
+
+  setRequestUri(uri: string): void {
+    this.requestUriText = uri;
+    this.startLine = undefined;
+    this.source = undefined;
+  }
+
+  // ---- lazy reads ------------------------------------------------------------------------------
+
+  /** First value of a header (any case, compact forms accepted): the whole field value, not split. */
+  header(name: string): string | undefined {
+    const key = headerKey(name);
+    for (const h of this.headers) if (h.key === key) return h.value;
+    return undefined;
+  }
+
+  hasHeader(name: string): boolean {
+    return this.header(name) !== undefined;
+  }
+
+  /** Every value of a list header, split on top-level commas, in order. */
+  headerValues(name: string): string[] {
+    const key = headerKey(name);
+    const out: string[] = [];
+    for (const h of this.headers) if (h.key === key) out.push(...splitList(h.value));
+    return out;
+  }
+
+  get callId(): string {
+    return (this.cache.callId ??= this.header('call-id') ?? '');
+  }
+
+  get cseq(): { num: number; method: string } {
+    return (this.cache.cseq ??= parseCSeq(this.header('cseq') ?? '') ?? { num: 0, method: '' });
+  }
+
+  get from(): string {
+    return (this.cache.from ??= this.header('from') ?? '');
+  }
+
+  get to(): string {
+    return (this.cache.to ??= this.header('to') ?? '');
+  }
+
+  get fromTag(): string | undefined {
+    return headerParam(this.from, 'tag');
+  }
+
+  get toTag(): string | undefined {
+    return headerParam(this.to, 'tag');
+  }
+
+  get fromUri(): string {
+    return uriOfNameAddr(this.from);
+  }
+
+  get toUri(): string {
+    return uriOfNameAddr(this.to);
+  }
+
+  get fromUser(): string {
+    return userOfUri(this.fromUri);
+  }
+
+  get toUser(): string {
+    return userOfUri(this.toUri);
+  }
+
+  /** Max-Forwards as a number, undefined when absent or not a number. */
+  get maxForwards(): number | undefined {
+    const v = this.header('max-forwards');
+    if (v === undefined) return undefined;
+    const n = parseDecimal(v);
+    return n < 0 ? undefined : n;
+  }
+
+  get contentLength(): number {
+    return this.body.length;
+  }
+
+  /** The top Via value, parsed (cached until a Via edit). */
+  get topVia(): ViaValue | undefined {
+    if (this.cache.via === undefined) {
+      const text = this.firstListValue('via');
+      this.cache.via = text === undefined ? null : (parseVia(text) ?? null);
+    }
+    return this.cache.via ?? undefined;
+  }
+
+  /** Number of Via values. */
+  viaCount(): number {
+    return this.headerValues('via').length;
+  }
+
+  /** The first value of a list header (first comma item of its first field). */
+  firstListValue(name: string): string | undefined {
+    const key = headerKey(name);
+    for (const h of this.headers) {
+      if (h.key !== key) continue;
+      const comma = firstListComma(h.value);
+      const item = comma < 0 ? h.value : h.value.slice(0, comma).trim();
+      if (item !== '') return item;
+    }
+    return undefined;
+  }
+
+  // ---- edits -------------------------------------------------------------------------------------
+
+  private edited(): void {
+    this.source = undefined;
+  }
+
+  /** Removes the first value of a list header (splitting a comma list when needed); returns it. */
+  removeFirstListValue(name: string): string | undefined {
+    const key = headerKey(name);
+    for (let idx = 0; idx < this.headers.length; idx++) {
+      const h = this.headers[idx]!;
+      if (h.key !== key) continue;
+      const comma = firstListComma(h.value);
+      if (comma < 0) {
+        this.headers.splice(idx, 1);
+        this.edited();
+        if (key === 'via') this.cache.via = undefined;
+        if (h.value.trim() === '') continue;
+        return h.value;
+      }
+      const first = h.value.slice(0, comma).trim();
+      h.value = h.value.slice(comma + 1).trim();
+      h.raw = undefined;
+      this.edited();
+      if (key === 'via') this.cache.via = undefined;
+      return first;
+    }
+    return undefined;
+  }
+
+  /** Adds a value on top of a list header: a new field line before the first field of that name. */
+  prependListValue(name: string, value: string): void {
+    const key = headerKey(name);
+    let idx = this.headers.findIndex((h) => h.key === key);
+    if (idx < 0) idx = key === 'via' ? 0 : this.headers.length;
+    this.headers.splice(idx, 0, { key, name, value, raw: undefined });
+    this.edited();
+    if (key === 'via') this.cache.via = undefined;
+  }
+
+  /** Replaces the first value of a list header (first comma item of its first field). */
+  replaceFirstListValue(name: string, value: string): void {
+    const key = headerKey(name);
+    for (const h of this.headers) {
+      if (h.key !== key) continue;
+      const comma = firstListComma(h.value);
+      h.value = comma < 0 ? value : `${value},${h.value.slice(comma + 1)}`;
+      h.raw = undefined;
+      this.edited();
+      if (key === 'via') this.cache.via = undefined;
+      return;
+    }
+  }
+
+  removeTopVia(): string | undefined {
+    return this.removeFirstListValue('via');
+  }
+
+  prependVia(value: string): void {
+    this.prependListValue('Via', value);
+  }
+
+  setTopVia(v: ViaValue): void {
+    this.replaceFirstListValue('via', formatVia(v));
+    this.cache.via = v;
+  }
+
+  /** Sets a header's value (the first field of that name), or adds it at the end. */
+  setHeader(name: string, value: string): void {
+    const key = headerKey(name);
+    for (const h of this.headers) {
+      if (h.key === key) {
+        h.value = value;
+        h.raw = undefined;
+        this.edited();
+        return;
+      }
+    }
+    this.addHeader(name, value);
+  }
+
+  addHeader(name: string, value: string): void {
+    this.headers.push({ key: headerKey(name), name, value, raw: undefined });
+    this.edited();
+  }
+
+  /** Removes every field of a header; returns how many were removed. */
+  removeHeader(name: string): number {
+    const key = headerKey(name);
+    let removed = 0;
+    for (let i = this.headers.length - 1; i >= 0; i--) {
+      if (this.headers[i]!.key === key) {
+        this.headers.splice(i, 1);
+        removed++;
+      }
+    }
+    if (removed > 0) this.edited();
+    return removed;
+  }
+
+  setMaxForwards(n: number): void {
+    this.setHeader('Max-Forwards', String(n));
+  }
+
+  // ---- output ------------------------------------------------------------------------------------
+
+  /** The start line as it will be written. */
+  get firstLine(): string {
+    if (this.startLine === undefined) {
+      this.startLine = this.isRequest ? `${this.method} ${this.requestUriText} SIP/2.0` : `SIP/2.0 ${this.status} ${this.reason}`;
+    }
+    return this.startLine;
+  }
+
+  /** The message as bytes: the original bytes when nothing was edited, else header lines rewritten. */
+  toBuffer(): Buffer {
+    if (this.source) return this.source;
+    let head = this.firstLine + '\r\n';
+    for (const h of this.headers) head += (h.raw ?? `${h.name}: ${h.value}`) + '\r\n';
+    if (!this.hasContentLength) head += `Content-Length: ${this.body.length}\r\n`;
+    head += '\r\n';
+    const out = Buffer.allocUnsafe(head.length + this.body.length);
+    out.write(head, 0, 'latin1');
+    this.body.copy(out, head.length);
+    return out;
+  }
+
+  toString(): string {
+    return this.toBuffer().toString('latin1');
+  }
+}
+
+/** Parses "num METHOD"; undefined when malformed (RFC 3261: num < 2**31). */
+export function parseCSeq(value: string): { num: number; method: string } | undefined {
+  let i = 0;
+  const n = value.length;
+  while (i < n && isWs(value.charCodeAt(i))) i++;
+  const s = i;
+  while (i < n && value.charCodeAt(i) >= 48 && value.charCodeAt(i) <= 57) i++;
+  if (i === s || i - s > 10) return undefined;
+  const num = Number(value.slice(s, i));
+  if (num > 2147483647) return undefined;
+  const ws = i;
+  while (i < n && isWs(value.charCodeAt(i))) i++;
+  if (i === ws) return undefined;
+  const method = value.slice(i).trim();
+  if (!isToken(method)) return undefined;
+  return { num, method };
+}
+
+/** A non-negative decimal number of at most 9 digits, or -1. */
+function parseDecimal(v: string): number {
+  const s = v.trim();
+  if (s.length === 0 || s.length > 9) return -1;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    n = n * 10 + (c - 48);
+  }
+  return n;
+}
+
+/** Result of parsing a header block: the message, or why it is malformed (with its body length when known). */
+export type HeadParse = { ok: true; message: SipMessage; contentLength: number | undefined } | { ok: false; error: string; contentLength?: number };
+
+/**
+ * Parses the start line and header fields of `buf[start, headEnd)` (headEnd = index of the blank line's
+ * CRLFCRLF). The body is attached by the caller once its length is known.
+ */
+function parseHead(buf: Buffer, start: number, headEnd: number): HeadParse {
+  const text = buf.toString('latin1', start, headEnd);
+  let lineEnd = text.indexOf('\r\n');
+  if (lineEnd < 0) lineEnd = text.length;
+  const first = text.slice(0, lineEnd);
+  let isRequest: boolean;
+  let method = '';
+  let requestUri = '';
+  let status = 0;
+  let reason = '';
+  if (first.length > 8 && (first.charCodeAt(7) === 48 || first.charCodeAt(7) === 32) && first.slice(0, 4).toUpperCase() === 'SIP/') {
+    // Response: SIP/2.0 SP 3DIGIT SP reason
+    isRequest = false;
+    if (first.slice(0, 8).toUpperCase() !== 'SIP/2.0 ') return { ok: false, error: 'unsupported SIP version' };
+    const code = first.slice(8, 11);
+    if (first.length > 11 && first.charCodeAt(11) !== 32) return { ok: false, error: 'bad status code' };
+    status = parseDecimal(code);
+    if (code.length !== 3 || status < 100 || status > 699) return { ok: false, error: 'bad status code' };
+    reason = first.slice(12);
+  } else {
+    isRequest = true;
+    const sp1 = first.indexOf(' ');
+    const sp2 = first.lastIndexOf(' ');
+    if (sp1 <= 0 || sp2 === sp1) return { ok: false, error: 'bad request line' };
+    method = first.slice(0, sp1);
+    requestUri = first.slice(sp1 + 1, sp2);
+    const version = first.slice(sp2 + 1);
+    if (!isToken(method)) return { ok: false, error: 'bad method' };
+    if (version.toUpperCase() !== 'SIP/2.0') return { ok: false, error: 'unsupported SIP version' };
+    if (requestUri.length === 0 || requestUri.includes(' ') || requestUri.includes('\t') || requestUri.charCodeAt(0) === 60 || !requestUri.includes(':')) {
+      return { ok: false, error: 'bad Request-URI' };
+    }
+  }
+
+  const headers: HeaderField[] = [];
+  let pos = lineEnd + 2;
+  let contentLength: number | undefined;
+  let callIds = 0;
+  let cseqs = 0;
+  let froms = 0;
+  let tos = 0;
+  let vias = 0;
+  let cseqValue = '';
+  while (pos < text.length) {
+    let end = text.indexOf('\r\n', pos);
+    if (end < 0) end = text.length;
+    // Folded continuation lines (RFC 3261 7.3.1) belong to this field.
+    while (end < text.length && (text.charCodeAt(end + 2) === 32 || text.charCodeAt(end + 2) === 9)) {
+      const next = text.indexOf('\r\n', end + 2);
+      end = next < 0 ? text.length : next;
+    }
+    const raw = text.slice(pos, end);
+    pos = end + 2;
+    const colon = raw.indexOf(':');
+    if (colon <= 0) return { ok: false, error: 'header line without a name' };
+    let nameEnd = colon;
+    while (nameEnd > 0 && (raw.charCodeAt(nameEnd - 1) === 32 || raw.charCodeAt(nameEnd - 1) === 9)) nameEnd--;
+    const name = raw.slice(0, nameEnd);
+    if (!isToken(name)) return { ok: false, error: 'bad header name' };
+    let value = raw.slice(colon + 1);
+    if (value.includes('\r\n')) value = unfold(value);
+    value = value.trim();
+    const key = headerKey(name);
+    headers.push({ key, name, value, raw });
+    switch (key) {
+      case 'content-length': {
+        const n = parseDecimal(value);
+        if (n < 0) return { ok: false, error: 'bad Content-Length' };
+        if (contentLength !== undefined && contentLength !== n) return { ok: false, error: 'conflicting Content-Length' };
+        contentLength = n;
+        break;
+      }
+      case 'call-id':
+        callIds++;
+        break;
+      case 'cseq':
+        cseqs++;
+        cseqValue = value;
+        break;
+      case 'from':
+        froms++;
+        break;
+      case 'to':
+        tos++;
+        break;
+      case 'via':
+        vias++;
+        break;
+    }
+  }
+  const fail = (error: string): HeadParse => ({ ok: false, error, contentLength });
+  if (callIds !== 1 || cseqs !== 1 || froms !== 1 || tos !== 1) return fail('missing or repeated Call-ID, CSeq, From or To');
+  if (vias === 0) return fail('no Via');
+  const cseq = parseCSeq(cseqValue);
+  if (!cseq) return fail('bad CSeq');
+  if (isRequest && cseq.method !== method) return fail('CSeq method does not match the request method');
+  const message = new SipMessage({
+    isRequest,
+    method,
+    requestUri,
+    status,
+    reason,
+    startLine: first,
+    headers,
+    body: EMPTY,
+    source: undefined,
+    hasContentLength: contentLength !== undefined,
+  });
+  return { ok: true, message, contentLength };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function unfold(value: string): string {
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const crlf = value.indexOf('\r\n', i);
+    if (crlf < 0) return out + value.slice(i);
+    out += value.slice(i, crlf).trimEnd() + ' ';
+    i = crlf + 2;
+    while (i < value.length && (value.charCodeAt(i) === 32 || value.charCodeAt(i) === 9)) i++;
+  }
+}
+
+/** True when data[pos, n) is a prefix of CRLFCRLF. */
+function isPingPrefix(data: Buffer, pos: number, n: number): boolean {
+  for (let i = pos; i < n; i++) if (data[i] !== ((i - pos) % 2 === 0 ? CR : LF)) return false;
+  return true;
+}
+
+function attach(message: SipMessage, buf: Buffer, start: number, bodyStart: number, bodyEnd: number): SipMessage {
+  // The constructor fields are private; set them once here, where framing knows them.
+  const m = message as unknown as { body: Buffer; source: Buffer | undefined };
+  m.body = buf.subarray(bodyStart, bodyEnd);
+  m.source = buf.subarray(start, bodyEnd);
+  return message;
+}
+
+export type DatagramParse = { kind: 'message'; message: SipMessage } | { kind: 'keepalive' } | { kind: 'malformed'; error: string };
+
+/**
+ * One datagram, one message (RFC 3261 18.3): bytes past Content-Length are discarded; a Content-Length
+ * larger than what arrived makes the message malformed. Leading CRLFs are keep-alives (RFC 5626).
+ */
+export function parseDatagram(buf: Buffer): DatagramParse {
+  let start = 0;
+  while (start < buf.length && (buf[start] === CR || buf[start] === LF)) start++;
+  if (start === buf.length) return { kind: 'keepalive' };
+  const headEnd = buf.indexOf(CRLFCRLF, start);
+  if (headEnd < 0) return { kind: 'malformed', error: 'no end of headers' };
+  const head = parseHead(buf, start, headEnd);
+  if (!head.ok) return { kind: 'malformed', error: head.error };
+  const bodyStart = headEnd + 4;
+  let bodyEnd = buf.length;
+  if (head.contentLength !== undefined) {
+    if (bodyStart + head.contentLength > buf.length) return { kind: 'malformed', error: 'Content-Length larger than the body' };
+    bodyEnd = bodyStart + head.contentLength;
+  }
+  return { kind: 'message', message: attach(head.message, buf, start, bodyStart, bodyEnd) };
+}
+
+/** Parses one complete message from a string (tests, replies); throws SipParseError when malformed. */
+export function parseMessage(text: string | Buffer): SipMessage {
+  const buf = typeof text === 'string' ? Buffer.from(text, 'latin1') : text;
+  const r = parseDatagram(buf);
+  if (r.kind === 'message') return r.message;
+  throw new SipParseError(r.kind === 'keepalive' ? 'keep-alive, not a message' : r.error);
+}
+
+export interface StreamFramerEvents {
+  message(message: SipMessage): void;
+  /** A double-CRLF keep-alive ping (RFC 5626 3.5.1): answer with a single CRLF. */
+  ping(): void;
+  /** A message that cannot be parsed but whose length is known: skipped, the stream goes on. */
+  malformed(error: string): void;
+  /** The stream cannot be framed any more (oversized or unparseable head): close the connection. */
+  fatal(error: string): void;
+}
+
+/**
+ * Frames SIP messages out of a byte stream (TCP, TLS): several messages per chunk, a message split
+ * across chunks at any byte, CRLF keep-alives between messages, and a maximum message size.
+ */
+export class StreamFramer {
+  private pending: Buffer | undefined;
+  /** Where to resume looking for the end of the headers in `pending`. */
+  private scanFrom = 0;
+  private dead = false;
+
+  constructor(
+    private readonly maxMessageSize: number,
+    private readonly on: StreamFramerEvents,
+  ) {}
+
+  push(chunk: Buffer): void {
+    if (this.dead) return;
+    let data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    let pos = 0;
+    const n = data.length;
+    while (pos < n) {
+      const c = data[pos]!;
+      if (c === CR || c === LF) {
+        // Keep-alives live between messages: CRLFCRLF is a ping, a lone CRLF a pong.
+        if (n - pos >= 4 && data[pos] === CR && data[pos + 1] === LF && data[pos + 2] === CR && data[pos + 3] === LF) {
+          this.on.ping();
+          pos += 4;
+          continue;
+        }
+        if (n - pos < 4 && isPingPrefix(data, pos, n)) break; // may become a ping: wait for more
+        pos += c === CR && data[pos + 1] === LF ? 2 : 1;
+        this.scanFrom = 0;
+        continue;
+      }
+      const from = Math.max(pos, this.scanFrom - 3);
+      const headEnd = data.indexOf(CRLFCRLF, from);
+      if (headEnd < 0) {
+        if (n - pos > this.maxMessageSize) return this.fail(`message larger than ${this.maxMessageSize} bytes`);
+        this.scanFrom = n;
+        break;
+      }
+      const head = parseHead(data, pos, headEnd);
+      const bodyStart = headEnd + 4;
+      // RFC 3261 18.3: Content-Length is mandatory on streams; a missing one is taken as 0.
+      const length = head.contentLength ?? 0;
+      if (bodyStart + length - pos > this.maxMessageSize) return this.fail(`message larger than ${this.maxMessageSize} bytes`);
+      if (!head.ok && head.contentLength === undefined) return this.fail(`unparseable message: ${head.error}`);
+      if (bodyStart + length > n) {
+        this.scanFrom = headEnd;
+        break;
+      }
+      this.scanFrom = 0;
+      const end = bodyStart + length;
+      if (head.ok) {
+        // Copy out of the stream's buffer so the message does not pin a large chunk.
+        const own = data === chunk || pos > 0 || end < n ? Buffer.from(data.subarray(pos, end)) : data;
+        this.on.message(attach(head.message, own, 0, bodyStart - pos, end - pos));
+      } else this.on.malformed(head.error);
+      pos = end;
+      if (this.dead) return;
+    }
+    if (pos >= n) {
+      this.pending = undefined;
+      this.scanFrom = 0;
+    } else {
+      if (pos > 0) this.scanFrom = Math.max(0, this.scanFrom - pos);
+      data = data.subarray(pos);
+      this.pending = Buffer.from(data);
+    }
+  }
+
+  /** Bytes waiting for the rest of a message. */
+  get buffered(): number {
+    return this.pending?.length ?? 0;
+  }
+
+  private fail(error: string): void {
+    this.dead = true;
+    this.pending = undefined;
+    this.on.fatal(error);
+  }
+}

@@ -1,0 +1,48 @@
+// The transport interface of the SIP forwarder: a listening point turns bytes into messages, each with the
+// Flow it arrived on, and sends bytes on a Flow or to an address. UDP and TCP now; TLS, WS and WSS plug in.
+
+import type { SipTransport } from '../../config/types.js';
+import type { SipMessage } from '../message.js';
+import type { SipStats } from '../../stats/sip-stats.js';
+import type { Logger } from '../../log.js';
+
+/** The side of the balancer a listening point faces: clients (external) or nodes (internal). */
+export type Side = 'external' | 'internal';
+
+/** Where a message came from, and the way back to it. */
+export interface Flow {
+  readonly transport: SipTransport;
+  readonly local: ListeningPoint;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Sends on this flow: the same connection for streams, from the same socket for datagrams. */
+  send(data: Buffer): void;
+}
+
+export interface ListeningPoint {
+  readonly transport: SipTransport;
+  readonly side: Side;
+  /** Address bound (as configured). */
+  readonly host: string;
+  readonly port: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /**
+   * Sends to host:port: a datagram, or on a pooled connection (an inbound one from that address, else a
+   * new outbound one). `onError` is called at most once when the send fails.
+   */
+  sendTo(data: Buffer, host: string, port: number, onError?: (err: Error) => void): void;
+}
+
+export interface TransportOptions {
+  readonly side: Side;
+  readonly host: string;
+  readonly port: number;
+  readonly maxMessageSize: number;
+  /** Stream transports: idle connections closed after this many ms (0: never). */
+  readonly idleTimeoutMs: number;
+  readonly stats: SipStats;
+  readonly log: Logger;
+  /** Every framed message. */
+  readonly onMessage: (message: SipMessage, flow: Flow) => void;
+}

@@ -1,0 +1,85 @@
+// SIP over UDP: one datagram, one message. Malformed and oversized datagrams are dropped and counted.
+
+import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { parseDatagram } from '../message.js';
+import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
+
+export class UdpListeningPoint implements ListeningPoint {
+  readonly transport = 'udp' as const;
+  readonly side;
+  readonly host: string;
+  readonly port: number;
+  private socket: Socket | undefined;
+  private readonly opts: TransportOptions;
+
+  constructor(opts: TransportOptions) {
+    this.opts = opts;
+    this.side = opts.side;
+    this.host = opts.host;
+    this.port = opts.port;
+  }
+
+  async start(): Promise<void> {
+    const socket = createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', reuseAddr: false });
+    this.socket = socket;
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(this.port, this.host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    // Large buffers so bursts are not lost at high call rates (best effort: the OS may cap them).
+    try {
+      socket.setRecvBufferSize(4 * 1024 * 1024);
+      socket.setSendBufferSize(4 * 1024 * 1024);
+    } catch {
+      /* capped by the OS */
+    }
+    socket.on('error', (err) => {
+      // ICMP errors and the like: never fatal for a connectionless socket.
+      this.opts.stats.sendFailures++;
+      this.opts.log.debug({ err }, `UDP socket error on ${this.host}:${this.port}`);
+    });
+    socket.on('message', (buf, rinfo) => this.receive(buf, rinfo.address, rinfo.port));
+  }
+
+  private receive(buf: Buffer, address: string, port: number): void {
+    const { stats } = this.opts;
+    if (buf.length > this.opts.maxMessageSize) {
+      stats.dropped.inc('too-large');
+      return;
+    }
+    const r = parseDatagram(buf);
+    if (r.kind === 'message') {
+      stats.bytes += buf.length;
+      const flow: Flow = { transport: 'udp', local: this, remoteAddress: address, remotePort: port, send: (data) => this.sendTo(data, address, port) };
+      this.opts.onMessage(r.message, flow);
+    } else if (r.kind === 'malformed') {
+      stats.malformed++;
+      this.opts.log.debug(`Malformed SIP datagram from ${address}:${port} (${r.error})`);
+    }
+  }
+
+  sendTo(data: Buffer, host: string, port: number, onError?: (err: Error) => void): void {
+    const socket = this.socket;
+    if (!socket) {
+      onError?.(new Error('UDP listening point is stopped'));
+      return;
+    }
+    this.opts.stats.bytes += data.length;
+    if (onError) socket.send(data, port, host, (err) => err && onError(err));
+    else socket.send(data, port, host);
+  }
+
+  async stop(): Promise<void> {
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+
+  toString(): string {
+    return `udp:${this.host}:${this.port} (${this.side})`;
+  }
+}
