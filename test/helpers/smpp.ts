@@ -210,6 +210,11 @@ export class RawSmsc {
     if (id === Cmd.unbind) socket.write(encodePdu(Cmd.unbind_resp, 0, seq));
   }
 
+  /** Writes raw bytes to every connected broker session (deliver_sm tests). */
+  sendToAll(bytes: Buffer): void {
+    for (const s of this.sockets) s.write(bytes);
+  }
+
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -1,0 +1,135 @@
+// The relay is byte-exact: PDUs the smpp package would alter (UDH, binary, 0x80–0xFF in data_coding 0,
+// odd-length UCS2, unknown TLVs) reach the SMSC and the ESME unchanged except the sequence number.
+// Also: the ESME's bind answered 0x08 when no SMSC can be reached.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { freePort, freePorts } from '../helpers/ports.js';
+import { RawEsme, RawSmsc } from '../helpers/smpp.js';
+import { Cmd, commandId, commandStatus, encodeBind, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
+
+const cstr = (s: string): Buffer => Buffer.from(`${s}\0`, 'latin1');
+
+function submitSm(seq: number, opts: { esmClass?: number; dataCoding: number; message: Buffer; tlvs?: Buffer }): Buffer {
+  const body = Buffer.concat([
+    cstr(''), Buffer.from([1, 1]), cstr('12345'), Buffer.from([1, 1]), cstr('67890'),
+    Buffer.from([opts.esmClass ?? 0, 0, 0]), cstr(''), cstr(''), Buffer.from([1, 0, opts.dataCoding, 0, opts.message.length]),
+    opts.message, opts.tlvs ?? Buffer.alloc(0),
+  ]);
+  return encodePdu(Cmd.submit_sm, 0, seq, body);
+}
+
+function tlv(tag: number, value: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt16BE(tag, 0);
+  head.writeUInt16BE(value.length, 2);
+  return Buffer.concat([head, value]);
+}
+
+/** The PDU with its sequence number zeroed: what must be identical on both sides. */
+const withoutSeq = (pdu: Buffer): Buffer => {
+  const copy = Buffer.from(pdu);
+  copy.writeUInt32BE(0, 12);
+  return copy;
+};
+
+const bindPdu = (systemId: string, seq: number): Buffer =>
+  encodeBind({ commandId: Cmd.bind_transceiver, systemId, password: 'pw', systemType: 'bytes', interfaceVersion: 0x34, addrTon: 0, addrNpi: 0, addressRange: '' }, seq);
+
+describe('SMPP relay is byte-exact', () => {
+  let daemon: Daemon;
+  let smsc: RawSmsc;
+  let esme: RawEsme;
+  let smppPort: number;
+
+  beforeAll(async () => {
+    smsc = await new RawSmsc().listen();
+    let sip: number;
+    [smppPort, sip] = (await freePorts(2)) as [number, number];
+    daemon = await startDaemon({
+      properties: { host: '127.0.0.1', externalPort: sip, smppPort, remoteServers: `127.0.0.1:${smsc.port}`, timeoutEnquire: 60000 },
+    });
+    esme = new RawEsme(smppPort);
+    await esme.connected();
+    esme.write(bindPdu('bytes', 500));
+    await esme.until(() => esme.pdus.length === 1);
+    expect([commandId(esme.pdus[0]!), commandStatus(esme.pdus[0]!), sequenceNumber(esme.pdus[0]!)]).toEqual([Cmd.bind_transceiver_resp, 0, 500]);
+  });
+
+  afterAll(async () => {
+    esme?.destroy();
+    await daemon?.stop();
+    await smsc?.close();
+  });
+
+  const cases: [string, Buffer][] = [
+    ['data_coding 0 with bytes 0x80–0xFF', submitSm(0, { dataCoding: 0, message: Buffer.from([0x48, 0x80, 0xa4, 0xe9, 0xff, 0xfe]) })],
+    ['a UDH (concatenated part 1/2)', submitSm(0, { esmClass: 0x40, dataCoding: 0, message: Buffer.concat([Buffer.from([5, 0, 3, 0xa5, 2, 1]), Buffer.from('part one')]) })],
+    ['binary data_coding 0x04 with every byte value', submitSm(0, { dataCoding: 4, message: Buffer.from(Array.from({ length: 140 }, (_, i) => (i * 7) & 0xff)) })],
+    ['odd-length UCS2', submitSm(0, { dataCoding: 8, message: Buffer.from([0x04, 0x1f, 0x04, 0x40, 0x04]) })],
+    ['an unknown TLV and message_payload', submitSm(0, { dataCoding: 0, message: Buffer.alloc(0), tlvs: Buffer.concat([tlv(0x1501, Buffer.from('vendor')), tlv(0x0424, Buffer.from([0x00, 0xff, 0x80]))]) })],
+  ];
+
+  it.each(cases)('relays submit_sm with %s unchanged except the sequence number', async (_name, template) => {
+    const seq = 9000 + esme.pdus.length;
+    const pdu = Buffer.from(template);
+    pdu.writeUInt32BE(seq, 12);
+    const before = smsc.received.length;
+    esme.write(pdu);
+    await esme.until(() => esme.pdus.some((p) => sequenceNumber(p) === seq));
+    const at = smsc.received.slice(before);
+    expect(at).toHaveLength(1);
+    expect(withoutSeq(at[0]!)).toEqual(withoutSeq(pdu));
+    expect(sequenceNumber(at[0]!)).not.toBe(seq);
+    const resp = esme.pdus.find((p) => sequenceNumber(p) === seq)!;
+    expect([commandId(resp), commandStatus(resp)]).toEqual([Cmd.submit_sm_resp, 0]);
+  });
+
+  it('relays several PDUs written in one segment, each answered on its own number', async () => {
+    const seqs = [7001, 7002, 7003];
+    esme.write(Buffer.concat(seqs.map((s) => { const p = Buffer.from(cases[0]![1]); p.writeUInt32BE(s, 12); return p; })));
+    await esme.until(() => seqs.every((s) => esme.pdus.some((p) => sequenceNumber(p) === s)));
+  });
+
+  it('relays a deliver_sm from the SMSC unchanged except the sequence number, and its response back', async () => {
+    const body = Buffer.concat([cstr(''), Buffer.from([1, 1]), cstr('111'), Buffer.from([1, 1]), cstr('222'), Buffer.from([0x04, 0, 0]), cstr(''), cstr(''), Buffer.from([0, 0, 8, 0, 3, 0x00, 0xe9, 0x80]), tlv(0x1502, Buffer.from([1]))]);
+    const deliver = encodePdu(Cmd.deliver_sm, 0, 4242, body);
+    const count = esme.pdus.length;
+    smsc.sendToAll(deliver);
+    await esme.until(() => esme.pdus.length > count);
+    const got = esme.pdus[count]!;
+    expect(withoutSeq(got)).toEqual(withoutSeq(deliver));
+    const before = smsc.received.length;
+    esme.write(encodePdu(Cmd.deliver_sm_resp, 0, sequenceNumber(got), cstr('')));
+    const deadline = Date.now() + 3000;
+    while (smsc.received.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const resp = smsc.received[before]!;
+    expect([commandId(resp), sequenceNumber(resp)]).toEqual([Cmd.deliver_sm_resp, 4242]);
+  });
+});
+
+describe('SMPP broker without a reachable SMSC', () => {
+  it('tries every server, then answers the bind with ESME_RSYSERR', async () => {
+    // Two ports nobody listens on.
+    const closed: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const p = await freePort();
+      closed.push(p);
+    }
+    const [smppPort, sip] = (await freePorts(2)) as [number, number];
+    const daemon = await startDaemon({
+      properties: { host: '127.0.0.1', externalPort: sip, smppPort, remoteServers: closed.map((p) => `127.0.0.1:${p}`).join(',') },
+    });
+    try {
+      const esme = new RawEsme(smppPort);
+      await esme.connected();
+      esme.write(bindPdu('nobody', 31));
+      await esme.until(() => esme.closed);
+      expect(esme.pdus).toHaveLength(1);
+      expect([commandId(esme.pdus[0]!), commandStatus(esme.pdus[0]!), sequenceNumber(esme.pdus[0]!)]).toEqual([Cmd.bind_transceiver_resp, 0x08, 31]);
+      expect(daemon.logs.some((l) => l.msg.includes('no SMSC accepted the bind'))).toBe(true);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
