@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { activeNodes, registerAlgorithm, type AlgorithmContext, type AlgorithmSipRequest, type BalancerAlgorithm } from './algorithm.js';
 import { RoundRobinPicker } from './round-robin.js';
 import type { ServerNode } from '../registry/server-node.js';
+import type { NodeRegistry } from '../registry/node-registry.js';
 
 interface Entry {
   node: ServerNode;
@@ -20,8 +21,14 @@ export class CallIdAffinityAlgorithm implements BalancerAlgorithm {
   private groupFailover = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   protected now: () => number = Date.now;
+  private registry: NodeRegistry | undefined;
+
+  constructor(opts: { now?: () => number } = {}) {
+    if (opts.now) this.now = opts.now;
+  }
 
   init(ctx: AlgorithmContext): void {
+    this.registry = ctx.registry;
     this.maxIdleMs = ctx.config.algorithm.callIdAffinityMaxTimeInCacheSeconds * 1000;
     this.groupFailover = ctx.config.algorithm.callIdAffinityGroupFailover;
     if (this.maxIdleMs > 0) {
@@ -57,14 +64,25 @@ export class CallIdAffinityAlgorithm implements BalancerAlgorithm {
     return node;
   }
 
-  pickForAssignedSipRequest(req: AlgorithmSipRequest, assigned: ServerNode | undefined): ServerNode | undefined {
-    if (assigned && this.liveIds.has(assigned.id) && assigned.state !== 'bad') {
+  pickForAssignedSipRequest(req: AlgorithmSipRequest, assigned: ServerNode | undefined, version?: string): ServerNode | undefined {
+    const registry = this.registry;
+    const alive = assigned !== undefined && assigned.state !== 'bad' && (this.liveIds.has(assigned.id) || registry?.get(assigned.id) === assigned);
+    if (alive) {
+      // Graceful nodes keep their dialogs: only new calls avoid them.
       const entry = this.calls.get(req.callId);
       if (entry) {
         entry.node = assigned;
         entry.lastUsed = this.now();
       }
       return assigned;
+    }
+    // Mid-call failover stays within the dialog's version: an older version's nodes are not in the picker.
+    if (version !== undefined && registry && version !== registry.latestVersion) {
+      const candidates = activeNodes(registry.live(version));
+      if (candidates.length === 0) return undefined;
+      const node = candidates[fnv(req.callId) % candidates.length]!;
+      this.calls.set(req.callId, { node, lastUsed: this.now() });
+      return node;
     }
     return this.pickForSipRequest(req);
   }
@@ -91,6 +109,13 @@ export class CallIdAffinityAlgorithm implements BalancerAlgorithm {
     this.sweepTimer = undefined;
     this.calls.clear();
   }
+}
+
+/** A stable small hash, so every instance fails a Call-ID over to the same node of an old version. */
+function fnv(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 registerAlgorithm('call-id-affinity', () => new CallIdAffinityAlgorithm());
