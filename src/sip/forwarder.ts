@@ -14,6 +14,7 @@ import { bareHost, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTr
 import { buildReply } from './replies.js';
 import { isSipHeartbeat, parseSipHeartbeat } from './heartbeat.js';
 import type { Flow, ListeningPoint, Side } from './transport/transport.js';
+import { internalLegTransport, markClientContact, nodeRequestTarget } from './transport/legs.js';
 
 export const INITIAL_REMOTE_ADDR = 'X-Sip-Balancer-InitialRemoteAddr';
 export const INITIAL_REMOTE_PORT = 'X-Sip-Balancer-InitialRemotePort';
@@ -357,13 +358,14 @@ export class SipForwarder {
     }
     if (!excluding && msg.method === 'INVITE' && this.config.sip.isSendTrying) this.reply(msg, flow, 100);
 
-    const leg = this.nodeLeg(node, this.config.sip.internalTransport ?? flow.transport);
+    const leg = this.nodeLeg(node, internalLegTransport(flow.transport, this.config.sip));
     if (!leg) {
       this.stats.dropped.inc('no-transport-to-node');
       if (msg.method !== 'ACK') this.reply(msg, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
       return;
     }
     const { transport, port } = leg;
+    markClientContact(msg, flow, transport);
     if (this.local.isLocal(node.ip, port)) {
       this.stats.looped++;
       return;
@@ -448,7 +450,7 @@ export class SipForwarder {
 
   private fromNodeToClient(msg: SipMessage, flow: Flow, via: ViaValue, hint: NodeHint | undefined): void {
     const topRoute = msg.firstListValue('route');
-    const target = parseUri(topRoute !== undefined ? uriOfNameAddr(topRoute) : msg.requestUri);
+    const target = nodeRequestTarget(msg, topRoute);
     if (!target || target.host === '') {
       this.stats.dropped.inc('no-route');
       if (msg.method !== 'ACK') this.reply(msg, flow, 404, 'No route to the destination');
@@ -538,6 +540,7 @@ export class SipForwarder {
       return;
     }
     const target = responseTarget(via);
+    if (!fromNode) markClientContact(msg, flow, target.transport);
     const out = this.point(fromNode ? 'external' : 'internal', target.transport);
     if (!out) {
       this.stats.dropped.inc('no-transport');

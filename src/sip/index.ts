@@ -8,6 +8,8 @@ import { SipForwarder } from './forwarder.js';
 import type { ListeningPoint, Side, TransportOptions } from './transport/transport.js';
 import { UdpListeningPoint } from './transport/udp.js';
 import { TcpListeningPoint } from './transport/tcp.js';
+import { TlsListeningPoint } from './transport/tls.js';
+import { WsListeningPoint } from './transport/ws.js';
 import type { SipMessage } from './message.js';
 import type { Flow } from './transport/transport.js';
 
@@ -15,6 +17,9 @@ import type { Flow } from './transport/transport.js';
 const FACTORIES: Partial<Record<SipTransport, (opts: TransportOptions) => ListeningPoint>> = {
   udp: (opts) => new UdpListeningPoint(opts),
   tcp: (opts) => new TcpListeningPoint(opts),
+  tls: (opts) => new TlsListeningPoint(opts, opts.tls!),
+  ws: (opts) => new WsListeningPoint(opts),
+  wss: (opts) => new WsListeningPoint(opts, opts.tls!),
 };
 
 export function createSipService(ctx: ServiceContext): Service {
@@ -44,6 +49,7 @@ export function createSipService(ctx: ServiceContext): Service {
           stats: ctx.stats.sip,
           log,
           onMessage,
+          tls: config.tls,
         }),
       );
     }

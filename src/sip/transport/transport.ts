@@ -1,7 +1,7 @@
 // The transport interface of the SIP forwarder: a listening point turns bytes into messages, each with the
 // Flow it arrived on, and sends bytes on a Flow or to an address. UDP and TCP now; TLS, WS and WSS plug in.
 
-import type { SipTransport } from '../../config/types.js';
+import type { SipTransport, TlsConfig } from '../../config/types.js';
 import type { SipMessage } from '../message.js';
 import type { SipStats } from '../../stats/sip-stats.js';
 import type { Logger } from '../../log.js';
@@ -45,4 +45,6 @@ export interface TransportOptions {
   readonly log: Logger;
   /** Every framed message. */
   readonly onMessage: (message: SipMessage, flow: Flow) => void;
+  /** Certificates and policies for the TLS and WSS listening points (config.tls). */
+  readonly tls?: TlsConfig;
 }
