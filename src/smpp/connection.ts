@@ -12,12 +12,22 @@ export class PduConnection {
   /** When the broker's unanswered enquire_link went out, or 0. */
   enquireSentAt = 0;
   closed = false;
-  /** Set by the owner: called for each complete PDU. */
-  onPdu: (pdu: Buffer) => void = () => undefined;
+  /**
+   * Set by the owner: called for each complete PDU. Returning true means "relay it to the peer as it is
+   * now" (after the owner patched its sequence number in place); the bytes of consecutive relayed PDUs of
+   * one chunk then go out in a single write, without copying.
+   */
+  onPdu: (pdu: Buffer) => boolean = () => false;
   /** Set by the owner: called for a bad command_length, after the generic_nack went out. */
   onFramingError: (err: FramingError) => void = () => undefined;
-  /** Another connection whose writes are batched (cork/uncork) while one chunk of ours is processed. */
+  /** Where relayed PDUs go. */
   peer: PduConnection | undefined;
+  /** Date.now() of the chunk being processed: one clock read per chunk, not per PDU. */
+  now: number;
+  /** The run of relayed PDUs not yet written: a range of one buffer. */
+  private runBuffer: Buffer | undefined;
+  private runStart = 0;
+  private runEnd = 0;
 
   constructor(
     socket: Socket,
@@ -27,29 +37,51 @@ export class PduConnection {
   ) {
     this.socket = socket;
     this.lastReceivedAt = now;
+    this.now = now;
     socket.setNoDelay(true);
     this.framer = new PduFramer(
       maxPduSize,
       (pdu) => {
-        this.lastReceivedAt = Date.now();
-        this.onPdu(pdu);
+        this.lastReceivedAt = this.now;
+        if (this.onPdu(pdu)) this.addToRun(pdu);
+        else this.flushRun();
       },
       (err) => {
+        this.flushRun();
         this.write(genericNack(Status.ESME_RINVCMDLEN, err.sequence));
         this.onFramingError(err);
       },
     );
     socket.on('data', (chunk: Buffer) => {
-      const peer = this.peer;
-      if (peer === undefined || peer.closed) {
-        this.framer.push(chunk);
-        return;
-      }
-      // Every PDU of a chunk goes out in one writev to the peer.
-      peer.socket.cork();
+      this.now = Date.now();
       this.framer.push(chunk);
-      peer.socket.uncork();
+      this.flushRun();
     });
+  }
+
+  private addToRun(pdu: Buffer): void {
+    const run = this.runBuffer;
+    if (run !== undefined && pdu.buffer === run.buffer && pdu.byteOffset === this.runEnd) {
+      this.runEnd += pdu.length;
+      return;
+    }
+    this.flushRun();
+    this.runBuffer = pdu;
+    this.runStart = pdu.byteOffset;
+    this.runEnd = pdu.byteOffset + pdu.length;
+  }
+
+  /** Writes the pending run of relayed PDUs to the peer; pauses this socket when the peer is full. */
+  flushRun(): void {
+    const run = this.runBuffer;
+    if (run === undefined) return;
+    this.runBuffer = undefined;
+    const peer = this.peer;
+    if (peer === undefined || peer.closed) return;
+    const bytes = run.byteOffset === this.runStart && run.length === this.runEnd - this.runStart
+      ? run
+      : Buffer.from(run.buffer, this.runStart, this.runEnd - this.runStart);
+    if (!peer.write(bytes)) this.socket.pause();
   }
 
   /** Writes a PDU; false when the socket's buffer is full (the caller may pause its source). */

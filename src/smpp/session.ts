@@ -104,7 +104,8 @@ export class SmppSession {
 
   // ───────────── ESME → broker ─────────────
 
-  private fromEsme(pdu: Buffer): void {
+  /** Returns true when the PDU (renumbered in place) is to be relayed to the SMSC as it is. */
+  private fromEsme(pdu: Buffer): boolean {
     const id = commandId(pdu);
     const seq = sequenceNumber(pdu);
     const { stats } = this.ctx;
@@ -115,46 +116,42 @@ export class SmppSession {
           this.log.info(`${commandName(id)} before bind: generic_nack ESME_RINVCMDID and close`);
           this.esme.write(genericNack(Status.ESME_RINVCMDID, seq));
           this.close('request before bind');
-          return;
+          return false;
         }
         this.startBind(pdu);
-        return;
+        return false;
       case 'BOUND':
-        if (isResponse(id)) {
-          this.esmeResponse(pdu, id, seq);
-        } else if (ESME_REQUESTS.has(id)) {
-          const smsc = this.smsc!;
-          const newSeq = this.toSmsc.add(seq, id, Date.now() + this.ctx.config.timeoutResponseMs);
-          setSequenceNumber(pdu, newSeq);
+        if (isResponse(id)) return this.esmeResponse(pdu, id, seq);
+        if (ESME_REQUESTS.has(id)) {
+          setSequenceNumber(pdu, this.toSmsc.add(seq, id, this.esme.now + this.ctx.config.timeoutResponseMs));
           stats.requestsToServer++;
           stats.requestsByCommand.inc(commandName(id));
-          if (!smsc.write(pdu)) this.esme.socket.pause();
-        } else {
-          this.answerLocally(id, seq);
+          return true;
         }
-        return;
+        this.answerLocally(id, seq);
+        return false;
       case 'BINDING':
       case 'REBINDING':
-        if (isResponse(id)) return; // nothing to relay a response to
+        if (isResponse(id)) return false; // nothing to relay a response to
         if (this.esmeState === 'REBINDING' && id === Cmd.unbind) {
           this.esme.write(encodePdu(Cmd.unbind_resp, Status.ESME_ROK, seq));
           this.close('ESME unbound while rebinding');
-          return;
+          return false;
         }
         if (id === Cmd.enquire_link) {
           this.answerLocally(id, seq);
-          return;
+          return false;
         }
         // The manual: "it turns back all received packets" until the client part is bound again.
         stats.rejected.inc(this.esmeState === 'BINDING' ? 'binding' : 'rebinding');
         this.esme.write(errorResponseFor(id, this.esmeState === 'BINDING' ? Status.ESME_RINVBNDSTS : Status.ESME_RSYSERR, seq));
-        return;
+        return false;
       case 'UNBINDING':
         if (id === Cmd.unbind_resp) this.close('ESME answered unbind');
         else if (!isResponse(id)) this.esme.write(errorResponseFor(id, Status.ESME_RSYSERR, seq));
-        return;
+        return false;
       case 'CLOSED':
-        return;
+        return false;
     }
   }
 
@@ -174,61 +171,67 @@ export class SmppSession {
   }
 
   /** A response (or generic_nack) from the ESME to a request the broker relayed or sent. */
-  private esmeResponse(pdu: Buffer, id: number, seq: number): void {
+  private esmeResponse(pdu: Buffer, id: number, seq: number): boolean {
     const entry = this.toEsme.take(seq);
-    if (entry === undefined) return; // our own enquire_link, or answered late after timeoutResponse
-    if (entry.commandId === Cmd.enquire_link) return;
+    // Unknown: answered late after timeoutResponse. enquire_link: our own probe.
+    if (entry === undefined || entry.commandId === Cmd.enquire_link) return false;
     const smsc = this.smsc;
-    if (smsc === undefined || this.smscState !== 'BOUND') return;
+    if (smsc === undefined || this.smscState !== 'BOUND') return false;
     setSequenceNumber(pdu, entry.originalSeq);
     this.ctx.stats.responsesByCommand.inc(commandName(id));
-    if (!smsc.write(pdu)) this.esme.socket.pause();
-    if (id === Cmd.unbind_resp) this.close('SMSC unbound');
+    if (id !== Cmd.unbind_resp) return true;
+    this.esme.flushRun();
+    smsc.write(pdu);
+    this.close('SMSC unbound');
+    return false;
   }
 
   // ───────────── SMSC → broker ─────────────
 
-  private fromSmsc(pdu: Buffer): void {
-    if (this.smscState !== 'BOUND' && this.smscState !== 'UNBINDING') return;
+  /** Returns true when the PDU (renumbered in place) is to be relayed to the ESME as it is. */
+  private fromSmsc(pdu: Buffer): boolean {
+    if (this.smscState !== 'BOUND' && this.smscState !== 'UNBINDING') return false;
     const id = commandId(pdu);
     const seq = sequenceNumber(pdu);
     const smsc = this.smsc!;
     const { stats } = this.ctx;
     if (isResponse(id)) {
       const entry = this.toSmsc.take(seq);
-      if (entry === undefined || entry.commandId === Cmd.enquire_link) return; // our probe, or late after timeoutResponse
+      if (entry === undefined || entry.commandId === Cmd.enquire_link) return false; // our probe, or late after timeoutResponse
       if (this.smscState === 'UNBINDING') {
         if (id === Cmd.unbind_resp) this.dropSmsc();
-        return;
+        return false;
       }
       setSequenceNumber(pdu, entry.originalSeq);
       stats.responsesByCommand.inc(commandName(id));
-      if (!this.esme.write(pdu)) smsc.socket.pause();
-      if (id === Cmd.unbind_resp) this.close('ESME unbound');
-      return;
+      if (id !== Cmd.unbind_resp) return true;
+      smsc.flushRun();
+      this.esme.write(pdu);
+      this.close('ESME unbound');
+      return false;
     }
     if (id === Cmd.enquire_link) {
       smsc.write(encodePdu(Cmd.enquire_link_resp, Status.ESME_ROK, seq));
-      return;
+      return false;
     }
     if (this.smscState !== 'BOUND' || this.esmeState !== 'BOUND') {
       smsc.write(errorResponseFor(id, Status.ESME_RSYSERR, seq));
-      return;
+      return false;
     }
     if (!SMSC_REQUESTS.has(id)) {
       stats.rejected.inc('invalid-command-id-from-smsc');
       this.log.debug(`SMSC sent ${commandName(id)}: generic_nack ESME_RINVCMDID`);
       smsc.write(genericNack(Status.ESME_RINVCMDID, seq));
-      return;
+      return false;
     }
     // alert_notification has no response: renumber it, but nothing waits for an answer.
     const newSeq = id === Cmd.alert_notification
       ? this.toEsme.nextSequence()
-      : this.toEsme.add(seq, id, Date.now() + this.ctx.config.timeoutResponseMs);
+      : this.toEsme.add(seq, id, smsc.now + this.ctx.config.timeoutResponseMs);
     setSequenceNumber(pdu, newSeq);
     stats.requestsToClient++;
     stats.requestsByCommand.inc(commandName(id));
-    if (!this.esme.write(pdu)) smsc.socket.pause();
+    return true;
   }
 
   // ───────────── binding and rebinding ─────────────

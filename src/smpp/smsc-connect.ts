@@ -72,14 +72,15 @@ export function connectAndBind(target: HostPort, bind: BindFields, seq: number, 
       c.onFramingError = () => finish({ error: 'bad command_length from SMSC' });
       c.onPdu = (pdu) => {
         const id = commandId(pdu);
-        if (sequenceNumber(pdu) !== seq || (id !== ((bind.commandId | RESPONSE_BIT) >>> 0) && id !== Cmd.generic_nack)) return;
+        if (sequenceNumber(pdu) !== seq || (id !== ((bind.commandId | RESPONSE_BIT) >>> 0) && id !== Cmd.generic_nack)) return false;
         const resp = Buffer.from(pdu);
         if (id === Cmd.generic_nack || commandStatus(pdu) !== 0) {
           finish({ resp, error: `bind refused with status 0x${commandStatus(pdu).toString(16)}` });
         } else {
-          c.onPdu = () => undefined;
+          c.onPdu = () => false;
           finish({ conn: c, resp });
         }
+        return false;
       };
       c.write(encodeBind(bind, seq));
     });

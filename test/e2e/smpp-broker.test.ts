@@ -3,8 +3,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePorts } from '../helpers/ports.js';
-import { RawEsme, SmscSimulator, bindEsme, closeSession, request, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
+import { freePort } from '../helpers/ports.js';
+import { RawEsme, SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
 import { Cmd, commandId, commandStatus, encodeBind, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
 
 const TIMEOUT_RESPONSE = 1500;
@@ -30,23 +30,19 @@ const bindPdu = (systemId: string, seq: number): Buffer =>
 
 beforeAll(async () => {
   for (const name of ['smscA', 'smscB', 'smscC']) sims.push(await new SmscSimulator(name).listen());
-  let sip: number;
-  [smppPort, statPort, sip] = (await freePorts(3)) as [number, number, number];
-  daemon = await startDaemon({
-    properties: {
-      host: '127.0.0.1',
-      externalPort: sip,
-      statisticPort: statPort,
-      smppPort,
-      remoteServers: sims.map((s) => `127.0.0.1:${s.port}`).join(','),
-      timeoutResponse: TIMEOUT_RESPONSE,
-      timeoutConnection: TIMEOUT_CONNECTION,
-      timeoutEnquire: TIMEOUT_ENQUIRE,
-      timeoutConnectionCheckClientSide: CHECK,
-      timeoutConnectionCheckServerSide: CHECK,
-      reconnectPeriod: RECONNECT,
-    },
+  smppPort = await freePort();
+  const properties = await smppDaemonProperties({
+    smppPort,
+    remoteServers: sims.map((s) => `127.0.0.1:${s.port}`).join(','),
+    timeoutResponse: TIMEOUT_RESPONSE,
+    timeoutConnection: TIMEOUT_CONNECTION,
+    timeoutEnquire: TIMEOUT_ENQUIRE,
+    timeoutConnectionCheckClientSide: CHECK,
+    timeoutConnectionCheckServerSide: CHECK,
+    reconnectPeriod: RECONNECT,
   });
+  statPort = Number(properties.statisticPort);
+  daemon = await startDaemon({ properties });
   await daemon.waitForLog(`SMPP Load Balancer started at 127.0.0.1 : ${smppPort}`);
 });
 

@@ -4,8 +4,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePort, freePorts } from '../helpers/ports.js';
-import { RawEsme, RawSmsc } from '../helpers/smpp.js';
+import { freePort } from '../helpers/ports.js';
+import { RawEsme, RawSmsc, smppDaemonProperties } from '../helpers/smpp.js';
 import { Cmd, commandId, commandStatus, encodeBind, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
 
 const cstr = (s: string): Buffer => Buffer.from(`${s}\0`, 'latin1');
@@ -44,10 +44,9 @@ describe('SMPP relay is byte-exact', () => {
 
   beforeAll(async () => {
     smsc = await new RawSmsc().listen();
-    let sip: number;
-    [smppPort, sip] = (await freePorts(2)) as [number, number];
+    smppPort = await freePort();
     daemon = await startDaemon({
-      properties: { host: '127.0.0.1', externalPort: sip, smppPort, remoteServers: `127.0.0.1:${smsc.port}`, timeoutEnquire: 60000 },
+      properties: await smppDaemonProperties({ smppPort, remoteServers: `127.0.0.1:${smsc.port}`, timeoutEnquire: 60000 }),
     });
     esme = new RawEsme(smppPort);
     await esme.connected();
@@ -116,9 +115,9 @@ describe('SMPP broker without a reachable SMSC', () => {
       const p = await freePort();
       closed.push(p);
     }
-    const [smppPort, sip] = (await freePorts(2)) as [number, number];
+    const smppPort = await freePort();
     const daemon = await startDaemon({
-      properties: { host: '127.0.0.1', externalPort: sip, smppPort, remoteServers: closed.map((p) => `127.0.0.1:${p}`).join(',') },
+      properties: await smppDaemonProperties({ smppPort, remoteServers: closed.map((p) => `127.0.0.1:${p}`).join(',') }),
     });
     try {
       const esme = new RawEsme(smppPort);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { freePorts } from '../helpers/ports.js';
-import { SmscSimulator, bindEsme, closeSession, request } from '../helpers/smpp.js';
+import { SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties } from '../helpers/smpp.js';
 
 describe('SMPP broker over TLS', () => {
   let dir: string;
@@ -30,12 +30,9 @@ describe('SMPP broker over TLS', () => {
     writeFileSync(join(dir, 'keystore.pem'), cert + key);
     smsc = await new SmscSimulator('tlsSmsc', { key, cert }).listen();
     let smppPort: number;
-    let sip: number;
-    [smppPort, sslPort, sip] = (await freePorts(3)) as [number, number, number];
+    [smppPort, sslPort] = (await freePorts(2)) as [number, number];
     daemon = await startDaemon({
-      properties: {
-        host: '127.0.0.1',
-        externalPort: sip,
+      properties: await smppDaemonProperties({
         smppPort,
         smppSslPort: sslPort,
         remoteServers: `127.0.0.1:${smsc.port}`,
@@ -43,7 +40,7 @@ describe('SMPP broker over TLS', () => {
         'javax.net.ssl.keyStore': join(dir, 'keystore.pem'),
         'javax.net.ssl.keyStorePassword': '',
         'javax.net.ssl.trustStore': join(dir, 'cert.pem'),
-      },
+      }),
     });
     await daemon.waitForLog(`SMPP Load Balancer uses port : ${sslPort} for TLS clients.`);
   });

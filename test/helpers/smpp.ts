@@ -276,3 +276,13 @@ export class RawEsme {
     this.socket.destroy();
   }
 }
+
+/**
+ * lb.properties for a daemon that runs the SMPP broker alone: free ports for the SIP, heartbeat and
+ * statistics listeners (their defaults would clash between parallel tests), HTTP off.
+ */
+export async function smppDaemonProperties(extra: Record<string, string | number | boolean>): Promise<Record<string, string | number | boolean>> {
+  const { freePorts } = await import('./ports.js');
+  const [sip, heartbeat, stat] = (await freePorts(3)) as [number, number, number];
+  return { host: '127.0.0.1', externalPort: sip, heartbeatPort: heartbeat, statisticPort: stat, httpPort: '', ...extra };
+}
