@@ -5,7 +5,7 @@
 // its processes, from /proc), and the ratio to Kamailio.
 //
 //   node bench/sip/run.mjs [--step-seconds 15] [--proxies direct,kamailio,balancer] [--rates 500,1000,...]
-//                          [--retries 1] [--quick]
+//                          [--retries 1] [--warmup-seconds 3] [--quick]
 
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) |
 const DEFAULT_RATES = [250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000, 14000, 16000, 17500, 20000];
 
 function parseArgs(argv) {
-  const opts = { stepSeconds: 15, proxies: ['direct', 'kamailio', 'balancer'], rates: DEFAULT_RATES, retries: 1 };
+  const opts = { stepSeconds: 15, warmupSeconds: 3, proxies: ['direct', 'kamailio', 'balancer'], rates: DEFAULT_RATES, retries: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -40,9 +40,10 @@ function parseArgs(argv) {
     else if (a.startsWith('--proxies')) opts.proxies = value().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a.startsWith('--rates')) opts.rates = value().split(',').map(Number);
     else if (a.startsWith('--retries')) opts.retries = Number(value());
+    else if (a.startsWith('--warmup-seconds')) opts.warmupSeconds = Number(value());
     else if (a === '--quick') opts.stepSeconds = 4;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/sip/run.mjs [--step-seconds 15] [--quick] [--proxies direct,kamailio,balancer] [--rates 500,1000,...] [--retries 1]');
+      console.log('usage: node bench/sip/run.mjs [--step-seconds 15] [--quick] [--proxies direct,kamailio,balancer] [--rates 500,1000,...] [--retries 1] [--warmup-seconds 3]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -153,10 +154,22 @@ function readSippStats(csvPath) {
   return { successful: get('SuccessfulCall(C)'), failed: get('FailedCall(C)'), retransmissions: get('Retransmissions(C)'), incoming: get('IncomingCall(C)') };
 }
 
-function sippArgs({ scenario, port, remote, dir, name, extra = [] }) {
+/** A UDP port free on every address: sipp binds its control socket on 0.0.0.0 and exits if it is taken. */
+async function freeControlPort() {
+  const s = createSocket('udp4');
+  await new Promise((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, '0.0.0.0', resolve);
+  });
+  const port = s.address().port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+function sippArgs({ scenario, port, controlPort, remote, dir, name, extra = [] }) {
   const args = [];
   if (remote) args.push(remote);
-  args.push('-sf', scenario, '-i', HOST, '-p', String(port), '-t', 'u1', '-nostdin', '-cp', String(20000 + ((port * 7) % 12000)));
+  args.push('-sf', scenario, '-i', HOST, '-p', String(port), '-t', 'u1', '-nostdin', '-cp', String(controlPort));
   // A large socket buffer so a burst is not dropped by the kernel (a drop would show as a retransmission).
   args.push('-buff_size', String(4 * 1024 * 1024));
   args.push('-trace_stat', '-stf', join(dir, `${name}.csv`), '-fd', '1', '-trace_err', '-error_file', join(dir, `${name}-errors.log`));
@@ -207,20 +220,17 @@ async function startBalancer(uasPort, dir) {
 
 // --- one step -----------------------------------------------------------------------------------------------
 
-async function runStep(proxyName, rate, stepSeconds) {
+/** One rate step: a fresh UAS on the ladder's UAS port, a UAC through `proxy` (or straight to the UAS). */
+async function runStep(proxy, uasPort, rate, stepSeconds) {
   const dir = mkdtempSync(join(tmpdir(), 'sipbench-'));
-  const uasPort = await freePort();
   const uacPort = await freePort();
   const calls = Math.max(1, Math.round(rate * stepSeconds));
-  const uas = startProcess('sipp', sippArgs({ scenario: UAS_SCENARIO, port: uasPort, dir, name: 'uas' }), { cwd: dir });
-  let proxy;
+  const uas = startProcess('sipp', sippArgs({ scenario: UAS_SCENARIO, port: uasPort, controlPort: await freeControlPort(), dir, name: 'uas' }), { cwd: dir });
   try {
-    await waitUdpBound(uasPort, 5000, 'sipp UAS');
-    if (proxyName === 'kamailio') proxy = await startKamailio(uasPort, dir);
-    else if (proxyName === 'balancer') proxy = await startBalancer(uasPort, dir);
+    await Promise.race([waitUdpBound(uasPort, 5000, 'sipp UAS'), uas.exited.then(() => { throw new Error(`sipp UAS exited:\n${uas.output()}`); })]);
     const target = proxy ? proxy.port : uasPort;
     const uacArgs = sippArgs({
-      scenario: UAC_SCENARIO, port: uacPort, remote: `${HOST}:${target}`, dir, name: 'uac',
+      scenario: UAC_SCENARIO, port: uacPort, controlPort: await freeControlPort(), remote: `${HOST}:${target}`, dir, name: 'uac',
       extra: ['-m', String(calls), '-r', String(rate), '-d', `${CALL_LENGTH_MS}ms`, '-timeout', `${stepSeconds + 20}s`, '-timeout_error', '-recv_timeout', '5000ms'],
     });
     const ticks0 = proxy ? cpuTicks(proxy.pid) : 0;
@@ -246,30 +256,48 @@ async function runStep(proxyName, rate, stepSeconds) {
     };
   } finally {
     await uas.stop('SIGKILL', 1000);
-    if (proxy) await proxy.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 // --- the ladder ---------------------------------------------------------------------------------------------
 
+/** The ladder for one proxy. The proxy runs for the whole ladder (a JIT warms up once, as in production). */
 async function runLadder(proxyName, opts) {
+  const dir = mkdtempSync(join(tmpdir(), `sipbench-${proxyName}-`));
+  const uasPort = await freePort();
+  let proxy;
   let best;
-  for (const rate of opts.rates) {
-    let result;
-    for (let attempt = 0; attempt <= opts.retries; attempt++) {
-      result = await runStep(proxyName, rate, opts.stepSeconds);
-      const u = result.uac ?? {};
-      console.log(
-        `${proxyName.padEnd(9)} ${String(rate).padStart(6)} calls/s ${result.clean ? 'clean ' : 'FAILED'}` +
-        `  ok ${u.successful ?? '?'}/${result.calls} failed ${u.failed ?? '?'} retrans ${u.retransmissions ?? '?'}/${result.uas?.retransmissions ?? '?'}` +
-        `  achieved ${result.achieved.toFixed(0)}/s` + (Number.isNaN(result.cpuPercent) ? '' : `  proxy CPU ${result.cpuPercent.toFixed(1)}%`) +
-        (attempt > 0 ? `  (retry ${attempt})` : ''),
-      );
-      if (result.clean) break;
+  try {
+    if (proxyName === 'kamailio') proxy = await startKamailio(uasPort, dir);
+    else if (proxyName === 'balancer') proxy = await startBalancer(uasPort, dir);
+    if (proxy && opts.warmupSeconds > 0) {
+      // Not measured: JIT compilation, first allocations and socket buffers settle, for every proxy alike.
+      const w = await runStep(proxy, uasPort, opts.rates[0], opts.warmupSeconds);
+      console.log(`${proxyName.padEnd(9)} warm-up at ${opts.rates[0]} calls/s for ${opts.warmupSeconds} s: ${w.clean ? 'clean' : 'not clean'} (not counted)`);
+      await sleep(1000);
     }
-    if (!result.clean) break;
-    best = result;
+    for (const rate of opts.rates) {
+      let result;
+      for (let attempt = 0; attempt <= opts.retries; attempt++) {
+        result = await runStep(proxy, uasPort, rate, opts.stepSeconds);
+        const u = result.uac ?? {};
+        console.log(
+          `${proxyName.padEnd(9)} ${String(rate).padStart(6)} calls/s ${result.clean ? 'clean ' : 'FAILED'}` +
+          `  ok ${u.successful ?? '?'}/${result.calls} failed ${u.failed ?? '?'} retrans ${u.retransmissions ?? '?'}/${result.uas?.retransmissions ?? '?'}` +
+          `  achieved ${result.achieved.toFixed(0)}/s` + (Number.isNaN(result.cpuPercent) ? '' : `  proxy CPU ${result.cpuPercent.toFixed(1)}%`) +
+          `  load ${loadavg()[0].toFixed(2)}` + (attempt > 0 ? `  (retry ${attempt})` : ''),
+        );
+        if (result.clean) break;
+        // Let queues drain and retransmission timers of the failed step die out before the retry.
+        await sleep(2000);
+      }
+      if (!result.clean) break;
+      best = result;
+    }
+  } finally {
+    if (proxy) await proxy.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
   return best;
 }

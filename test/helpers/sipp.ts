@@ -3,6 +3,7 @@
 // its statistics (-trace_stat CSV) and message log (-trace_msg) parsed so a test can assert who got what.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -44,6 +45,8 @@ export interface SippOptions {
   recvTimeoutMs?: number;
   /** -fd: statistics CSV period in seconds (default 1). */
   statsPeriodSeconds?: number;
+  /** sipp's UDP control port (it binds 0.0.0.0); by default a free one is picked. */
+  controlPort?: number;
   /** Any further sipp arguments. */
   args?: string[];
 }
@@ -108,9 +111,9 @@ export function sippArgs(opts: SippOptions, dir: string): string[] {
   const a: string[] = [];
   if (opts.remote) a.push(opts.remote);
   a.push('-sf', scenario, '-i', opts.host ?? '127.0.0.1', '-p', String(opts.localPort), '-t', opts.transport ?? 'u1');
-  // sipp binds a UDP control port (default 8888, then the next ones): with several sipps and other agents
-  // on the box that collides, and nothing here uses it, so give it a port derived from ours.
-  a.push('-cp', String(controlPort(opts.localPort)));
+  // sipp binds a UDP control port on 0.0.0.0 (default 8888) and exits if it is taken: with several sipps and
+  // other agents on the box that collides, so each sipp gets its own.
+  if (opts.controlPort !== undefined) a.push('-cp', String(opts.controlPort));
   a.push('-nostdin', '-trace_stat', '-stf', join(dir, 'stat.csv'), '-fd', String(opts.statsPeriodSeconds ?? 1));
   a.push('-trace_err', '-error_file', join(dir, 'errors.log'));
   if (opts.traceMessages) a.push('-trace_msg', '-message_file', join(dir, 'messages.log'));
@@ -130,15 +133,22 @@ export function sippArgs(opts: SippOptions, dir: string): string[] {
   return a;
 }
 
-function controlPort(localPort: number): number {
-  // Ports above 32768 are ephemeral on Linux; keep the control port in a range apart from ours.
-  return 20000 + ((localPort * 7) % 12000);
+/** A UDP port free on every address (sipp binds its control socket on 0.0.0.0). */
+async function freeControlPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, '0.0.0.0', () => resolve());
+  });
+  const port = s.address().port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }
 
 /** Starts sipp; for a UAS (no `remote`) resolves once its port is bound, so callers can send at once. */
 export async function startSipp(opts: SippOptions): Promise<Sipp> {
   const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
-  const args = sippArgs(opts, dir);
+  const args = sippArgs({ ...opts, controlPort: opts.controlPort ?? (await freeControlPort()) }, dir);
   const child = spawn(SIPP_BIN, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   // sipp redraws its statistics screen often; keep only the tail so a long run does not grow without bound.
