@@ -344,9 +344,13 @@ describe('failover and node-initiated calls (UDP, heartbeats)', () => {
       expect(uaResult.stats?.successfulCalls, describeResult('ua', uaResult)).toBe(1);
       const invite = receivedRequests(uaResult.messages).find((m) => m.method === 'INVITE')!;
       expect(invite, 'the INVITE reached the UA').toBeDefined();
+      // Toward the UA the balancer's external leg is on top, and both legs are recorded with the calling node's hint.
+      expect(headerValues(invite, 'via', 'v')[0]).toContain(`${HOST}:${cluster.lb.externalPort}`);
       const rr = headerValues(invite, 'record-route');
-      expect(rr.length).toBeGreaterThanOrEqual(1);
+      expect(rr).toHaveLength(2);
       for (const entry of rr) expect(entry).toContain(`node_port=${callerPort}`);
+      expect(rr.some((e) => e.includes(`:${cluster.lb.externalPort}`))).toBe(true);
+      expect(rr.some((e) => e.includes(`:${cluster.lb.internalPort}`))).toBe(true);
       // The UA's BYE went to the calling node, not to the other two.
       const bye = receivedRequests(caller.messages).find((m) => m.method === 'BYE');
       expect(bye?.callId).toBe(invite.callId);
