@@ -674,6 +674,16 @@ function unfold(value: string): string {
   }
 }
 
+/** False when the start line (so far) holds a control character: the stream is not SIP. */
+function plausibleStartLine(data: Buffer, pos: number, n: number): boolean {
+  for (let i = pos; i < n; i++) {
+    const c = data[i]!;
+    if (c === CR) return data[i + 1] === undefined || data[i + 1] === LF;
+    if ((c < 32 && c !== 9) || c === 127) return false;
+  }
+  return true;
+}
+
 /** True when data[pos, n) is a prefix of CRLFCRLF. */
 function isPingPrefix(data: Buffer, pos: number, n: number): boolean {
   for (let i = pos; i < n; i++) if (data[i] !== ((i - pos) % 2 === 0 ? CR : LF)) return false;
@@ -767,6 +777,8 @@ export class StreamFramer {
       const headEnd = data.indexOf(CRLFCRLF, from);
       if (headEnd < 0) {
         if (n - pos > this.maxMessageSize) return this.fail(`message larger than ${this.maxMessageSize} bytes`);
+        // Do not wait for the rest of what cannot be SIP: a start line holds no control characters.
+        if (!plausibleStartLine(data, pos, n)) return this.fail('not a SIP start line');
         this.scanFrom = n;
         break;
       }

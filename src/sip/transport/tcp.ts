@@ -112,6 +112,8 @@ export class TcpListeningPoint implements ListeningPoint {
     });
     socket.once('close', () => {
       stats.activeConnections.dec(this.transport);
+      // A message cut short by the peer closing: never forwarded, so counted as dropped.
+      if (framer.buffered > 0) stats.dropped.inc('truncated');
       if (this.pool.get(key) === conn) this.pool.delete(key);
       const waiting = conn.waiting;
       conn.waiting = undefined;
