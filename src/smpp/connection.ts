@@ -28,6 +28,8 @@ export class PduConnection {
   private runBuffer: Buffer | undefined;
   private runStart = 0;
   private runEnd = 0;
+  /** The chunk being framed: written as it is when every PDU in it is relayed (the common case). */
+  private chunk: Buffer | undefined;
 
   constructor(
     socket: Socket,
@@ -54,8 +56,10 @@ export class PduConnection {
     );
     socket.on('data', (chunk: Buffer) => {
       this.now = Date.now();
+      this.chunk = chunk;
       this.framer.push(chunk);
       this.flushRun();
+      this.chunk = undefined;
     });
   }
 
@@ -78,9 +82,12 @@ export class PduConnection {
     this.runBuffer = undefined;
     const peer = this.peer;
     if (peer === undefined || peer.closed) return;
-    const bytes = run.byteOffset === this.runStart && run.length === this.runEnd - this.runStart
-      ? run
-      : Buffer.from(run.buffer, this.runStart, this.runEnd - this.runStart);
+    const chunk = this.chunk;
+    const length = this.runEnd - this.runStart;
+    let bytes: Buffer;
+    if (chunk !== undefined && chunk.buffer === run.buffer && chunk.byteOffset === this.runStart && chunk.length === length) bytes = chunk;
+    else if (run.byteOffset === this.runStart && run.length === length) bytes = run;
+    else bytes = Buffer.from(run.buffer, this.runStart, length);
     if (!peer.write(bytes)) this.socket.pause();
   }
 
