@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { freePorts } from '../helpers/ports.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
-import { SipPeer, SDP, buildRequest, firstHop, inDialog, newToken, registerNode, responseTo, uacDialog, uasDialog } from '../helpers/tls-ua.js';
+import { SipPeer, SDP, buildRequest, inDialog, newToken, registerNode, responseTo, uacDialog, uasDialog } from '../helpers/tls-ua.js';
 import { call, installJsSipGlobals, once, startJsSip } from '../helpers/jssip.js';
 import type { SipMessage } from '../../src/sip/message.js';
 

@@ -1,0 +1,134 @@
+// SIP over TLS on both legs (no termination): a TLS client reaches a TLS node through the balancer, which
+// requires client certificates (TLS_CLIENT_AUTH_TYPE=Enabled) and verifies the node against its trust store.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { connect as tlsConnect } from 'node:tls';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { freePorts } from '../helpers/ports.js';
+import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
+import { SipPeer, SDP, buildRequest, inDialog, newToken, registerNode, uacDialog } from '../helpers/tls-ua.js';
+
+function lbstat(port: number): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/lbstat' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve((JSON.parse(body) as { Metrics: Record<string, number> }).Metrics));
+    }).on('error', reject);
+  });
+}
+
+async function waitNodes(port: number, n: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while ((await lbstat(port)).activeNodes !== n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
+
+describe('SIP over TLS end to end without termination', () => {
+  let certs: TestCertificates;
+  let other: TestCertificates;
+  let trusted: SipPeer;
+  let untrusted: SipPeer;
+  let lbTrusted: Daemon;
+  let lbUntrusted: Daemon;
+  const stops: (() => void)[] = [];
+  let ports: number[];
+  let ca: string;
+
+  beforeAll(async () => {
+    certs = makeTestCertificates();
+    other = makeTestCertificates();
+    ca = readFileSync(certs.certPem, 'utf8');
+    ports = await freePorts(8);
+    const identity = { cert: readFileSync(certs.certPem), key: readFileSync(certs.keyPem) };
+    // The node trusts the balancer's certificate (the same test CA) and asks for it.
+    trusted = await SipPeer.start({ transport: 'tls', listenPort: 0, autoAnswer: true, tls: { ...identity, ca, requestCert: true, rejectUnauthorized: true } });
+    untrusted = await SipPeer.start({ transport: 'tls', listenPort: 0, autoAnswer: true, tls: { cert: readFileSync(other.certPem), key: readFileSync(other.keyPem) } });
+    const props = (ext: number, int: number, hb: number, stat: number): Record<string, string | number> => ({
+      host: '127.0.0.1',
+      externalTlsPort: ext,
+      internalTlsPort: int,
+      heartbeatPort: hb,
+      statisticPort: stat,
+      httpPort: '',
+      nodeTimeout: 3000,
+      'javax.net.ssl.keyStore': certs.pemKeystore,
+      'javax.net.ssl.trustStore': certs.trustP12,
+      'javax.net.ssl.trustStorePassword': certs.password,
+      'gov.nist.javax.sip.TLS_CLIENT_AUTH_TYPE': 'Enabled',
+    });
+    [lbTrusted, lbUntrusted] = await Promise.all([startDaemon({ properties: props(ports[0]!, ports[1]!, ports[2]!, ports[3]!) }), startDaemon({ properties: props(ports[4]!, ports[5]!, ports[6]!, ports[7]!) })]);
+    stops.push(await registerNode(ports[2]!, { hostName: 'tls1', ip: '127.0.0.1', tlsPort: trusted.port, sessionId: 't1' }));
+    stops.push(await registerNode(ports[6]!, { hostName: 'tls2', ip: '127.0.0.1', tlsPort: untrusted.port, sessionId: 't2' }));
+    await Promise.all([waitNodes(ports[3]!, 1), waitNodes(ports[7]!, 1)]);
+  });
+
+  afterAll(async () => {
+    for (const stop of stops) stop();
+    await Promise.all([lbTrusted?.stop(), lbUntrusted?.stop()]);
+    await trusted?.close();
+    await untrusted?.close();
+    for (const c of [certs, other]) if (c) rmSync(c.dir, { recursive: true, force: true });
+  });
+
+  it('a TLS client with a trusted certificate (Enabled) calls a TLS node over TLS on both legs', async () => {
+    const ua = await SipPeer.start({ transport: 'tls', user: 'carol', tls: { ca, cert: readFileSync(certs.certPem), key: readFileSync(certs.keyPem) } });
+    await ua.connect('127.0.0.1', ports[0]!);
+    try {
+      const callId = newToken();
+      const from = `<sip:carol@127.0.0.1>;tag=${newToken()}`;
+      ua.send(buildRequest({ method: 'INVITE', ruri: `sip:bob@127.0.0.1:${ports[0]};transport=tls`, via: ua.via(), from, to: '<sip:bob@127.0.0.1>', callId, cseq: 1, contact: ua.contact(), body: SDP }));
+      const inv = await trusted.waitFor((m) => m.method === 'INVITE' && m.callId === callId, 5000, 'the INVITE over TLS');
+      const vias = inv.msg.headerValues('via');
+      expect(vias[0]).toMatch(new RegExp(`^SIP/2.0/TLS 127.0.0.1:${ports[1]};`));
+      expect(vias[1]).toMatch(new RegExp(`^SIP/2.0/TLS 127.0.0.1:${ports[0]};`));
+      const rr = inv.msg.headerValues('record-route');
+      expect(rr[0]).toContain(`:${ports[1]};transport=tls;lr;node_host=127.0.0.1;node_port=${trusted.port}`);
+      expect(rr[1]).toContain(`:${ports[0]};transport=tls;lr`);
+      // Same transport on both legs: the Contact goes through untouched.
+      expect(inv.msg.header('contact')).toBe(ua.contact());
+      const ok = await ua.waitFor((m) => m.status === 200 && m.callId === callId, 5000, '200 OK');
+      const dialog = uacDialog({ callId, from, cseq: 1 }, ok.msg);
+      ua.send(inDialog(dialog, 'ACK', ua.via()));
+      ua.send(inDialog(dialog, 'BYE', ua.via()));
+      await trusted.waitFor((m) => m.method === 'BYE' && m.callId === callId, 5000, 'the BYE');
+      await ua.waitFor((m) => m.status === 200 && m.cseq.method === 'BYE', 5000, '200 to BYE');
+    } finally {
+      await ua.close();
+    }
+  });
+
+  it('refuses a TLS client without a certificate when client certificates are required (Enabled), and counts it', async () => {
+    const before = (await lbstat(ports[3]!)).SipTlsHandshakeFailures!;
+    const socket = tlsConnect({ host: '127.0.0.1', port: ports[0]!, ca });
+    socket.on('error', () => undefined);
+    let answered = '';
+    socket.on('data', (d: Buffer) => (answered += d.toString()));
+    socket.once('secureConnect', () => socket.write(buildRequest({ method: 'OPTIONS', ruri: `sip:127.0.0.1:${ports[0]}`, via: `SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK${newToken()}`, from: `<sip:x@127.0.0.1>;tag=1`, to: '<sip:y@127.0.0.1>', callId: newToken(), cseq: 1 })));
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    expect(answered).toBe('');
+    const deadline = Date.now() + 3000;
+    let after = before;
+    while (after === before && Date.now() < deadline) {
+      after = (await lbstat(ports[3]!)).SipTlsHandshakeFailures!;
+      if (after === before) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(after).toBe(before + 1);
+  });
+
+  it('does not send to a node whose certificate the trust store does not vouch for: the client gets 503', async () => {
+    const ua = await SipPeer.start({ transport: 'tls', user: 'dave', tls: { ca, cert: readFileSync(certs.certPem), key: readFileSync(certs.keyPem) } });
+    await ua.connect('127.0.0.1', ports[4]!);
+    try {
+      const callId = newToken();
+      ua.send(buildRequest({ method: 'INVITE', ruri: `sip:bob@127.0.0.1:${ports[4]}`, via: ua.via(), from: `<sip:dave@127.0.0.1>;tag=${newToken()}`, to: '<sip:bob@127.0.0.1>', callId, cseq: 1, contact: ua.contact(), body: SDP }));
+      const r = await ua.waitFor((m) => !m.isRequest && m.status >= 300 && m.callId === callId, 5000, 'a final error');
+      expect(r.msg.status).toBe(503);
+      expect(untrusted.received.some((x) => x.msg.callId === callId)).toBe(false);
+      expect((await lbstat(ports[7]!)).SipTlsHandshakeFailures).toBeGreaterThanOrEqual(1);
+    } finally {
+      await ua.close();
+    }
+  });
+});
