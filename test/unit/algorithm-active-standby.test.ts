@@ -33,3 +33,19 @@ describe('active-standby', () => {
     }
   });
 });
+
+describe('active-standby with activeStandbyFailback=true', () => {
+  it('returns the traffic to the primary (first by address) when it comes back', async () => {
+    const algo = await algorithm('active-standby', { activeStandbyFailback: 'true' });
+    const primary = node('10.0.0.1', 5060, {}, 2000);
+    const standby = node('10.0.0.2', 5060, {}, 1000);
+    algo.nodesChanged([standby, primary]);
+    expect(algo.pickForSipRequest(request())).toBe(primary);
+    algo.nodesChanged([standby]);
+    expect(algo.pickForSipRequest(request())).toBe(standby);
+    const back = node('10.0.0.1', 5060, {}, 3000);
+    algo.nodesChanged([standby, back]);
+    expect(algo.pickForSipRequest(request())).toBe(back);
+    await algo.stop();
+  });
+});
