@@ -7,6 +7,7 @@ import { parseLines, type Pair } from 'dot-properties';
 import { PropertyReader, type RawProperty } from './reader.js';
 import { readIdentity, readTrustedCertificates } from './keystore.js';
 import { resolveAlgorithmName, supportedAlgorithmNames } from '../algorithms/names.js';
+import { parseSubclusterMap } from '../algorithms/cluster-subdomain-affinity.js';
 import { normaliseLogLevel } from '../log.js';
 import type { Config, HostPort, SipPorts, SipTransport, TlsConfig, TlsMaterial } from './types.js';
 
@@ -78,8 +79,7 @@ const WITHOUT_EFFECT: Readonly<Record<string, string>> = {
 
 /** Keys that algorithms and plug-ins read from config.properties themselves (not warned as unknown). */
 const ALGORITHM_KEYS = [
-  'userAffinityMaxTimeInCache', 'userAffinityGroupFailover', 'affinityStoreTimeout', 'affinityStoreTtl', 'affinityStoreKeyPrefix',
-  'nodeQuarantine', 'activeStandbyFailback', 'weight',
+  'userAffinityMaxTimeInCache', 'userAffinityGroupFailover', 'affinityStoreKeyPrefix', 'weight',
 ];
 
 const TLS_PROTOCOLS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
@@ -342,6 +342,12 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     trafficPercentageIncrease: r.optionalInt('trafficPercentageIncrease', { min: 1, max: 100, unit: 'percent' }),
     affinityStore: affinityStore === 'memory' ? undefined : affinityStore,
   };
+  // Read by the algorithms from config.properties; validated here so a bad value stops start-up with its line.
+  r.optionalInt('nodeQuarantine', { min: 0, unit: 'milliseconds' });
+  r.optionalInt('hashRingVirtualNodes', { min: 1, max: 100_000 });
+  r.optionalInt('affinityStoreTimeout', { min: 1, unit: 'milliseconds' });
+  r.optionalInt('affinityStoreTtl', { min: 1, unit: 'seconds' });
+  r.bool('activeStandbyFailback', false);
   if ((algorithm.trafficRampupCyclePeriodMs === undefined) !== (algorithm.trafficPercentageIncrease === undefined)) {
     r.warn(undefined, 'trafficRampupCyclePeriod', 'slow start needs both trafficRampupCyclePeriod and trafficPercentageIncrease; it stays off');
   }
@@ -491,30 +497,14 @@ function checkPortClashes(r: PropertyReader, bindings: Binding[]): void {
   }
 }
 
-/** Parses `( a, b ) ( c,d, e)` into groups; a host in two groups is an error. */
+/** The subclusterMap groups, with the algorithm's own parser (one parser, one set of rules). */
 function parseSubclusterMapValue(r: PropertyReader, p: RawProperty): string[][] {
-  const value = p.value.replace(/\s+/g, '');
-  const groups: string[][] = [];
-  const where = new Map<string, number>();
-  let i = 0;
-  const bad = (why: string): string[][] => {
-    r.error({ key: 'subclusterMap', ...p }, 'subclusterMap', why);
+  try {
+    return parseSubclusterMap(p.value);
+  } catch (err) {
+    r.error({ key: 'subclusterMap', ...p }, 'subclusterMap', (err as Error).message.replace(/^subclusterMap: /, ''));
     return [];
-  };
-  while (i < value.length) {
-    if (value[i] !== '(') return bad('expected groups in parentheses, e.g. (192.168.1.1,192.168.1.2)(10.10.10.10,20.20.20.20)');
-    const close = value.indexOf(')', i);
-    if (close < 0) return bad('a group is not closed with ")"');
-    const hosts = value.slice(i + 1, close).split(',').filter((h) => h !== '');
-    if (hosts.length === 0) return bad('a group is empty');
-    for (const h of hosts) {
-      if (where.has(h)) return bad(`${h} is in group ${where.get(h)! + 1} and group ${groups.length + 1}; a host may be in one group only`);
-      where.set(h, groups.length);
-    }
-    groups.push(hosts);
-    i = close + 1;
   }
-  return groups;
 }
 
 function readTls(r: PropertyReader, need: { listenerKeys: string[]; outgoingTls: boolean }): TlsConfig {

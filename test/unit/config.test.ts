@@ -185,7 +185,7 @@ describe('validation messages', () => {
 
   it('puts a host in two subcluster groups on its line', () => {
     expect(problems('a=b\nsubclusterMap=( 192.168.1.1, 192.168.1.2 ) ( 10.10.10.10,192.168.1.2)\n')).toEqual([
-      'lb.properties:2: subclusterMap=( 192.168.1.1, 192.168.1.2 ) ( 10.10.10.10,192.168.1.2): 192.168.1.2 is in group 1 and group 2; a host may be in one group only',
+      'lb.properties:2: subclusterMap=( 192.168.1.1, 192.168.1.2 ) ( 10.10.10.10,192.168.1.2): host 192.168.1.2 is in group 1 and in group 2; a host may belong to one group only',
     ]);
     expect(load('subclusterMap=( 192.168.1.1, 192.168.1.2 ) ( 10.10.10.10,20.20.20.20, 30.30.30.30)\n').config.algorithm.subclusterMap).toEqual([
       ['192.168.1.1', '192.168.1.2'],
