@@ -1,0 +1,95 @@
+// IPv6 beside IPv4 (ipv6Host=::1): a UDP call from an IPv6 client on ::1 reaches the IPv6 node with the
+// balancer's IPv6 address in Via and Record-Route, while IPv4 clients keep to the IPv4 node.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { freePorts } from '../helpers/ports.js';
+import { SipPeer, SDP, buildRequest, firstHop, inDialog, newToken, registerNode, uacDialog } from '../helpers/tls-ua.js';
+import { get } from 'node:http';
+
+function activeNodes(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/lbstat' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve((JSON.parse(body) as { Metrics: { activeNodes: number } }).Metrics.activeNodes));
+    }).on('error', reject);
+  });
+}
+
+describe('SIP over UDP on IPv6 (ipv6Host=::1) beside IPv4', () => {
+  let lb: Daemon;
+  let node4: SipPeer;
+  let node6: SipPeer;
+  let ext: number;
+  let int: number;
+  const stops: (() => void)[] = [];
+
+  beforeAll(async () => {
+    const [e, i, hb, stat] = await freePorts(4);
+    ext = e!;
+    int = i!;
+    lb = await startDaemon({
+      properties: { host: '127.0.0.1', ipv6Host: '::1', externalUdpPort: ext, internalUdpPort: int, heartbeatPort: hb!, statisticPort: stat!, httpPort: '', nodeTimeout: 3000 },
+    });
+    node4 = await SipPeer.start({ transport: 'udp', listenPort: 0, autoAnswer: true });
+    node6 = await SipPeer.start({ transport: 'udp', host: '::1', listenPort: 0, autoAnswer: true });
+    stops.push(await registerNode(hb!, { hostName: 'v4', ip: '127.0.0.1', udpPort: node4.port, sessionId: 'v4' }));
+    stops.push(await registerNode(hb!, { hostName: 'v6', ip: '::1', udpPort: node6.port, sessionId: 'v6' }));
+    const deadline = Date.now() + 5000;
+    while ((await activeNodes(stat!)) !== 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  });
+
+  afterAll(async () => {
+    for (const s of stops) s();
+    await lb?.stop();
+    await node4?.close();
+    await node6?.close();
+  });
+
+  async function placeCall(client: SipPeer, lbHost: string): Promise<string> {
+    const callId = newToken();
+    const from = `<sip:alice@${client.host.includes(':') ? `[${client.host}]` : client.host}>;tag=${newToken()}`;
+    client.send(buildRequest({ method: 'INVITE', ruri: `sip:bob@${lbHost.includes(':') ? `[${lbHost}]` : lbHost}:${ext}`, via: client.via(), from, to: '<sip:bob@example.test>', callId, cseq: 1, contact: client.contact(), body: SDP }), lbHost, ext);
+    const ok = await client.waitFor((m) => !m.isRequest && m.status === 200 && m.callId === callId, 5000, '200 OK');
+    const dialog = uacDialog({ callId, from, cseq: 1 }, ok.msg);
+    const hop = firstHop(dialog);
+    client.send(inDialog(dialog, 'ACK', client.via()), hop.host, hop.port);
+    client.send(inDialog(dialog, 'BYE', client.via()), hop.host, hop.port);
+    await client.waitFor((m) => !m.isRequest && m.status === 200 && m.cseq.method === 'BYE' && m.callId === callId, 5000, '200 to BYE');
+    return callId;
+  }
+
+  it('an IPv6 client calls through [::1]: the IPv6 node answers, Via and Record-Route carry [::1], BYE follows', async () => {
+    const client = await SipPeer.start({ transport: 'udp', host: '::1', user: 'alice' });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push(await placeCall(client, '::1'));
+      for (const id of ids) {
+        const inv = await node6.waitFor((m) => m.method === 'INVITE' && m.callId === id, 2000, 'the INVITE on the IPv6 node');
+        expect(inv.msg.headerValues('via')[0]).toMatch(new RegExp(`^SIP/2.0/UDP \\[::1\\]:${int};`));
+        expect(inv.msg.headerValues('via')[1]).toMatch(new RegExp(`^SIP/2.0/UDP \\[::1\\]:${ext};`));
+        const rr = inv.msg.headerValues('record-route');
+        expect(rr[0]).toContain(`<sip:[::1]:${int};transport=udp;lr;node_host=::1;node_port=${node6.port}`);
+        expect(rr[1]).toContain(`<sip:[::1]:${ext};transport=udp;lr`);
+        await node6.waitFor((m) => m.method === 'BYE' && m.callId === id, 2000, 'the BYE on the IPv6 node');
+        expect(node4.received.some((r) => r.msg.callId === id)).toBe(false);
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('IPv4 clients keep to the IPv4 node', async () => {
+    const client = await SipPeer.start({ transport: 'udp', user: 'bob' });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const id = await placeCall(client, '127.0.0.1');
+        await node4.waitFor((m) => m.method === 'BYE' && m.callId === id, 2000, 'the BYE on the IPv4 node');
+        expect(node6.received.some((r) => r.msg.callId === id)).toBe(false);
+      }
+    } finally {
+      await client.close();
+    }
+  });
+});
