@@ -15,6 +15,7 @@ import { buildReply } from './replies.js';
 import { isSipHeartbeat, parseSipHeartbeat } from './heartbeat.js';
 import type { Flow, ListeningPoint, Side } from './transport/transport.js';
 import { internalLegTransport, markClientContact, nodeRequestTarget } from './transport/legs.js';
+import { familyOf, preferClientFamily } from './transport/dual-stack.js';
 
 export const INITIAL_REMOTE_ADDR = 'X-Sip-Balancer-InitialRemoteAddr';
 export const INITIAL_REMOTE_PORT = 'X-Sip-Balancer-InitialRemotePort';
@@ -39,9 +40,10 @@ export class LocalAddresses {
   private readonly via = new Map<string, Advertised>();
   private readonly rr = new Map<string, Advertised>();
 
-  constructor(config: Config, points: readonly { side: Side; transport: SipTransport; port: number }[]) {
+  constructor(config: Config, points: readonly { side: Side; transport: SipTransport; port: number; ipv6?: Advertised }[]) {
     const sip = config.sip;
     const hosts = new Set([config.externalHost, config.internalHost, config.host]);
+    if (config.ipv6Host) hosts.add(config.ipv6Host);
     if (sip.publicIp) hosts.add(sip.publicIp);
     if (sip.externalIpLoadBalancer) hosts.add(sip.externalIpLoadBalancer.address);
     if (sip.internalIpLoadBalancer) hosts.add(sip.internalIpLoadBalancer.address);
@@ -58,6 +60,12 @@ export class LocalAddresses {
       const advertised: Advertised = lb ? { host: lb.address, port: lbPort ?? p.port } : { host, port: p.port };
       this.rr.set(`${p.side}/${p.transport}`, advertised);
       this.via.set(`${p.side}/${p.transport}`, sip.useIpLoadBalancerAddressInViaHeaders ? advertised : { host, port: p.port });
+      // Dual-stack points: IPv6 peers get the ipv6Host address (IP load balancers are IPv4 here).
+      if (p.ipv6) {
+        this.own.add(`${bareHost(p.ipv6.host)}:${p.ipv6.port}`);
+        this.rr.set(`${p.side}/${p.transport}/6`, p.ipv6);
+        this.via.set(`${p.side}/${p.transport}/6`, p.ipv6);
+      }
     }
   }
 
@@ -66,12 +74,13 @@ export class LocalAddresses {
     return this.own.has(`${bareHost(host)}:${port ?? 5060}`);
   }
 
-  viaAddress(side: Side, transport: SipTransport): Advertised | undefined {
-    return this.via.get(`${side}/${transport}`);
+  /** `peer`: the address on the other end of that leg; an IPv6 peer gets the IPv6 address when there is one. */
+  viaAddress(side: Side, transport: SipTransport, peer?: string): Advertised | undefined {
+    return (peer !== undefined && familyOf(peer) === 6 ? this.via.get(`${side}/${transport}/6`) : undefined) ?? this.via.get(`${side}/${transport}`);
   }
 
-  recordRouteAddress(side: Side, transport: SipTransport): Advertised | undefined {
-    return this.rr.get(`${side}/${transport}`);
+  recordRouteAddress(side: Side, transport: SipTransport, peer?: string): Advertised | undefined {
+    return (peer !== undefined && familyOf(peer) === 6 ? this.rr.get(`${side}/${transport}/6`) : undefined) ?? this.rr.get(`${side}/${transport}`);
   }
 }
 
@@ -349,7 +358,7 @@ export class SipForwarder {
       node = this.explicitNode(msg, initial);
       if (node) {
         if (msg.method !== 'ACK') this.algorithm.assignToNode?.(msg, node);
-      } else node = this.algorithm.pickForSipRequest(msg);
+      } else node = preferClientFamily(this.algorithm.pickForSipRequest(msg), flow.remoteAddress, this.registry, this.algorithm, msg);
     }
     if (!node) {
       this.stats.noNode++;
@@ -376,17 +385,17 @@ export class SipForwarder {
     const base = branchBase(msg, via);
     const out = this.point('internal', transport)!;
     if (!this.singleEntry) {
-      const ext = this.local.viaAddress('external', flow.transport);
+      const ext = this.local.viaAddress('external', flow.transport, flow.remoteAddress);
       if (ext) msg.prependVia(viaLine(flow.transport, ext, legBranch(base, 'external', node.version)));
     }
-    const intAddr = this.local.viaAddress(out.side, out.transport)!;
+    const intAddr = this.local.viaAddress(out.side, out.transport, node.ip)!;
     msg.prependVia(viaLine(out.transport, intAddr, legBranch(base, 'internal', node.version)));
 
     if (initial && DIALOG_CREATING.has(msg.method)) {
-      const extRR = this.local.recordRouteAddress('external', flow.transport);
+      const extRR = this.local.recordRouteAddress('external', flow.transport, flow.remoteAddress);
       if (extRR) msg.prependListValue('Record-Route', recordRouteValue(flow.transport, extRR, nodeLeg));
       if (!this.singleEntry) {
-        const intRR = this.local.recordRouteAddress('internal', out.transport);
+        const intRR = this.local.recordRouteAddress('internal', out.transport, node.ip);
         if (intRR) msg.prependListValue('Record-Route', recordRouteValue(out.transport, intRR, nodeLeg));
       }
     }
@@ -480,18 +489,18 @@ export class SipForwarder {
     // Vias: the internal leg's, then the external leg's on top (one Via in single-entry mode).
     const base = branchBase(msg, via);
     if (!this.singleEntry) {
-      const intAddr = this.local.viaAddress('internal', flow.transport);
+      const intAddr = this.local.viaAddress('internal', flow.transport, flow.remoteAddress);
       if (intAddr) msg.prependVia(viaLine(flow.transport, intAddr, legBranch(base, 'internal', nodeLeg.version)));
     }
-    const extAddr = this.local.viaAddress('external', out.transport)!;
+    const extAddr = this.local.viaAddress('external', out.transport, host)!;
     msg.prependVia(viaLine(out.transport, extAddr, legBranch(base, 'external', nodeLeg.version)));
 
     if (msg.toTag === undefined && DIALOG_CREATING.has(msg.method)) {
       if (!this.singleEntry) {
-        const intRR = this.local.recordRouteAddress('internal', flow.transport);
+        const intRR = this.local.recordRouteAddress('internal', flow.transport, flow.remoteAddress);
         if (intRR) msg.prependListValue('Record-Route', recordRouteValue(flow.transport, intRR, nodeLeg));
       }
-      const extRR = this.local.recordRouteAddress('external', out.transport);
+      const extRR = this.local.recordRouteAddress('external', out.transport, host);
       if (extRR) msg.prependListValue('Record-Route', recordRouteValue(out.transport, extRR, nodeLeg));
     }
 

@@ -10,6 +10,7 @@ import { UdpListeningPoint } from './transport/udp.js';
 import { TcpListeningPoint } from './transport/tcp.js';
 import { TlsListeningPoint } from './transport/tls.js';
 import { WsListeningPoint } from './transport/ws.js';
+import { pairByFamily } from './transport/dual-stack.js';
 import type { SipMessage } from './message.js';
 import type { Flow } from './transport/transport.js';
 
@@ -29,9 +30,10 @@ export function createSipService(ctx: ServiceContext): Service {
   let forwarder: SipForwarder | undefined;
   const onMessage = (msg: SipMessage, flow: Flow): void => forwarder!.onMessage(msg, flow);
 
-  const build = (side: Side): void => {
-    const ports = side === 'external' ? sip.external : sip.internal;
-    const host = side === 'external' ? config.externalHost : config.internalHost;
+  /** Builds one side's points on its IPv4 host, or (ipv6Host given) on ipv6Host with the IPv6 ports. */
+  const build = (side: Side, ipv6Host?: string, into: ListeningPoint[] = points): void => {
+    const ports = ipv6Host ? (side === 'external' ? sip.externalIpv6 : sip.internalIpv6) : side === 'external' ? sip.external : sip.internal;
+    const host = ipv6Host ?? (side === 'external' ? config.externalHost : config.internalHost);
     for (const [transport, port] of Object.entries(ports) as [SipTransport, number | undefined][]) {
       if (port === undefined) continue;
       const factory = FACTORIES[transport];
@@ -39,7 +41,7 @@ export function createSipService(ctx: ServiceContext): Service {
         log.warn(`SIP over ${transport} is not available in this version: ${side} port ${port} not opened`);
         continue;
       }
-      points.push(
+      into.push(
         factory({
           side,
           host,
@@ -60,6 +62,13 @@ export function createSipService(ctx: ServiceContext): Service {
     async start() {
       build('external');
       if (!sip.singleEntryMode) build('internal');
+      if (config.ipv6Host) {
+        // IPv6 beside IPv4: each side/transport becomes one dual-stack point for the forwarder.
+        const v6: ListeningPoint[] = [];
+        build('external', config.ipv6Host, v6);
+        if (!sip.singleEntryMode) build('internal', config.ipv6Host, v6);
+        points.splice(0, points.length, ...pairByFamily(points, v6));
+      }
       if (points.length === 0) {
         log.warn('No SIP listening point configured: the SIP forwarder is idle');
         return;
