@@ -1,6 +1,8 @@
 // SMPP benchmark: submit_sm/s and latency through the broker, against HAProxy in TCP mode and a direct
 // connection to the same SMSC simulator. One command: `npm run build && node bench/smpp/run.mjs`.
-// Options: --seconds N (measured time per run, default 5), --warmup N (default 1).
+// Options: --seconds N (measured time per run, default 3), --warmup N (default 1), --repeat N (runs per
+// cell, interleaved across paths; the median is reported; default 3), --haproxy-threads N (nbthread;
+// default: HAProxy's own, one thread per CPU).
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -15,8 +17,10 @@ const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 };
-const seconds = arg('seconds', 5);
+const seconds = arg('seconds', 3);
 const warmup = arg('warmup', 1);
+const repeat = arg('repeat', 3);
+const haproxyThreads = arg('haproxy-threads', 0);
 const scenarios = [
   { binds: 1, window: 10 },
   { binds: 4, window: 50 },
@@ -95,7 +99,7 @@ await start(process.execPath, [join(here, 'smsc-sim.mjs'), simPort], 'ready');
 const haproxyPort = await freePort();
 const haproxyCfg = join(dir, 'haproxy.cfg');
 writeFileSync(haproxyCfg, [
-  'global', '  maxconn 4000', 'defaults', '  mode tcp', '  timeout connect 5s', '  timeout client 120s', '  timeout server 120s',
+  'global', '  maxconn 4000', ...(haproxyThreads > 0 ? [`  nbthread ${haproxyThreads}`] : []), 'defaults', '  mode tcp', '  timeout connect 5s', '  timeout client 120s', '  timeout server 120s',
   'frontend smpp', `  bind 127.0.0.1:${haproxyPort}`, '  default_backend smsc',
   'backend smsc', `  server sim 127.0.0.1:${simPort}`, '',
 ].join('\n'));
@@ -117,20 +121,28 @@ await start(process.execPath, [join(root, 'bin', 'sipbalancer'), '--config', pro
 });
 await waitPort(brokerPort);
 
+const paths = [['direct', simPort], ['HAProxy TCP', haproxyPort], ['broker', brokerPort]];
+const median = (runs, key) => {
+  const v = runs.map((r) => r[key]).sort((a, b) => a - b);
+  return v[Math.floor(v.length / 2)];
+};
 const rows = [];
 for (const sc of scenarios) {
-  const results = {};
-  for (const [name, port] of [['direct', simPort], ['HAProxy TCP', haproxyPort], ['broker', brokerPort]]) {
-    results[name] = await loadgen(port, sc);
-  }
-  for (const name of ['direct', 'HAProxy TCP', 'broker']) {
+  const runs = Object.fromEntries(paths.map(([name]) => [name, []]));
+  // Interleaved, so that a burst of load from elsewhere hits every path alike.
+  for (let i = 0; i < repeat; i++) for (const [name, port] of paths) runs[name].push(await loadgen(port, sc));
+  const results = Object.fromEntries(paths.map(([name]) => [name, {
+    rate: median(runs[name], 'rate'), p50: median(runs[name], 'p50'), p99: median(runs[name], 'p99'),
+    errors: runs[name].reduce((a, r) => a + r.errors, 0),
+  }]));
+  for (const [name] of paths) {
     const r = results[name];
     rows.push({ scenario: `${sc.binds} bind × window ${sc.window}`, target: name, ...r, ratio: r.rate / results['HAProxy TCP'].rate });
   }
 }
 
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
-console.log(`\nSMPP submit_sm round trips, ${seconds} s per run after ${warmup} s warm-up; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}\n`);
+console.log(`\nSMPP submit_sm round trips: median of ${repeat} interleaved runs of ${seconds} s (after ${warmup} s warm-up); HAProxy nbthread ${haproxyThreads || 'default'}; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}\n`);
 console.log('| scenario | path | submit_sm/s | p50 ms | p99 ms | vs HAProxy |');
 console.log('|---|---|---:|---:|---:|---:|');
 for (const r of rows) {
