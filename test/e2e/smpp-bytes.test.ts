@@ -132,3 +132,33 @@ describe('SMPP broker without a reachable SMSC', () => {
     }
   });
 });
+
+describe('SMPP broker with SMSCs from the node registry', () => {
+  it('binds an ESME to a node that advertised an smppPort in its JSON heartbeat', async () => {
+    const smsc = await new RawSmsc().listen();
+    const smppPort = await freePort();
+    const properties = await smppDaemonProperties({ smppPort, nodeTimeout: 5000 });
+    const daemon = await startDaemon({ properties });
+    try {
+      const res = await fetch(`http://127.0.0.1:${properties.heartbeatPort}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ start: { hostName: 'n1', ip: '127.0.0.1', udpPort: 5070, tcpPort: 5070, smppPort: smsc.port, version: '0', sessionId: 'smpp-node' } }),
+      });
+      expect(res.status).toBe(200);
+      const esme = new RawEsme(smppPort);
+      await esme.connected();
+      esme.write(bindPdu('vianode', 1));
+      await esme.until(() => esme.pdus.length === 1);
+      expect([commandId(esme.pdus[0]!), commandStatus(esme.pdus[0]!)]).toEqual([Cmd.bind_transceiver_resp, 0]);
+      esme.write(encodePdu(Cmd.enquire_link, 0, 2));
+      esme.write(submitSm(3, { dataCoding: 0, message: Buffer.from('via node') }));
+      await esme.until(() => esme.pdus.some((p) => sequenceNumber(p) === 3));
+      expect(smsc.received.map(commandId)).toEqual([Cmd.submit_sm]);
+      esme.destroy();
+    } finally {
+      await daemon.stop();
+      await smsc.close();
+    }
+  });
+});

@@ -64,4 +64,19 @@ describe('SMPP broker over TLS', () => {
       await closeSession(session);
     }
   });
+
+  it('refuses an SMSC whose certificate the trust store does not vouch for: the ESME gets bind_resp 0x08', async () => {
+    const [smppPort] = (await freePorts(1)) as [number];
+    const untrusting = await startDaemon({
+      properties: await smppDaemonProperties({ smppPort, remoteServers: `127.0.0.1:${smsc.port}`, isRemoteServerSsl: true }),
+    });
+    try {
+      const { session, resp } = await bindEsme({ port: smppPort, systemId: 'untrusted' });
+      expect(resp.command_status).toBe(0x08);
+      await closeSession(session);
+      expect(smsc.binds).not.toContain('untrusted');
+    } finally {
+      await untrusting.stop();
+    }
+  });
 });
