@@ -26,15 +26,92 @@ export function headerKey(name: string): string {
 }
 const keyCache = new Map<string, string>();
 
-export interface HeaderField {
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+
+/** Bytes [start, end) of a buffer as latin1 text (every byte one char, so any byte round-trips). */
+function latin1(buf: Buffer, start: number, end: number): string {
+  return (buf as Latin1Buffer).latin1Slice(start, end);
+}
+
+/**
+ * One header field line. While untouched it is only offsets into the bytes it was read from: its name
+ * and value are decoded on first read, and it is written back by copying those bytes.
+ */
+export class HeaderField {
   /** Lowercase full name (compact forms expanded): the lookup key. */
   readonly key: string;
+  /** The bytes the line was read from, until the value is edited. */
+  private src: Buffer | undefined;
+  /** Offsets of the line in `src`: name, value (after the colon) and end of the last folded line. */
+  private readonly nameStart: number;
+  private readonly nameEnd: number;
+  private readonly valueStart: number;
+  private readonly lineEnd: number;
+  private readonly folded: boolean;
+  private nameText: string | undefined;
+  private valueText: string | undefined;
+
+  private constructor(key: string, src: Buffer | undefined, nameStart: number, nameEnd: number, valueStart: number, lineEnd: number, folded: boolean) {
+    this.key = key;
+    this.src = src;
+    this.nameStart = nameStart;
+    this.nameEnd = nameEnd;
+    this.valueStart = valueStart;
+    this.lineEnd = lineEnd;
+    this.folded = folded;
+  }
+
+  /** A field read from bytes. */
+  static read(key: string, src: Buffer, nameStart: number, nameEnd: number, valueStart: number, lineEnd: number, folded: boolean): HeaderField {
+    return new HeaderField(key, src, nameStart, nameEnd, valueStart, lineEnd, folded);
+  }
+
+  /** A new field (written as `Name: value`). */
+  static of(name: string, value: string, key = headerKey(name)): HeaderField {
+    const f = new HeaderField(key, undefined, 0, 0, 0, 0, false);
+    f.nameText = name;
+    f.valueText = value;
+    return f;
+  }
+
   /** The name as written. */
-  readonly name: string;
+  get name(): string {
+    return (this.nameText ??= latin1(this.src!, this.nameStart, this.nameEnd));
+  }
+
   /** The value, folded lines joined by one space, outer whitespace trimmed. */
-  value: string;
-  /** The original line(s) as written, or undefined once the value was edited. */
-  raw: string | undefined;
+  get value(): string {
+    if (this.valueText === undefined) {
+      const raw = latin1(this.src!, this.valueStart, this.lineEnd);
+      this.valueText = (this.folded ? unfold(raw) : raw).trim();
+    }
+    return this.valueText;
+  }
+
+  set value(v: string) {
+    this.nameText ??= this.name;
+    this.valueText = v;
+    this.src = undefined;
+  }
+
+  /** True while the line is written back byte for byte. */
+  get untouched(): boolean {
+    return this.src !== undefined;
+  }
+
+  /** The line as it will be written, without its CRLF. */
+  line(): string {
+    return this.src ? latin1(this.src, this.nameStart, this.lineEnd) : `${this.nameText}: ${this.valueText}`;
+  }
+
+  /** Where the untouched line lies in `buffer`, or -1 when it is not there. */
+  rangeIn(buffer: Buffer): number {
+    return this.src === buffer ? this.nameStart : -1;
+  }
+
+  get rangeEnd(): number {
+    return this.lineEnd;
+  }
 }
 
 /** A parsed Via value (RFC 3261 20.42), tolerant of the linear whitespace the grammar allows. */
@@ -111,34 +188,40 @@ export function splitList(value: string): string[] {
   }
 }
 
+function skipWs(value: string, i: number): number {
+  while (i < value.length && isWs(value.charCodeAt(i))) i++;
+  return i;
+}
+
+/** End of a run of characters that are not whitespace and not `stop`. */
+function runEnd(value: string, i: number, stop: number): number {
+  while (i < value.length) {
+    const c = value.charCodeAt(i);
+    if (c === stop || isWs(c)) break;
+    i++;
+  }
+  return i;
+}
+
 /** Parses one Via value; undefined when it is not a Via. */
 export function parseVia(value: string): ViaValue | undefined {
   const n = value.length;
-  let i = 0;
-  const skip = (): void => {
-    while (i < n && isWs(value.charCodeAt(i))) i++;
-  };
-  const upTo = (stop: number): string => {
-    const s = i;
-    while (i < n && value.charCodeAt(i) !== stop && !isWs(value.charCodeAt(i))) i++;
-    return value.slice(s, i);
-  };
-  skip();
-  if (upTo(47).length === 0) return undefined; // protocol name
-  skip();
+  let i = skipWs(value, 0);
+  let e = runEnd(value, i, 47); // protocol name
+  if (e === i) return undefined;
+  i = skipWs(value, e);
   if (value.charCodeAt(i) !== 47) return undefined;
-  i++;
-  skip();
-  if (upTo(47).length === 0) return undefined; // version
-  skip();
+  i = skipWs(value, i + 1);
+  e = runEnd(value, i, 47); // version
+  if (e === i) return undefined;
+  i = skipWs(value, e);
   if (value.charCodeAt(i) !== 47) return undefined;
-  i++;
-  skip();
-  const ts = i;
-  while (i < n && !isWs(value.charCodeAt(i)) && value.charCodeAt(i) !== 59) i++;
-  const transport = value.slice(ts, i).toUpperCase();
-  if (transport.length === 0) return undefined;
-  skip();
+  i = skipWs(value, i + 1);
+  e = runEnd(value, i, 59);
+  if (e === i) return undefined;
+  let transport = value.slice(i, e);
+  if (transport !== 'UDP' && transport !== 'TCP') transport = transport.toUpperCase();
+  i = skipWs(value, e);
   let host: string;
   if (value.charCodeAt(i) === 91 /* [ */) {
     const close = value.indexOf(']', i);
@@ -155,18 +238,22 @@ export function parseVia(value: string): ViaValue | undefined {
     host = value.slice(hs, i);
   }
   if (host.length === 0) return undefined;
-  skip();
+  i = skipWs(value, i);
   let port: number | undefined;
   if (value.charCodeAt(i) === 58) {
-    i++;
-    skip();
+    i = skipWs(value, i + 1);
+    let p = 0;
     const ps = i;
-    while (i < n && value.charCodeAt(i) >= 48 && value.charCodeAt(i) <= 57) i++;
-    if (i === ps || i - ps > 5) return undefined;
-    port = Number(value.slice(ps, i));
-    if (port > 65535) return undefined;
+    while (i < n) {
+      const c = value.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      p = p * 10 + (c - 48);
+      i++;
+    }
+    if (i === ps || i - ps > 5 || p > 65535) return undefined;
+    port = p;
   }
-  skip();
+  i = skipWs(value, i);
   const params: [string, string | undefined][] = [];
   let branch: string | undefined;
   let received: string | undefined;
@@ -176,18 +263,33 @@ export function parseVia(value: string): ViaValue | undefined {
     i++;
     let semi = value.indexOf(';', i);
     if (semi < 0) semi = n;
-    const part = value.slice(i, semi);
-    i = semi;
-    const eq = part.indexOf('=');
-    const name = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
-    const val = eq < 0 ? undefined : part.slice(eq + 1).trim();
+    const eq = value.indexOf('=', i);
+    const hasValue = eq >= 0 && eq < semi;
+    let name = value.slice(i, hasValue ? eq : semi);
+    if (isWs(name.charCodeAt(0)) || isWs(name.charCodeAt(name.length - 1))) name = name.trim();
     if (name.length === 0) return undefined;
+    name = lowerAscii(name);
+    let val: string | undefined;
+    if (hasValue) {
+      val = value.slice(eq + 1, semi);
+      if (isWs(val.charCodeAt(0)) || isWs(val.charCodeAt(val.length - 1))) val = val.trim();
+    }
+    i = semi;
     params.push([name, val]);
     if (name === 'branch') branch = val;
     else if (name === 'received') received = val;
     else if (name === 'rport') rport = val ?? '';
   }
   return { transport, host, port, branch, received, rport, params };
+}
+
+/** Lowercases only when needed (parameter names are nearly always lowercase already). */
+function lowerAscii(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return s.toLowerCase();
+  }
+  return s;
 }
 
 /** Writes a Via value from its parts, for values the balancer rewrites (received/rport). */
@@ -235,6 +337,10 @@ export class SipMessage {
   private startLine: string | undefined;
   /** The bytes this message was read from (header block and body), while nothing was edited. */
   private source: Buffer | undefined;
+  /** The buffer untouched header lines (and the start line) lie in, and the start line's range there. */
+  private readonly src: Buffer;
+  private lineStart: number;
+  private readonly lineEnd: number;
   private hasContentLength: boolean;
 
   private cache: {
@@ -256,6 +362,9 @@ export class SipMessage {
     body: Buffer;
     source: Buffer | undefined;
     hasContentLength: boolean;
+    src?: Buffer;
+    lineStart?: number;
+    lineEnd?: number;
   }) {
     this.isRequest = init.isRequest;
     this.method = init.method;
@@ -267,6 +376,9 @@ export class SipMessage {
     this.body = init.body;
     this.source = init.source;
     this.hasContentLength = init.hasContentLength;
+    this.src = init.src ?? EMPTY;
+    this.lineStart = init.lineStart ?? -1;
+    this.lineEnd = init.lineEnd ?? -1;
   }
 
   /** The Request-URI as written ('' for responses). */
@@ -277,6 +389,7 @@ export class SipMessage {
   setRequestUri(uri: string): void {
     this.requestUriText = uri;
     this.startLine = undefined;
+    this.lineStart = -1;
     this.source = undefined;
   }
 
@@ -307,6 +420,11 @@ export class SipMessage {
 
   get cseq(): { num: number; method: string } {
     return (this.cache.cseq ??= parseCSeq(this.header('cseq') ?? '') ?? { num: 0, method: '' });
+  }
+
+  /** Framing parsed CSeq already; keep it. */
+  primeCSeq(cseq: { num: number; method: string }): void {
+    this.cache.cseq = cseq;
   }
 
   get from(): string {
@@ -401,7 +519,6 @@ export class SipMessage {
       }
       const first = h.value.slice(0, comma).trim();
       h.value = h.value.slice(comma + 1).trim();
-      h.raw = undefined;
       this.edited();
       if (key === 'via') this.cache.via = undefined;
       return first;
@@ -414,7 +531,7 @@ export class SipMessage {
     const key = headerKey(name);
     let idx = this.headers.findIndex((h) => h.key === key);
     if (idx < 0) idx = key === 'via' ? 0 : this.headers.length;
-    this.headers.splice(idx, 0, { key, name, value, raw: undefined });
+    this.headers.splice(idx, 0, HeaderField.of(name, value, key));
     this.edited();
     if (key === 'via') this.cache.via = undefined;
   }
@@ -426,7 +543,6 @@ export class SipMessage {
       if (h.key !== key) continue;
       const comma = firstListComma(h.value);
       h.value = comma < 0 ? value : `${value},${h.value.slice(comma + 1)}`;
-      h.raw = undefined;
       this.edited();
       if (key === 'via') this.cache.via = undefined;
       return;
@@ -452,8 +568,7 @@ export class SipMessage {
     for (const h of this.headers) {
       if (h.key === key) {
         h.value = value;
-        h.raw = undefined;
-        this.edited();
+          this.edited();
         return;
       }
     }
@@ -461,7 +576,7 @@ export class SipMessage {
   }
 
   addHeader(name: string, value: string): void {
-    this.headers.push({ key: headerKey(name), name, value, raw: undefined });
+    this.headers.push(HeaderField.of(name, value));
     this.edited();
   }
 
@@ -493,16 +608,58 @@ export class SipMessage {
     return this.startLine;
   }
 
-  /** The message as bytes: the original bytes when nothing was edited, else header lines rewritten. */
+  /**
+   * The message as bytes: the original bytes when nothing was edited; else the untouched lines copied
+   * from the original bytes (adjacent ones in one copy) and only the edited lines written as text.
+   */
   toBuffer(): Buffer {
     if (this.source) return this.source;
-    let head = this.firstLine + '\r\n';
-    for (const h of this.headers) head += (h.raw ?? `${h.name}: ${h.value}`) + '\r\n';
-    if (!this.hasContentLength) head += `Content-Length: ${this.body.length}\r\n`;
-    head += '\r\n';
-    const out = Buffer.allocUnsafe(head.length + this.body.length);
-    out.write(head, 0, 'latin1');
-    this.body.copy(out, head.length);
+    const src = this.src;
+    const headers = this.headers;
+    const firstFromSource = this.lineStart >= 0;
+    let length = firstFromSource ? this.lineEnd - this.lineStart + 2 : this.firstLine.length + 2;
+    for (let i = 0; i < headers.length; i++) {
+      const h = headers[i]!;
+      const at = h.rangeIn(src);
+      length += (at >= 0 ? h.rangeEnd - at : h.line().length) + 2;
+    }
+    const contentLength = this.hasContentLength ? '' : `Content-Length: ${this.body.length}\r\n`;
+    length += contentLength.length + 2 + this.body.length;
+    const out = Buffer.allocUnsafe(length);
+    let off = 0;
+    // A run of source bytes not yet copied, and text not yet written.
+    let runStart = -1;
+    let runEnd = -1;
+    let text = '';
+    if (firstFromSource) {
+      runStart = this.lineStart;
+      runEnd = this.lineEnd + 2;
+    } else text = this.firstLine + '\r\n';
+    for (let i = 0; i < headers.length; i++) {
+      const h = headers[i]!;
+      const at = h.rangeIn(src);
+      if (at >= 0) {
+        if (text !== '') {
+          off += out.write(text, off, 'latin1');
+          text = '';
+        }
+        if (runStart >= 0 && runEnd === at) runEnd = h.rangeEnd + 2;
+        else {
+          if (runStart >= 0) off += src.copy(out, off, runStart, runEnd);
+          runStart = at;
+          runEnd = h.rangeEnd + 2;
+        }
+      } else {
+        if (runStart >= 0) {
+          off += src.copy(out, off, runStart, runEnd);
+          runStart = -1;
+        }
+        text += h.line() + '\r\n';
+      }
+    }
+    if (runStart >= 0) off += src.copy(out, off, runStart, runEnd);
+    off += out.write(text + contentLength + '\r\n', off, 'latin1');
+    this.body.copy(out, off);
     return out;
   }
 
@@ -545,15 +702,67 @@ function parseDecimal(v: string): number {
 /** Result of parsing a header block: the message, or why it is malformed (with its body length when known). */
 export type HeadParse = { ok: true; message: SipMessage; contentLength: number | undefined } | { ok: false; error: string; contentLength?: number };
 
+/** Header names a proxy meets every second, by a hash of their lowercase bytes, so that no string is made for them. */
+const KNOWN_KEYS = new Map<number, string>();
+for (const key of [
+  'via', 'from', 'to', 'call-id', 'cseq', 'contact', 'max-forwards', 'route', 'record-route', 'content-length',
+  'content-type', 'content-encoding', 'subject', 'user-agent', 'server', 'allow', 'supported', 'require', 'expires',
+  'accept', 'accept-encoding', 'accept-language', 'authorization', 'proxy-authorization', 'www-authenticate',
+  'proxy-authenticate', 'event', 'allow-events', 'refer-to', 'referred-by', 'session-expires', 'min-se', 'date',
+  'p-asserted-identity', 'privacy', 'reason', 'retry-after', 'timestamp', 'organization', 'x-sip-balancer-initialremoteaddr',
+  'x-sip-balancer-initialremoteport', 'mobicents-heartbeat', 'restcomm-heartbeat', 'path', 'rseq', 'rack', 'warning',
+]) {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
+  if (!KNOWN_KEYS.has(h)) KNOWN_KEYS.set(h, key);
+}
+
+/** The key of the header name at buf[start, end), whose lowercase hash is `hash`. */
+function keyAt(buf: Buffer, start: number, end: number, hash: number): string {
+  const len = end - start;
+  if (len === 1) {
+    const compact = COMPACT_FORMS[String.fromCharCode(buf[start]! | 0x20)];
+    if (compact) return compact;
+  } else {
+    const known = KNOWN_KEYS.get(hash);
+    if (known !== undefined && known.length === len) {
+      let same = true;
+      for (let i = 0; i < len; i++) {
+        if ((buf[start + i]! | 0x20) !== (known.charCodeAt(i) | 0x20)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return known;
+    }
+  }
+  return headerKey(latin1(buf, start, end));
+}
+
+/** A non-negative decimal of at most 9 digits in buf[start, end), blanks around it allowed; -1 otherwise. */
+function decimalAt(buf: Buffer, start: number, end: number): number {
+  while (start < end && (buf[start] === 32 || buf[start] === 9)) start++;
+  while (end > start && (buf[end - 1] === 32 || buf[end - 1] === 9)) end--;
+  if (end === start || end - start > 9) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c < 48 || c > 57) return -1;
+    n = n * 10 + (c - 48);
+  }
+  return n;
+}
+
 /**
  * Parses the start line and header fields of `buf[start, headEnd)` (headEnd = index of the blank line's
- * CRLFCRLF). The body is attached by the caller once its length is known.
+ * CRLFCRLF) straight from the bytes. The body is attached by the caller once its length is known.
  */
 function parseHead(buf: Buffer, start: number, headEnd: number): HeadParse {
-  const text = buf.toString('latin1', start, headEnd);
-  let lineEnd = text.indexOf('\r\n');
-  if (lineEnd < 0) lineEnd = text.length;
-  const first = text.slice(0, lineEnd);
+  // Native byte searches (memchr) beat a JavaScript loop over the bytes by an order of magnitude.
+  let lineEnd = buf.indexOf(CR, start);
+  while (lineEnd >= 0 && lineEnd < headEnd && buf[lineEnd + 1] !== LF) lineEnd = buf.indexOf(CR, lineEnd + 1);
+  if (lineEnd < 0 || lineEnd > headEnd) lineEnd = headEnd;
+  const first = latin1(buf, start, lineEnd);
   let isRequest: boolean;
   let method = '';
   let requestUri = '';
@@ -577,7 +786,7 @@ function parseHead(buf: Buffer, start: number, headEnd: number): HeadParse {
     requestUri = first.slice(sp1 + 1, sp2);
     const version = first.slice(sp2 + 1);
     if (!isToken(method)) return { ok: false, error: 'bad method' };
-    if (version.toUpperCase() !== 'SIP/2.0') return { ok: false, error: 'unsupported SIP version' };
+    if (version !== 'SIP/2.0' && version.toUpperCase() !== 'SIP/2.0') return { ok: false, error: 'unsupported SIP version' };
     if (requestUri.length === 0 || requestUri.includes(' ') || requestUri.includes('\t') || requestUri.charCodeAt(0) === 60 || !requestUri.includes(':')) {
       return { ok: false, error: 'bad Request-URI' };
     }
@@ -591,31 +800,50 @@ function parseHead(buf: Buffer, start: number, headEnd: number): HeadParse {
   let froms = 0;
   let tos = 0;
   let vias = 0;
-  let cseqValue = '';
-  while (pos < text.length) {
-    let end = text.indexOf('\r\n', pos);
-    if (end < 0) end = text.length;
-    // Folded continuation lines (RFC 3261 7.3.1) belong to this field.
-    while (end < text.length && (text.charCodeAt(end + 2) === 32 || text.charCodeAt(end + 2) === 9)) {
-      const next = text.indexOf('\r\n', end + 2);
-      end = next < 0 ? text.length : next;
+  let cseqField: HeaderField | undefined;
+  while (pos < headEnd) {
+    // Name: token characters, hashed lowercase on the way.
+    const nameStart = pos;
+    let hash = 0;
+    while (pos < headEnd) {
+      const c = buf[pos]!;
+      if (c >= 128 || TOKEN_CHARS[c] === 0) break;
+      hash = (Math.imul(hash, 31) + (c >= 65 && c <= 90 ? c | 0x20 : c)) | 0;
+      pos++;
     }
-    const raw = text.slice(pos, end);
+    const nameEnd = pos;
+    if (nameEnd === nameStart) return { ok: false, error: 'header line without a name' };
+    while (pos < headEnd && (buf[pos] === 32 || buf[pos] === 9)) pos++;
+    if (buf[pos] !== 58 /* : */) return { ok: false, error: 'bad header name' };
+    const valueStart = pos + 1;
+    // Value: up to a CRLF not followed by whitespace (folded lines belong to the field, RFC 3261 7.3.1).
+    let end = valueStart;
+    let folded = false;
+    for (;;) {
+      end = buf.indexOf(CR, end);
+      if (end < 0 || end >= headEnd) {
+        end = headEnd;
+        break;
+      }
+      if (buf[end + 1] !== LF) {
+        end++;
+        continue;
+      }
+      const next = buf[end + 2];
+      if (end + 2 < headEnd && (next === 32 || next === 9)) {
+        folded = true;
+        end += 2;
+        continue;
+      }
+      break;
+    }
+    const key = keyAt(buf, nameStart, nameEnd, hash);
+    const field = HeaderField.read(key, buf, nameStart, nameEnd, valueStart, end, folded);
+    headers.push(field);
     pos = end + 2;
-    const colon = raw.indexOf(':');
-    if (colon <= 0) return { ok: false, error: 'header line without a name' };
-    let nameEnd = colon;
-    while (nameEnd > 0 && (raw.charCodeAt(nameEnd - 1) === 32 || raw.charCodeAt(nameEnd - 1) === 9)) nameEnd--;
-    const name = raw.slice(0, nameEnd);
-    if (!isToken(name)) return { ok: false, error: 'bad header name' };
-    let value = raw.slice(colon + 1);
-    if (value.includes('\r\n')) value = unfold(value);
-    value = value.trim();
-    const key = headerKey(name);
-    headers.push({ key, name, value, raw });
     switch (key) {
       case 'content-length': {
-        const n = parseDecimal(value);
+        const n = folded ? parseDecimal(field.value) : decimalAt(buf, valueStart, end);
         if (n < 0) return { ok: false, error: 'bad Content-Length' };
         if (contentLength !== undefined && contentLength !== n) return { ok: false, error: 'conflicting Content-Length' };
         contentLength = n;
@@ -626,7 +854,7 @@ function parseHead(buf: Buffer, start: number, headEnd: number): HeadParse {
         break;
       case 'cseq':
         cseqs++;
-        cseqValue = value;
+        cseqField = field;
         break;
       case 'from':
         froms++;
@@ -642,7 +870,7 @@ function parseHead(buf: Buffer, start: number, headEnd: number): HeadParse {
   const fail = (error: string): HeadParse => ({ ok: false, error, contentLength });
   if (callIds !== 1 || cseqs !== 1 || froms !== 1 || tos !== 1) return fail('missing or repeated Call-ID, CSeq, From or To');
   if (vias === 0) return fail('no Via');
-  const cseq = parseCSeq(cseqValue);
+  const cseq = parseCSeq(cseqField!.value);
   if (!cseq) return fail('bad CSeq');
   if (isRequest && cseq.method !== method) return fail('CSeq method does not match the request method');
   const message = new SipMessage({
@@ -656,7 +884,11 @@ function parseHead(buf: Buffer, start: number, headEnd: number): HeadParse {
     body: EMPTY,
     source: undefined,
     hasContentLength: contentLength !== undefined,
+    src: buf,
+    lineStart: start,
+    lineEnd,
   });
+  message.primeCSeq(cseq);
   return { ok: true, message, contentLength };
 }
 
@@ -794,11 +1026,9 @@ export class StreamFramer {
       }
       this.scanFrom = 0;
       const end = bodyStart + length;
-      if (head.ok) {
-        // Copy out of the stream's buffer so the message does not pin a large chunk.
-        const own = data === chunk || pos > 0 || end < n ? Buffer.from(data.subarray(pos, end)) : data;
-        this.on.message(attach(head.message, own, 0, bodyStart - pos, end - pos));
-      } else this.on.malformed(head.error);
+      // The message refers to the chunk's bytes (no copy): it is handled before the next chunk arrives.
+      if (head.ok) this.on.message(attach(head.message, data, pos, bodyStart, end));
+      else this.on.malformed(head.error);
       pos = end;
       if (this.dead) return;
     }

@@ -30,11 +30,11 @@ export function replyTag(req: SipMessage): string {
 export function buildReply(req: SipMessage, status: number, reason = REASONS[status] ?? 'Unknown', extra: readonly (readonly [string, string])[] = []): Buffer {
   let s = `SIP/2.0 ${status} ${reason}\r\n`;
   for (const h of req.headers) {
-    if (COPIED.has(h.key)) s += (h.raw ?? `${h.name}: ${h.value}`) + '\r\n';
+    if (COPIED.has(h.key)) s += h.line() + '\r\n';
     else if (h.key === 'to') {
       // A final response from us ends the transaction here: it needs a To tag (100 Trying must not add one).
       const needsTag = status > 100 && headerParam(h.value, 'tag') === undefined;
-      s += (needsTag ? `${h.name}: ${h.value};tag=${replyTag(req)}` : h.raw ?? `${h.name}: ${h.value}`) + '\r\n';
+      s += (needsTag ? `${h.name}: ${h.value};tag=${replyTag(req)}` : h.line()) + '\r\n';
     }
   }
   for (const [name, value] of extra) s += `${name}: ${value}\r\n`;
