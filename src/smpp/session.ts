@@ -180,8 +180,10 @@ export class SmppSession {
     setSequenceNumber(pdu, entry.originalSeq);
     this.ctx.stats.responsesByCommand.inc(commandName(id));
     if (id !== Cmd.unbind_resp) return true;
+    // The SMSC's unbind is answered: both sessions end here, without a second unbind upstream.
     this.esme.flushRun();
     smsc.write(pdu);
+    this.dropSmsc();
     this.close('SMSC unbound');
     return false;
   }
@@ -205,8 +207,10 @@ export class SmppSession {
       setSequenceNumber(pdu, entry.originalSeq);
       stats.responsesByCommand.inc(commandName(id));
       if (id !== Cmd.unbind_resp) return true;
+      // The ESME's unbind is answered: both sessions end here, without a second unbind upstream.
       smsc.flushRun();
       this.esme.write(pdu);
+      this.dropSmsc();
       this.close('ESME unbound');
       return false;
     }

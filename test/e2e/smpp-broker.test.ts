@@ -18,6 +18,8 @@ let smppPort: number;
 let statPort: number;
 const sims: SmscSimulator[] = [];
 const esmes: { id: string; session: SmppSession; sim: SmscSimulator; delivered: SmppPdu[] }[] = [];
+/** ESMEs that have unbound or disconnected on purpose. */
+const gone = new Set<(typeof esmes)[number]>();
 
 async function lbstat(): Promise<Record<string, unknown>> {
   const res = await fetch(`http://127.0.0.1:${statPort}/lbstat`);
@@ -230,8 +232,23 @@ describe('SMPP broker', () => {
     expect(sims[0]!.binds.length + sims[1]!.binds.length).toBeGreaterThanOrEqual(6 + 3);
   });
 
+  it('relays an ESME unbind to its SMSC and the unbind_resp back, then closes both', async () => {
+    // One still on its first SMSC (smscA was never killed nor hung so far).
+    const e = esmes.find((x) => x.sim === sims[0])!;
+    gone.add(e);
+    const sim = e.sim;
+    const before = sim.sessionCount;
+    const r = await request(e.session, 'unbind', { sequence_number: 4321 });
+    expect([r.command, r.command_status, r.sequence_number]).toEqual(['unbind_resp', 0, 4321]);
+    await new Promise<void>((resolve) => (e.session.socket.destroyed ? resolve() : e.session.socket.once('close', () => resolve())));
+    const deadline = Date.now() + 3000;
+    while (sim.sessionCount >= before && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    expect(sim.sessionCount).toBe(before - 1);
+  });
+
   it('unbinds upstream when an ESME disconnects', async () => {
-    const e = esmes[3]!;
+    const e = esmes.find((x) => x.sim === sims[0] && !gone.has(x))!;
+    gone.add(e);
     const sim = e.sim;
     const before = sim.sessionCount;
     await closeSession(e.session);
@@ -244,7 +261,7 @@ describe('SMPP broker', () => {
 describe('SMPP broker, SMSC supervision', () => {
   it('rebinds away from an SMSC that stops answering enquire_link', async () => {
     const hung = sims[1]!;
-    const mine = esmes.filter((e) => e !== esmes[3] && e.sim !== sims[0]);
+    const mine = esmes.filter((e) => !gone.has(e) && e.sim !== sims[0]);
     hung.dead = true;
     const bindsBefore = sims[0]!.binds.length;
     // Within timeoutEnquire + the check timeout + reconnectPeriod every ESME is served by smscA again.
