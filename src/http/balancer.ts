@@ -3,6 +3,7 @@
 // tunnelled to the node's wsPort/wssPort (subprotocol sip) or httpPort, frames untouched.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -11,10 +12,12 @@ import { StartupError, type Service, type ServiceContext } from '../service.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { HttpStats } from '../stats/http-stats.js';
 import { HttpNodeChooser, type BackendKind, type NodeChoice } from './node-chooser.js';
-import { addForwardedHeaders, hasHopByHop, hasNoBody, isIdempotent, stripHopByHop } from './headers.js';
+import { addForwardedHeaders, hasHopByHop, isIdempotent, stripHopByHop } from './headers.js';
+import { incomingResponseHead, outgoingRequestHead, type OutgoingRequestHead } from './raw-headers.js';
 import { jvmRouteFromSetCookie } from './session.js';
 import { backendTlsOptions, httpsServerOptions } from './tls-options.js';
 import { parseHostPort, redirectLocation, serviceUnavailableBody } from './replies.js';
+import { BackendPool, FastConnection, type FastPathContext } from './fast-path.js';
 
 /** What the balancer remembers about a request while it is proxied. */
 interface BalancedRequest extends IncomingMessage {
@@ -22,10 +25,14 @@ interface BalancedRequest extends IncomingMessage {
   sbAttempts?: number;
   sbEncrypted?: boolean;
   sbKind?: BackendKind;
+  sbHead?: OutgoingRequestHead;
+  sbNodeRequest?: http.ClientRequest;
 }
 
 /** Bytes of a client socket already added to the statistics. */
 interface CountedSocket extends Socket {
+  /** Set once the socket is counted (a fast-path connection handed to the node:http server is not counted twice). */
+  sbCounted?: boolean;
   sbCountedRead?: number;
   sbCountedWritten?: number;
 }
@@ -46,6 +53,9 @@ export class HttpBalancer implements Service {
   private chooser: HttpNodeChooser | undefined;
   private httpServer: http.Server | undefined;
   private httpsServer: https.Server | undefined;
+  /** The plain-HTTP listener when the fast path is on; it hands what it does not handle to httpServer. */
+  private fastServer: net.Server | undefined;
+  private readonly pool = new BackendPool();
   private readonly sockets = new Set<CountedSocket>();
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly unavailable: { host: string; port: number } | undefined;
@@ -79,7 +89,32 @@ export class HttpBalancer implements Service {
       const server = http.createServer({ keepAlive: true });
       this.attach(server, false);
       this.httpServer = server;
-      await listen(server, cfg.port, cfg.host);
+      // The fast path relays plain HTTP/1.1 itself; a redirect-everything listener has nothing to relay.
+      const fastPath = config.properties.httpFastPath !== 'false' && !(cfg.httpsRedirect && cfg.httpsPort !== undefined);
+      if (fastPath) {
+        const fast = net.createServer({ allowHalfOpen: true, noDelay: true });
+        const fastCtx: FastPathContext = {
+          chooser: () => this.chooser,
+          stats: this.stats,
+          log,
+          maxRetries: MAX_RETRIES,
+          refusedForMs: Math.min(config.registry.nodeTimeoutMs, 5000),
+          handOff: (socket, unread) => {
+            socket.pause();
+            if (unread.length > 0) socket.unshift(unread);
+            server.emit('connection', socket);
+            socket.resume();
+          },
+        };
+        fast.on('connection', (socket: CountedSocket) => {
+          this.count(socket);
+          new FastConnection(socket, fastCtx, this.pool);
+        });
+        this.fastServer = fast;
+        await listen(fast, cfg.port, cfg.host);
+      } else {
+        await listen(server, cfg.port, cfg.host);
+      }
       log.info(`HTTP LB listening on port ${cfg.port}`);
     }
     if (cfg.httpsPort !== undefined) {
@@ -97,13 +132,17 @@ export class HttpBalancer implements Service {
   async stop(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.flushTimer = undefined;
-    const closing = [this.httpServer, this.httpsServer].filter((s): s is http.Server => s !== undefined).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    const closing = [this.fastServer, this.httpServer, this.httpsServer]
+      .filter((s): s is net.Server => s !== undefined && s.listening)
+      .map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     // Open keep-alive and WebSocket connections would hold close() open: end them now.
     for (const socket of this.sockets) socket.destroy();
     await Promise.all(closing);
     this.flushAll();
     this.httpServer = undefined;
     this.httpsServer = undefined;
+    this.fastServer = undefined;
+    this.pool.destroy();
     this.plainAgent.destroy();
     this.tlsAgent.destroy();
     this.proxy.close();
@@ -112,17 +151,7 @@ export class HttpBalancer implements Service {
   }
 
   private attach(server: http.Server, encrypted: boolean): void {
-    server.on('connection', (socket: CountedSocket) => {
-      this.stats.activeConnections++;
-      socket.sbCountedRead = 0;
-      socket.sbCountedWritten = 0;
-      this.sockets.add(socket);
-      socket.once('close', () => {
-        this.stats.activeConnections--;
-        this.sockets.delete(socket);
-        this.flush(socket);
-      });
-    });
+    server.on('connection', (socket: CountedSocket) => this.count(socket));
     server.on('request', (req: BalancedRequest, res: ServerResponse) => this.onRequest(req, res, encrypted));
     server.on('upgrade', (req: BalancedRequest, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head, encrypted));
     server.on('clientError', (err: ProxyError, socket: Duplex) => {
@@ -133,6 +162,21 @@ export class HttpBalancer implements Service {
     if (encrypted) {
       server.on('tlsClientError', (err: Error) => this.ctx.log.debug({ err: err.message }, 'HTTPS handshake failed'));
     }
+  }
+
+  /** Counts a client connection while it is open, and its bytes (once, whichever server has it). */
+  private count(socket: CountedSocket): void {
+    if (socket.sbCounted) return;
+    socket.sbCounted = true;
+    this.stats.activeConnections++;
+    socket.sbCountedRead = 0;
+    socket.sbCountedWritten = 0;
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.stats.activeConnections--;
+      this.sockets.delete(socket);
+      this.flush(socket);
+    });
   }
 
   /** Adds the bytes a client socket moved since the last flush (wire bytes, headers and frames included). */
@@ -163,31 +207,77 @@ export class HttpBalancer implements Service {
       return;
     }
     req.sbEncrypted = encrypted;
-    const headers = req.headers;
-    if (hasHopByHop(headers)) stripHopByHop(headers);
-    addForwardedHeaders(headers, req.socket.remoteAddress, encrypted);
     const kind = this.backendKind(encrypted);
     req.sbKind = kind;
-    const choice = this.chooser!.choose(req, kind);
+    const head = outgoingRequestHead(req.rawHeaders, req.socket.remoteAddress, encrypted);
+    const choice = this.chooser!.choose(req, kind, undefined, head.cookie ?? null);
     if (choice === undefined) {
       this.noNode(req, res);
       return;
     }
+    req.sbHead = head;
+    // One listener for the whole exchange, whichever node request is current: a client that goes away
+    // before the response is complete closes the node request (the node sees the connection close).
+    res.once('close', () => {
+      if (!res.writableFinished) req.sbNodeRequest?.destroy();
+    });
     this.forward(req, res, choice);
   }
 
+  /**
+   * Sends the request to the chosen node over the keep-alive agent and streams the answer back. This is
+   * the hot path: plain node:http with the flat rawHeaders arrays on both sides, no headers objects, no
+   * per-request option merging (http-proxy-3 serves the WebSocket upgrades and unavailableHost).
+   */
   private forward(req: BalancedRequest, res: ServerResponse, choice: NodeChoice): void {
     req.sbNode = choice.node;
+    const head = req.sbHead!;
     const tls = req.sbKind === 'https';
-    this.proxy.web(req, res, { target: this.target(choice.node, tls ? 'https:' : 'http:', choice.port), agent: tls ? this.tlsAgent : this.plainAgent }, (err, _req, _res) =>
-      this.onForwardError(err as ProxyError, req, res),
-    );
+    const options: http.RequestOptions = {
+      host: choice.node.ip,
+      port: choice.port,
+      method: req.method,
+      path: req.url,
+      headers: head.headers as unknown as http.OutgoingHttpHeaders,
+      agent: tls ? this.tlsAgent : this.plainAgent,
+      setHost: false,
+    };
+    const nodeReq = tls ? https.request(options) : http.request(options);
+    req.sbNodeRequest = nodeReq;
+    nodeReq.on('response', (nodeRes: IncomingMessage) => this.onNodeResponse(req, res, nodeRes));
+    nodeReq.on('error', (err: ProxyError) => {
+      if (req.sbNodeRequest === nodeReq) this.onForwardError(err, req, res);
+    });
+    if (head.hasBody) {
+      req.pipe(nodeReq);
+    } else {
+      nodeReq.end();
+      // A body-less request still has to be read to its end for the client connection to be reused.
+      if (!req.complete) req.resume();
+    }
+  }
+
+  private onNodeResponse(req: BalancedRequest, res: ServerResponse, nodeRes: IncomingMessage): void {
+    const status = nodeRes.statusCode ?? 502;
+    this.stats.responsesByStatus.inc(status);
+    const head = incomingResponseHead(nodeRes.rawHeaders);
+    if (head.setCookie !== undefined && req.sbNode !== undefined) {
+      const route = jvmRouteFromSetCookie(head.setCookie);
+      if (route !== undefined) this.chooser?.learnRoute(route, req.sbNode);
+    }
+    if (res.destroyed) {
+      nodeRes.destroy();
+      return;
+    }
+    res.writeHead(status, nodeRes.statusMessage, head.headers);
+    nodeRes.pipe(res);
+    nodeRes.on('error', () => res.destroy());
   }
 
   private onForwardError(err: ProxyError, req: BalancedRequest, res: ServerResponse): void {
     const node = req.sbNode;
     const code = err.code;
-    if (res.headersSent || res.writableEnded) {
+    if (res.headersSent || res.writableEnded || res.destroyed) {
       res.destroy();
       return;
     }
@@ -195,12 +285,13 @@ export class HttpBalancer implements Service {
     if (code === 'ECONNREFUSED' && node !== undefined) this.chooser?.markRefused(node, Math.min(this.ctx.config.registry.nodeTimeoutMs, 5000));
     // A refused or dropped connection before any response: the next node for requests that may be repeated.
     const attempts = req.sbAttempts ?? 0;
-    if (attempts < MAX_RETRIES && (code === 'ECONNREFUSED' || code === 'ECONNRESET') && isIdempotent(req.method) && hasNoBody(req.headers)) {
+    if (attempts < MAX_RETRIES && (code === 'ECONNREFUSED' || code === 'ECONNRESET') && isIdempotent(req.method) && req.sbHead?.hasBody === false) {
       req.sbAttempts = attempts + 1;
       const kind = req.sbKind ?? 'http';
-      let next = this.chooser!.choose(req, kind, node);
+      const cookie = req.sbHead.cookie ?? null;
+      let next = this.chooser!.choose(req, kind, node, cookie);
       // A stale keep-alive connection to the only node: the same node is worth one more try.
-      if (next === undefined && code === 'ECONNRESET' && node !== undefined) next = this.chooser!.choose(req, kind);
+      if (next === undefined && code === 'ECONNRESET' && node !== undefined) next = this.chooser!.choose(req, kind, undefined, cookie);
       if (next !== undefined) {
         this.ctx.log.debug({ err: err.message, node: node?.id, next: next.node.id }, 'HTTP backend failed, trying another node');
         this.forward(req, res, next);
@@ -211,6 +302,7 @@ export class HttpBalancer implements Service {
     this.reply(res, 502, 'Bad Gateway', 'The application server did not answer.\n');
   }
 
+  /** Responses that came through http-proxy-3 (unavailableHost, WebSocket handshakes a node refused). */
   private onProxyResponse(proxyRes: IncomingMessage, req: BalancedRequest): void {
     this.stats.responsesByStatus.inc(proxyRes.statusCode ?? 0);
     const headers = proxyRes.headers;
@@ -225,6 +317,8 @@ export class HttpBalancer implements Service {
   private noNode(req: BalancedRequest, res: ServerResponse): void {
     this.stats.noNode++;
     if (this.unavailable !== undefined) {
+      stripHopByHop(req.headers);
+      addForwardedHeaders(req.headers, req.socket.remoteAddress, req.sbEncrypted === true);
       this.proxy.web(req, res, { target: `http://${this.unavailable.host}:${this.unavailable.port}`, agent: this.plainAgent }, (err) => {
         this.ctx.log.warn({ err: (err as Error).message }, `unavailableHost ${this.ctx.config.http.unavailableHost} did not answer`);
         if (!res.headersSent) this.reply(res, 502, 'Bad Gateway', 'No application server is available.\n');
@@ -330,7 +424,7 @@ function destroyQuietly(target: unknown): void {
   if (target !== null && typeof target === 'object' && 'destroy' in target && typeof target.destroy === 'function') (target as { destroy(): void }).destroy();
 }
 
-function listen(server: http.Server, port: number, host: string): Promise<void> {
+function listen(server: net.Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: ProxyError): void =>
       reject(err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new StartupError(`cannot listen for HTTP on ${host}:${port}: ${err.code}`) : err);

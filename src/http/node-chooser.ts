@@ -125,16 +125,18 @@ export class HttpNodeChooser {
   /**
    * Chooses the node for `req`. A node named by the session (instance id, jvmRoute) keeps the request
    * while it lives and is not bad (a graceful node finishes its sessions); new sessions go to active
-   * nodes only. `exclude` is a node that just refused the connection.
+   * nodes only. `exclude` is a node that just refused the connection. `cookie` may be given when the
+   * caller has it already (so that Node does not build the request's headers object).
    */
-  choose(req: IncomingMessage, kind: BackendKind, exclude?: ServerNode): NodeChoice | undefined {
+  choose(req: IncomingMessage, kind: BackendKind, exclude?: ServerNode, cookie?: string | null): NodeChoice | undefined {
     const url = req.url ?? '/';
     const instanceId = url.length > 10 ? restcommInstanceId(url) : undefined;
     if (instanceId !== undefined) {
       const choice = this.sticky(this.nodeForInstanceId(instanceId), kind, exclude, 'instance-id');
       if (choice) return choice;
     }
-    const route = requestedJvmRoute(url, req.headers.cookie);
+    // `cookie` null means "known to be absent"; undefined means "read it from the request".
+    const route = requestedJvmRoute(url, cookie === undefined ? req.headers.cookie : (cookie ?? undefined));
     if (route !== undefined) {
       const choice = this.sticky(this.nodeForRoute(route), kind, exclude, 'jvm-route');
       if (choice) return choice;
