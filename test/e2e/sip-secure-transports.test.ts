@@ -10,9 +10,11 @@ import { WebSocket } from 'ws';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { freePorts } from '../helpers/ports.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
-import { SipPeer, SDP, buildRequest, inDialog, newToken, registerNode, responseTo, uacDialog, uasDialog } from '../helpers/tls-ua.js';
+import { SipPeer, SDP, buildRequest, firstHop, inDialog, newToken, registerNode, responseTo, uacDialog, uasDialog } from '../helpers/tls-ua.js';
 import { call, installJsSipGlobals, once, startJsSip } from '../helpers/jssip.js';
 import type { SipMessage } from '../../src/sip/message.js';
+import { uriOfNameAddr } from '../../src/sip/uri.js';
+import type { RTCSession } from 'jssip/lib/RTCSession.js';
 
 function getJson(port: number, path: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -178,6 +180,40 @@ describe('SIP over TLS, WS and WSS with TLS terminated (terminateTLSTraffic=true
       inv2.reply(inDialog(uasDialog(inv2.msg), 'BYE', `SIP/2.0/UDP 127.0.0.1:${nodeUdp.port};branch=z9hG4bK${newToken()};rport`));
       expect((await ended).originator).toBe('remote');
       await nodeUdp.waitFor((m) => !m.isRequest && m.status === 200 && m.cseq.method === 'BYE' && m.callId === callId2, 5000, '200 to the node BYE');
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('a node calls a JsSIP client registered over WSS: the INVITE finds its WebSocket by the registered Contact, BYE from JsSIP reaches the node', async () => {
+    const agent = await startJsSip(`wss://127.0.0.1:${ports.wss}`, 'callee');
+    try {
+      const registered = once(agent.ua, 'registered');
+      agent.ua.register();
+      await registered;
+      const reg = await nodeUdp.waitFor((m) => m.method === 'REGISTER' && m.fromUser === 'callee', 5000, 'the REGISTER');
+      const target = uriOfNameAddr(reg.msg.header('contact')!);
+      const callId = newToken();
+      const from = `<sip:node@127.0.0.1:${nodeUdp.port}>;tag=${newToken()}`;
+      const incoming = once<{ originator: string; session: RTCSession }>(agent.ua, 'newRTCSession');
+      nodeUdp.send(buildRequest({ method: 'INVITE', ruri: target, via: nodeUdp.via(), from, to: '<sip:callee@example.test>', callId, cseq: 1, contact: nodeUdp.contact(), body: SDP }), '127.0.0.1', ports.intUdp);
+      const { session } = await incoming;
+      // JsSIP got its own Contact back as the Request-URI, without the balancer's flow alias.
+      const ruri = (session as unknown as { _request: { ruri: { toString(): string } } })._request.ruri.toString();
+      expect(ruri).not.toContain('lbflow');
+      const confirmed = once(session, 'confirmed');
+      session.answer({ mediaConstraints: { audio: false, video: false } });
+      const ok = await nodeUdp.waitFor((m) => !m.isRequest && m.status === 200 && m.callId === callId, 5000, '200 OK from JsSIP');
+      const rr = ok.msg.headerValues('record-route');
+      expect(rr[0]).toContain(`:${ports.wss};transport=wss;lr`);
+      expect(rr[1]).toContain(`:${ports.intUdp};transport=udp;lr`);
+      const dialog = uacDialog({ callId, from, cseq: 1 }, ok.msg);
+      const hop = firstHop(dialog);
+      expect(hop).toEqual({ host: '127.0.0.1', port: ports.intUdp });
+      nodeUdp.send(inDialog(dialog, 'ACK', nodeUdp.via()), hop.host, hop.port);
+      await confirmed;
+      session.terminate();
+      await nodeUdp.waitFor((m) => m.method === 'BYE' && m.callId === callId, 5000, 'the BYE from JsSIP');
     } finally {
       await agent.stop();
     }
