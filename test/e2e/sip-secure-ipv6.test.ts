@@ -4,18 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { freePorts } from '../helpers/ports.js';
-import { SipPeer, SDP, buildRequest, firstHop, inDialog, newToken, registerNode, uacDialog } from '../helpers/tls-ua.js';
-import { get } from 'node:http';
-
-function activeNodes(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path: '/lbstat' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve((JSON.parse(body) as { Metrics: { activeNodes: number } }).Metrics.activeNodes));
-    }).on('error', reject);
-  });
-}
+import { SipPeer, SDP, buildRequest, firstHop, inDialog, newToken, registerNode, uacDialog, waitActiveNodes } from '../helpers/tls-ua.js';
 
 describe('SIP over UDP on IPv6 (ipv6Host=::1) beside IPv4', () => {
   let lb: Daemon;
@@ -36,8 +25,7 @@ describe('SIP over UDP on IPv6 (ipv6Host=::1) beside IPv4', () => {
     node6 = await SipPeer.start({ transport: 'udp', host: '::1', listenPort: 0, autoAnswer: true });
     stops.push(await registerNode(hb!, { hostName: 'v4', ip: '127.0.0.1', udpPort: node4.port, sessionId: 'v4' }));
     stops.push(await registerNode(hb!, { hostName: 'v6', ip: '::1', udpPort: node6.port, sessionId: 'v6' }));
-    const deadline = Date.now() + 5000;
-    while ((await activeNodes(stat!)) !== 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await waitActiveNodes(stat!, 2);
   });
 
   afterAll(async () => {

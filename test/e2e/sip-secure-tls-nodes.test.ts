@@ -3,27 +3,11 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
-import { get } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { freePorts } from '../helpers/ports.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
-import { SipPeer, SDP, buildRequest, inDialog, newToken, registerNode, uacDialog } from '../helpers/tls-ua.js';
-
-function lbstat(port: number): Promise<Record<string, number>> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path: '/lbstat' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve((JSON.parse(body) as { Metrics: Record<string, number> }).Metrics));
-    }).on('error', reject);
-  });
-}
-
-async function waitNodes(port: number, n: number): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while ((await lbstat(port)).activeNodes !== n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-}
+import { SipPeer, SDP, buildRequest, inDialog, lbstat, lbstatUntil, newToken, registerNode, uacDialog, waitActiveNodes } from '../helpers/tls-ua.js';
 
 describe('SIP over TLS end to end without termination', () => {
   let certs: TestCertificates;
@@ -61,7 +45,7 @@ describe('SIP over TLS end to end without termination', () => {
     [lbTrusted, lbUntrusted] = await Promise.all([startDaemon({ properties: props(ports[0]!, ports[1]!, ports[2]!, ports[3]!) }), startDaemon({ properties: props(ports[4]!, ports[5]!, ports[6]!, ports[7]!) })]);
     stops.push(await registerNode(ports[2]!, { hostName: 'tls1', ip: '127.0.0.1', tlsPort: trusted.port, sessionId: 't1' }));
     stops.push(await registerNode(ports[6]!, { hostName: 'tls2', ip: '127.0.0.1', tlsPort: untrusted.port, sessionId: 't2' }));
-    await Promise.all([waitNodes(ports[3]!, 1), waitNodes(ports[7]!, 1)]);
+    await Promise.all([waitActiveNodes(ports[3]!, 1), waitActiveNodes(ports[7]!, 1)]);
   });
 
   afterAll(async () => {
@@ -100,7 +84,7 @@ describe('SIP over TLS end to end without termination', () => {
   });
 
   it('refuses a TLS client without a certificate when client certificates are required (Enabled), and counts it', async () => {
-    const before = (await lbstat(ports[3]!)).SipTlsHandshakeFailures!;
+    const before = (await lbstat(ports[3]!)).SipTlsHandshakeFailures as number;
     const socket = tlsConnect({ host: '127.0.0.1', port: ports[0]!, ca });
     socket.on('error', () => undefined);
     let answered = '';
@@ -108,13 +92,8 @@ describe('SIP over TLS end to end without termination', () => {
     socket.once('secureConnect', () => socket.write(buildRequest({ method: 'OPTIONS', ruri: `sip:127.0.0.1:${ports[0]}`, via: `SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK${newToken()}`, from: `<sip:x@127.0.0.1>;tag=1`, to: '<sip:y@127.0.0.1>', callId: newToken(), cseq: 1 })));
     await new Promise<void>((resolve) => socket.once('close', () => resolve()));
     expect(answered).toBe('');
-    const deadline = Date.now() + 3000;
-    let after = before;
-    while (after === before && Date.now() < deadline) {
-      after = (await lbstat(ports[3]!)).SipTlsHandshakeFailures!;
-      if (after === before) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(after).toBe(before + 1);
+    const after = await lbstatUntil(ports[3]!, (m) => m.SipTlsHandshakeFailures !== before);
+    expect(after.SipTlsHandshakeFailures).toBe(before + 1);
   });
 
   it('does not send to a node whose certificate the trust store does not vouch for: the client gets 503', async () => {

@@ -5,40 +5,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
-import { get } from 'node:http';
 import { WebSocket } from 'ws';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { freePorts } from '../helpers/ports.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
-import { SipPeer, SDP, buildRequest, firstHop, inDialog, newToken, registerNode, responseTo, uacDialog, uasDialog } from '../helpers/tls-ua.js';
+import { SipPeer, SDP, buildRequest, firstHop, inDialog, lbstat, lbstatUntil, newToken, registerNode, responseTo, uacDialog, uasDialog, waitActiveNodes } from '../helpers/tls-ua.js';
 import { call, installJsSipGlobals, once, startJsSip } from '../helpers/jssip.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { uriOfNameAddr } from '../../src/sip/uri.js';
 import type { RTCSession } from 'jssip/lib/RTCSession.js';
-
-function getJson(port: number, path: string): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(JSON.parse(body) as Record<string, unknown>));
-    }).on('error', reject);
-  });
-}
-
-/** The /lbstat metrics. */
-async function lbstat(port: number): Promise<Record<string, unknown>> {
-  return (await getJson(port, '/lbstat')).Metrics as Record<string, unknown>;
-}
-
-async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const isInvite = (m: SipMessage): boolean => m.isRequest && m.method === 'INVITE';
 
@@ -83,7 +58,7 @@ describe('SIP over TLS, WS and WSS with TLS terminated (terminateTLSTraffic=true
     nodeUdp = await SipPeer.start({ transport: 'udp', listenPort: nodeTcp.port, autoAnswer: true });
     stopHeartbeat = await registerNode(ports.hb, { hostName: 'n1', ip: '127.0.0.1', udpPort: nodeUdp.port, tcpPort: nodeTcp.port, sessionId: 's1' });
     installJsSipGlobals(ca);
-    await until(() => getJson(ports.stat, '/lbinfo'), (i) => JSON.stringify(i).includes(String(nodeUdp.port)));
+    await waitActiveNodes(ports.stat, 1);
   });
 
   afterAll(async () => {
@@ -240,12 +215,12 @@ describe('SIP over TLS, WS and WSS with TLS terminated (terminateTLSTraffic=true
   it('counts open connections per transport in /lbstat', async () => {
     const agent = await startJsSip(`wss://127.0.0.1:${ports.wss}`, 'counted');
     try {
-      const stat = await until(() => lbstat(ports.stat), (s) => ((s.SipActiveConnectionsByTransport as Record<string, number> | undefined)?.wss ?? 0) >= 1);
+      const stat = await lbstatUntil(ports.stat, (s) => ((s.SipActiveConnectionsByTransport as Record<string, number> | undefined)?.wss ?? 0) >= 1);
       expect((stat.SipActiveConnectionsByTransport as Record<string, number>).wss).toBeGreaterThanOrEqual(1);
     } finally {
       await agent.stop();
     }
-    const after = await until(() => lbstat(ports.stat), (s) => ((s.SipActiveConnectionsByTransport as Record<string, number>).wss ?? 0) === 0);
+    const after = await lbstatUntil(ports.stat, (s) => ((s.SipActiveConnectionsByTransport as Record<string, number>).wss ?? 0) === 0);
     expect((after.SipActiveConnectionsByTransport as Record<string, number>).wss).toBe(0);
   });
 
@@ -272,7 +247,7 @@ describe('SIP over TLS, WS and WSS with TLS terminated (terminateTLSTraffic=true
     socket.on('error', () => undefined);
     socket.write('INVITE sip:bob@example.com SIP/2.0\r\nthis is not TLS\r\n\r\n');
     await new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    const stat = await until(() => lbstat(ports.stat), (s) => (s.SipTlsHandshakeFailures as number) > before);
+    const stat = await lbstatUntil(ports.stat, (s) => (s.SipTlsHandshakeFailures as number) > before);
     expect(stat.SipTlsHandshakeFailures).toBe(before + 1);
   });
 });

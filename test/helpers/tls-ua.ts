@@ -1,5 +1,5 @@
-// A small SIP endpoint for end-to-end tests over UDP, TCP or TLS (node:dgram, node:net, node:tls and the
-// project's framer): a node that answers like a UAS and can hang up, or a client that places a call and
+// A small SIP endpoint for end-to-end tests over UDP, TCP, TLS or WS (node:dgram, node:net, node:tls, the ws
+// package and the project's framer): a node that answers like a UAS and can hang up, or a client that places a call and
 // follows the route set. Also registers nodes with the balancer's JSON heartbeat.
 
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
@@ -7,10 +7,11 @@ import { createServer as netServer, connect as netConnect, isIPv6, type Server, 
 import { createServer as tlsServer, connect as tlsConnect, type ConnectionOptions, type TlsOptions } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { StreamFramer, parseDatagram, type SipMessage } from '../../src/sip/message.js';
 import { headerParam, parseUri, uriOfNameAddr } from '../../src/sip/uri.js';
 
-export type PeerTransport = 'udp' | 'tcp' | 'tls';
+export type PeerTransport = 'udp' | 'tcp' | 'tls' | 'ws';
 
 export interface Received {
   readonly msg: SipMessage;
@@ -53,6 +54,8 @@ export class SipPeer {
   private readonly opts: PeerOptions;
   private udp: DgramSocket | undefined;
   private server: Server | undefined;
+  private wss: WebSocketServer | undefined;
+  private readonly websockets = new Set<WebSocket>();
   private readonly sockets = new Set<Socket>();
   /** The outgoing connection of a client peer. */
   private conn: Socket | undefined;
@@ -85,6 +88,22 @@ export class SipPeer {
       return;
     }
     if (this.opts.listenPort === undefined) return;
+    if (this.transport === 'ws') {
+      // A node's SIP WebSocket port (RFC 7118): one message per WebSocket message.
+      const wss = new WebSocketServer({ host: this.host, port: this.opts.listenPort, handleProtocols: (p) => (p.has('sip') ? 'sip' : false) });
+      this.wss = wss;
+      wss.on('connection', (ws, req) => {
+        this.websockets.add(ws);
+        ws.on('close', () => this.websockets.delete(ws));
+        ws.on('message', (data: Buffer) => {
+          const r = parseDatagram(data);
+          if (r.kind === 'message') this.deliver(r.message, req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0, (d) => ws.send(toBuf(d).toString('utf8')));
+        });
+      });
+      await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+      this.port = (wss.address() as { port: number }).port;
+      return;
+    }
     const onSocket = (socket: Socket): void => this.adopt(socket);
     const server = this.transport === 'tls' ? tlsServer(this.opts.tls ?? {}, onSocket) : netServer(onSocket);
     this.server = server;
@@ -174,6 +193,8 @@ export class SipPeer {
 
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
+    for (const ws of this.websockets) ws.terminate();
+    if (this.wss) await new Promise<void>((resolve) => this.wss!.close(() => resolve()));
     this.conn?.destroy();
     if (this.udp) await new Promise<void>((resolve) => this.udp!.close(() => resolve()));
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
@@ -297,4 +318,33 @@ export async function registerNode(heartbeatPort: number, node: Record<string, s
   if (status !== 200) throw new Error(`JSON heartbeat start answered ${status}`);
   const timer = setInterval(() => void post({ heartbeat: { sessionId } }).catch(() => undefined), intervalMs);
   return () => clearInterval(timer);
+}
+
+/** The /lbstat metrics of a balancer's statisticPort. */
+export function lbstat(statisticPort: number): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port: statisticPort, path: '/lbstat' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve((JSON.parse(body) as { Metrics: Record<string, unknown> }).Metrics));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+/** Polls /lbstat until `ok` holds (or timeoutMs passes) and returns the last metrics. */
+export async function lbstatUntil(statisticPort: number, ok: (m: Record<string, unknown>) => boolean, timeoutMs = 5000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = await lbstat(statisticPort);
+    if (ok(m) || Date.now() > deadline) return m;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits until the balancer counts `n` active nodes. */
+export async function waitActiveNodes(statisticPort: number, n: number): Promise<void> {
+  const m = await lbstatUntil(statisticPort, (x) => x.activeNodes === n);
+  if (m.activeNodes !== n) throw new Error(`the balancer has ${String(m.activeNodes)} active nodes, expected ${n}`);
 }
