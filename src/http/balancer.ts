@@ -233,6 +233,8 @@ export class HttpBalancer implements Service {
     req.sbNode = choice.node;
     const head = req.sbHead!;
     const tls = req.sbKind === 'https';
+    // HTTP/1.1 needs a Host; an HTTP/1.0 client may have sent none (RFC 9112 §3.2).
+    if (!head.hasHost && req.sbAttempts === undefined) head.headers.push('Host', choice.node.ip.includes(':') ? `[${choice.node.ip}]:${choice.port}` : `${choice.node.ip}:${choice.port}`);
     const options: http.RequestOptions = {
       host: choice.node.ip,
       port: choice.port,

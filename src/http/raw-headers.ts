@@ -59,6 +59,8 @@ export interface OutgoingRequestHead {
   readonly cookie: string | undefined;
   /** True when the request announces a body (Transfer-Encoding, or a Content-Length other than 0). */
   readonly hasBody: boolean;
+  /** False for an HTTP/1.0 request without Host: the sender must add one for the HTTP/1.1 hop. */
+  readonly hasHost: boolean;
 }
 
 /**
@@ -119,7 +121,7 @@ export function outgoingRequestHead(raw: readonly string[], clientAddress: strin
   out.push('X-Forwarded-Proto', encrypted ? 'https' : 'http');
   if (host !== undefined) out.push('X-Forwarded-Host', host);
   const headers = connection !== undefined && !namesOnlyStandardOptions(connection) ? dropConnectionListed(out, connection) : out;
-  return { headers, cookie, hasBody };
+  return { headers, cookie, hasBody, hasHost: host !== undefined };
 }
 
 export interface IncomingResponseHead {

@@ -3,42 +3,9 @@
 
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePorts } from '../helpers/ports.js';
 import {
-  Heartbeats, answeredBy, lbstat, request, selfSignedCertificate, startNode, waitFor, webSocketEcho, type TestNode,
+  answeredBy, lbstat, request, selfSignedCertificate, startLb, startNode, waitFor, waitForNodes, webSocketEcho, type Lb, type TestNode,
 } from './http-harness.js';
-
-interface Lb {
-  daemon: Daemon;
-  httpPort: number;
-  httpsPort: number;
-  statisticPort: number;
-  heartbeats: Heartbeats;
-}
-
-async function startLb(extra: Record<string, string | number | boolean> = {}, keystore?: string): Promise<Lb> {
-  const [externalPort, internalPort, heartbeatPort, statisticPort, httpPort, httpsPort] = await freePorts(6);
-  const daemon = await startDaemon({
-    properties: {
-      host: '127.0.0.1',
-      externalPort: externalPort!,
-      internalPort: internalPort!,
-      heartbeatPort: heartbeatPort!,
-      statisticPort: statisticPort!,
-      httpPort: httpPort!,
-      ...(keystore !== undefined ? { httpsPort: httpsPort!, 'javax.net.ssl.keyStore': keystore, 'javax.net.ssl.trustStore': keystore } : {}),
-      nodeTimeout: 1500,
-      heartbeatInterval: 100,
-      ...extra,
-    },
-  });
-  return { daemon, httpPort: httpPort!, httpsPort: httpsPort!, statisticPort: statisticPort!, heartbeats: new Heartbeats(heartbeatPort!) };
-}
-
-async function waitForNodes(lb: Lb, count: number): Promise<void> {
-  await waitFor(async () => (await lbstat(lb.statisticPort)).activeNodes === count, 5000, `${count} active nodes`);
-}
 
 describe('HTTP balancer with three nodes', () => {
   let lb: Lb;

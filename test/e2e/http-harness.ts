@@ -8,12 +8,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
-import { freePort } from '../helpers/ports.js';
+import { freePort, freePorts } from '../helpers/ports.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
 
 export interface Seen {
   readonly method: string;
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
+  /** The balancer's side of the connection the request came on (same port = a reused connection). */
+  readonly remotePort: number | undefined;
 }
 
 export interface TestNode {
@@ -39,11 +42,26 @@ export interface NodeOptions {
 function handler(name: string, opts: NodeOptions, seen: Seen[], aborted: string[], scheme: string) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
-    seen.push({ method: req.method ?? '', url, headers: req.headers });
+    seen.push({ method: req.method ?? '', url, headers: req.headers, remotePort: req.socket.remotePort });
     res.on('close', () => {
       if (!res.writableFinished) aborted.push(url);
     });
     if (url.startsWith('/slow')) return; // never answers: the client gives up
+    if (url.startsWith('/chunked')) {
+      // A chunked response written in pieces, with a trailer.
+      res.writeHead(200, { 'x-node': name, trailer: 'x-sum' });
+      let n = 0;
+      const timer = setInterval(() => {
+        res.write(`piece${n}-`.repeat(50));
+        if (++n === 5) {
+          clearInterval(timer);
+          res.addTrailers({ 'x-sum': '5' });
+          res.end();
+        }
+      }, 5);
+      req.resume();
+      return;
+    }
     if (url.startsWith('/echo')) {
       // Streams the body back as it arrives (chunked: no Content-Length).
       res.writeHead(200, { 'x-node': name, 'x-request-te': String(req.headers['transfer-encoding'] ?? '') });
@@ -191,6 +209,38 @@ export function selfSignedCertificate(): { dir: string; keystore: string; cert: 
   const keystore = join(dir, 'keystore.pem');
   writeFileSync(keystore, cert + key);
   return { dir, keystore, cert, key, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface Lb {
+  readonly daemon: Daemon;
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  readonly statisticPort: number;
+  readonly heartbeats: Heartbeats;
+}
+
+/** Starts the daemon with HTTP on, HTTPS too when a keystore is given, and small heartbeat timings. */
+export async function startLb(extra: Record<string, string | number | boolean> = {}, keystore?: string): Promise<Lb> {
+  const [externalPort, internalPort, heartbeatPort, statisticPort, httpPort, httpsPort] = await freePorts(6);
+  const daemon = await startDaemon({
+    properties: {
+      host: '127.0.0.1',
+      externalPort: externalPort!,
+      internalPort: internalPort!,
+      heartbeatPort: heartbeatPort!,
+      statisticPort: statisticPort!,
+      httpPort: httpPort!,
+      ...(keystore !== undefined ? { httpsPort: httpsPort!, 'javax.net.ssl.keyStore': keystore, 'javax.net.ssl.trustStore': keystore } : {}),
+      nodeTimeout: 1500,
+      heartbeatInterval: 100,
+      ...extra,
+    },
+  });
+  return { daemon, httpPort: httpPort!, httpsPort: httpsPort!, statisticPort: statisticPort!, heartbeats: new Heartbeats(heartbeatPort!) };
+}
+
+export async function waitForNodes(lb: Lb, count: number): Promise<void> {
+  await waitFor(async () => (await lbstat(lb.statisticPort)).activeNodes === count, 5000, `${count} active nodes`);
 }
 
 export interface Reply {
