@@ -2,7 +2,6 @@
 // Route, Record-Route and Max-Forwards, and sends. Pure rewriting helpers first, the I/O class last.
 
 import { lookup } from 'node:dns';
-import { isIP } from 'node:net';
 import type { Config, SipTransport } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
@@ -10,7 +9,7 @@ import type { ServerNode } from '../registry/server-node.js';
 import type { BalancerAlgorithm } from '../algorithms/algorithm.js';
 import type { SipStats } from '../stats/sip-stats.js';
 import { parseDatagram, withReceived, type SipMessage, type ViaValue } from './message.js';
-import { bareHost, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';
+import { bareHost, isIpLiteral, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';
 import { buildReply } from './replies.js';
 import { isSipHeartbeat, parseSipHeartbeat } from './heartbeat.js';
 import type { Flow, ListeningPoint, Side } from './transport/transport.js';
@@ -36,7 +35,8 @@ export interface Advertised {
  * transport, and whether a host:port is the balancer itself (Route popping, loop detection).
  */
 export class LocalAddresses {
-  private readonly own = new Set<string>();
+  /** The balancer's own addresses: host → ports (a Map of Sets, so a lookup builds no string). */
+  private readonly ownPorts = new Map<string, Set<number>>();
   private readonly via = new Map<string, Advertised>();
   private readonly rr = new Map<string, Advertised>();
 
@@ -52,7 +52,7 @@ export class LocalAddresses {
     for (const lb of [sip.externalIpLoadBalancer, sip.internalIpLoadBalancer]) {
       if (lb) for (const p of Object.values(lb.ports)) if (p !== undefined) ports.add(p);
     }
-    for (const h of hosts) for (const p of ports) this.own.add(`${bareHost(h)}:${p}`);
+    for (const h of hosts) for (const p of ports) this.addOwn(h, p);
     for (const p of points) {
       const host = p.side === 'external' ? config.externalHost : config.internalHost;
       const lb = p.side === 'external' ? sip.externalIpLoadBalancer : sip.internalIpLoadBalancer;
@@ -62,16 +62,24 @@ export class LocalAddresses {
       this.via.set(`${p.side}/${p.transport}`, sip.useIpLoadBalancerAddressInViaHeaders ? advertised : { host, port: p.port });
       // Dual-stack points: IPv6 peers get the ipv6Host address (IP load balancers are IPv4 here).
       if (p.ipv6) {
-        this.own.add(`${bareHost(p.ipv6.host)}:${p.ipv6.port}`);
+        this.addOwn(p.ipv6.host, p.ipv6.port);
         this.rr.set(`${p.side}/${p.transport}/6`, p.ipv6);
         this.via.set(`${p.side}/${p.transport}/6`, p.ipv6);
       }
     }
   }
 
+  private addOwn(host: string, port: number): void {
+    const h = bareHost(host);
+    let ports = this.ownPorts.get(h);
+    if (!ports) this.ownPorts.set(h, (ports = new Set()));
+    ports.add(port);
+  }
+
   /** True when host:port (port defaulting to 5060) is one of the balancer's addresses. */
   isLocal(host: string, port: number | undefined): boolean {
-    return this.own.has(`${bareHost(host)}:${port ?? 5060}`);
+    const ports = this.ownPorts.get(host) ?? (host.charCodeAt(0) === 91 ? this.ownPorts.get(bareHost(host)) : undefined);
+    return ports !== undefined && ports.has(port ?? 5060);
   }
 
   /** `peer`: the address on the other end of that leg; an IPv6 peer gets the IPv6 address when there is one. */
@@ -510,7 +518,7 @@ export class SipForwarder {
         this.stats.sendFailures++;
         this.log.debug(`Sending ${msg.method} to ${address}:${port} failed: ${err.message}`);
       });
-    if (isIP(host) !== 0) send(host);
+    if (isIpLiteral(host)) send(host);
     else {
       lookup(host, (err, address) => {
         if (err) {

@@ -155,3 +155,14 @@ export function uriTransport(u: SipUri): string | undefined {
 export function defaultPort(transport: string): number {
   return transport === 'tls' || transport === 'wss' ? 5061 : transport === 'ws' ? 80 : 5060;
 }
+
+/** True for an IPv4 or IPv6 literal (brackets allowed), false for a host name: a cheap test for the hot path. */
+export function isIpLiteral(host: string): boolean {
+  if (host.includes(':')) return true;
+  if (host.length === 0 || host.length > 15) return false;
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c !== 46 && (c < 48 || c > 57)) return false;
+  }
+  return true;
+}

@@ -2,6 +2,8 @@
 
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { lookup, type LookupOneOptions } from 'node:dns';
+import { isIpLiteral } from '../uri.js';
 import { parseDatagram } from '../message.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
 
@@ -21,7 +23,7 @@ export class UdpListeningPoint implements ListeningPoint {
   }
 
   async start(): Promise<void> {
-    const socket = createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', reuseAddr: false });
+    const socket = createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', reuseAddr: false, lookup: fastLookup });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -82,4 +84,18 @@ export class UdpListeningPoint implements ListeningPoint {
   toString(): string {
     return `udp:${this.host}:${this.port} (${this.side})`;
   }
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * dgram resolves the address of every send, even an IP literal (a regular expression, then a tick). The
+ * forwarder sends to IP literals almost always: answer those at once, and resolve only host names.
+ */
+function fastLookup(hostname: string, options: LookupOneOptions, callback: LookupCallback): void {
+  if (isIpLiteral(hostname)) {
+    callback(null, hostname, hostname.includes(':') ? 6 : 4);
+    return;
+  }
+  lookup(hostname, typeof options === 'number' ? { family: options } : options, callback);
 }
