@@ -25,7 +25,7 @@ const HOST = '127.0.0.1';
 const CALL_LENGTH_MS = 100;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
-const DEFAULT_RATES = [250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000, 14000, 16000, 17500, 20000];
+const DEFAULT_RATES = [250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000, 14000, 16000, 17500, 20000];
 
 function parseArgs(argv) {
   const opts = { stepSeconds: 15, warmupSeconds: 3, proxies: ['direct', 'kamailio', 'balancer'], rates: DEFAULT_RATES, retries: 1 };
