@@ -43,10 +43,17 @@ describe('withUriParams', () => {
 
 describe('markClientContact', () => {
   const wss = { transport: 'wss' as const, remoteAddress: '192.0.2.7', remotePort: 40000 };
-  it('leaves the Contact alone when both legs use the client transport', () => {
+  it('leaves the Contact of a client reachable at its Contact alone when both legs use its transport', () => {
+    const m = invite('<sip:a@192.0.2.7:40000;transport=tls>');
+    expect(markClientContact(m, { transport: 'tls', remoteAddress: '192.0.2.7', remotePort: 40000 }, 'tls')).toBe(false);
+    expect(m.header('contact')).toBe('<sip:a@192.0.2.7:40000;transport=tls>');
+    const udp = invite('<sip:a@192.0.2.7:5060>');
+    expect(markClientContact(udp, { transport: 'udp', remoteAddress: '192.0.2.9', remotePort: 5060 }, 'udp')).toBe(false);
+  });
+  it('gives a WebSocket client the flow alias even when both legs are WebSockets (its Contact host is unreachable)', () => {
     const m = invite('<sip:a@abc.invalid;transport=ws>');
-    expect(markClientContact(m, wss, 'wss')).toBe(false);
-    expect(m.header('contact')).toBe('<sip:a@abc.invalid;transport=ws>');
+    expect(markClientContact(m, wss, 'wss')).toBe(true);
+    expect(m.header('contact')).toBe('<sip:a@abc.invalid;transport=ws;lbflow=192.0.2.7~40000~wss>');
   });
   it('adds the flow alias of a WebSocket client (its Contact host is .invalid), keeping its transport', () => {
     const m = invite('<sip:a@abc.invalid;transport=ws>;+sip.instance="<urn:uuid:1>"');
@@ -66,9 +73,21 @@ describe('markClientContact', () => {
     expect(markClientContact(star, wss, 'udp')).toBe(false);
     expect(markClientContact(invite(undefined), wss, 'udp')).toBe(false);
   });
-  it('does not add a second alias', () => {
-    const m = invite('<sip:a@abc.invalid;transport=ws;lbflow=192.0.2.7~40000~wss>');
-    expect(markClientContact(m, wss, 'udp')).toBe(false);
+  it('replaces a flow alias the client wrote itself (it could name another client\'s connection)', () => {
+    const m = invite('<sip:a@abc.invalid;lbflow=192.0.2.99~1234~wss;transport=ws>');
+    expect(markClientContact(m, wss, 'udp')).toBe(true);
+    expect(m.header('contact')).toBe('<sip:a@abc.invalid;transport=ws;lbflow=192.0.2.7~40000~wss>');
+    const udp = invite('<sip:a@192.0.2.7:5060;lbflow=192.0.2.99~1234~wss>');
+    expect(markClientContact(udp, { transport: 'udp', remoteAddress: '192.0.2.7', remotePort: 5060 }, 'udp')).toBe(true);
+    expect(udp.header('contact')).toBe('<sip:a@192.0.2.7:5060>');
+  });
+  it('marks every Contact of a REGISTER', () => {
+    const m = parseMessage(
+      'REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/WSS abc.invalid;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:a@x>\r\nCall-ID: r1\r\nCSeq: 1 REGISTER\r\n' +
+        'Contact: <sip:a@abc.invalid;transport=ws>;expires=600\r\nContact: <sip:a@def.invalid;transport=ws;lbflow=9.9.9.9~1~ws>\r\nContent-Length: 0\r\n\r\n',
+    );
+    expect(markClientContact(m, wss, 'udp')).toBe(true);
+    expect(m.headerValues('contact')).toEqual(['<sip:a@abc.invalid;transport=ws;lbflow=192.0.2.7~40000~wss>;expires=600', '<sip:a@def.invalid;transport=ws;lbflow=192.0.2.7~40000~wss>']);
   });
   it('marks IPv6 connections', () => {
     const m = invite('<sip:a@abc.invalid;transport=ws>');

@@ -67,25 +67,46 @@ export interface ClientFlow {
 }
 
 /**
- * Marks the first Contact of a message from a client whose transport differs from the internal leg's:
- * `;transport=<client transport>` when the URI names none, and the flow alias when the client can only
- * be reached on its connection and its Contact does not name that connection. Returns true when edited.
+ * Marks the Contacts of a message from a client: `;transport=<client transport>` when the internal leg uses
+ * another transport and the URI names none, and the flow alias when the client can only be reached on its
+ * connection (WS, WSS; TLS whose Contact does not name the connection). A flow alias the client wrote itself
+ * is removed first: it could name someone else's connection. Returns true when the message was edited.
  */
 export function markClientContact(msg: SipMessage, flow: ClientFlow, internalTransport: SipTransport): boolean {
-  if (flow.transport === internalTransport) return false;
-  const value = msg.firstListValue('contact');
-  if (value === undefined || value.trim() === '*') return false;
-  const uri = parseUri(uriOfNameAddr(value));
-  if (!uri || (uri.scheme !== 'sip' && uri.scheme !== 'sips')) return false;
-  let params = '';
-  if (uriTransport(uri) === undefined) params += `;transport=${flow.transport}`;
-  const sameAddress = bareHost(uri.host) === flow.remoteAddress && uri.port === flow.remotePort;
-  if (CONNECTION_BOUND.has(flow.transport) && !sameAddress && paramOf(uri.params, FLOW_PARAM) === undefined) {
-    params += `;${FLOW_PARAM}=${flow.remoteAddress}~${flow.remotePort}~${flow.transport}`;
+  const values = msg.headerValues('contact');
+  if (values.length === 0) return false;
+  let edited = false;
+  const marked = values.map((value) => {
+    const v = markContactValue(value, flow, internalTransport);
+    if (v !== value) edited = true;
+    return v;
+  });
+  if (!edited) return false;
+  if (values.length === 1) msg.replaceFirstListValue('contact', marked[0]!);
+  else {
+    // Several Contacts (a REGISTER): one field with all of them.
+    msg.removeHeader('contact');
+    msg.addHeader('Contact', marked.join(', '));
   }
-  if (params === '') return false;
-  msg.replaceFirstListValue('contact', withUriParams(value, params));
   return true;
+}
+
+/** One Contact value, marked (see markClientContact); the same string when nothing changes. */
+export function markContactValue(value: string, flow: ClientFlow, internalTransport: SipTransport): string {
+  if (value.trim() === '*') return value;
+  const uriText = uriOfNameAddr(value);
+  const uri = parseUri(uriText);
+  if (!uri || (uri.scheme !== 'sip' && uri.scheme !== 'sips')) return value;
+  let v = value;
+  if (paramOf(uri.params, FLOW_PARAM) !== undefined) {
+    const at = value.indexOf(uriText);
+    v = value.slice(0, at) + withoutFlow(uriText) + value.slice(at + uriText.length);
+  }
+  let params = '';
+  if (flow.transport !== internalTransport && uriTransport(uri) === undefined) params += `;transport=${flow.transport}`;
+  const sameAddress = bareHost(uri.host) === flow.remoteAddress && uri.port === flow.remotePort;
+  if (CONNECTION_BOUND.has(flow.transport) && !sameAddress) params += `;${FLOW_PARAM}=${flow.remoteAddress}~${flow.remotePort}~${flow.transport}`;
+  return params === '' ? v : withUriParams(v, params);
 }
 
 /** The flow alias of a URI: the address, port and transport of the client's connection. */
