@@ -24,12 +24,10 @@ export class PduConnection {
   peer: PduConnection | undefined;
   /** Date.now() of the chunk being processed: one clock read per chunk, not per PDU. */
   now: number;
-  /** The run of relayed PDUs not yet written: a range of one buffer. */
+  /** The run of relayed PDUs not yet written: a range of the buffer being framed. */
   private runBuffer: Buffer | undefined;
   private runStart = 0;
   private runEnd = 0;
-  /** The chunk being framed: written as it is when every PDU in it is relayed (the common case). */
-  private chunk: Buffer | undefined;
 
   constructor(
     socket: Socket,
@@ -43,9 +41,9 @@ export class PduConnection {
     socket.setNoDelay(true);
     this.framer = new PduFramer(
       maxPduSize,
-      (pdu) => {
+      (pdu, data, offset) => {
         this.lastReceivedAt = this.now;
-        if (this.onPdu(pdu)) this.addToRun(pdu);
+        if (this.onPdu(pdu)) this.addToRun(data, offset, pdu.length);
         else this.flushRun();
       },
       (err) => {
@@ -56,38 +54,30 @@ export class PduConnection {
     );
     socket.on('data', (chunk: Buffer) => {
       this.now = Date.now();
-      this.chunk = chunk;
       this.framer.push(chunk);
       this.flushRun();
-      this.chunk = undefined;
     });
   }
 
-  private addToRun(pdu: Buffer): void {
-    const run = this.runBuffer;
-    if (run !== undefined && pdu.buffer === run.buffer && pdu.byteOffset === this.runEnd) {
-      this.runEnd += pdu.length;
+  private addToRun(data: Buffer, offset: number, length: number): void {
+    if (this.runBuffer === data && offset === this.runEnd) {
+      this.runEnd += length;
       return;
     }
     this.flushRun();
-    this.runBuffer = pdu;
-    this.runStart = pdu.byteOffset;
-    this.runEnd = pdu.byteOffset + pdu.length;
+    this.runBuffer = data;
+    this.runStart = offset;
+    this.runEnd = offset + length;
   }
 
   /** Writes the pending run of relayed PDUs to the peer; pauses this socket when the peer is full. */
   flushRun(): void {
-    const run = this.runBuffer;
-    if (run === undefined) return;
+    const data = this.runBuffer;
+    if (data === undefined) return;
     this.runBuffer = undefined;
     const peer = this.peer;
     if (peer === undefined || peer.closed) return;
-    const chunk = this.chunk;
-    const length = this.runEnd - this.runStart;
-    let bytes: Buffer;
-    if (chunk !== undefined && chunk.buffer === run.buffer && chunk.byteOffset === this.runStart && chunk.length === length) bytes = chunk;
-    else if (run.byteOffset === this.runStart && run.length === length) bytes = run;
-    else bytes = Buffer.from(run.buffer, this.runStart, length);
+    const bytes = this.runStart === 0 && this.runEnd === data.length ? data : data.subarray(this.runStart, this.runEnd);
     if (!peer.write(bytes)) this.socket.pause();
   }
 

@@ -103,7 +103,8 @@ export class PduFramer {
 
   constructor(
     private readonly maxPduSize: number,
-    private readonly onPdu: (pdu: Buffer) => void,
+    /** `data` and `offset` locate the PDU in the buffer being framed (to batch relays without copying). */
+    private readonly onPdu: (pdu: Buffer, data: Buffer, offset: number) => void,
     private readonly onError: (err: FramingError) => void,
   ) {}
 
@@ -149,7 +150,7 @@ export class PduFramer {
         return;
       }
       if (end - offset < length) break;
-      this.onPdu(data.subarray(offset, offset + length));
+      this.onPdu(data.subarray(offset, offset + length), data, offset);
       if (this.failed) return;
       offset += length;
     }

@@ -125,7 +125,7 @@ export class SmppSession {
         if (ESME_REQUESTS.has(id)) {
           setSequenceNumber(pdu, this.toSmsc.add(seq, id, this.esme.now + this.ctx.config.timeoutResponseMs));
           stats.requestsToServer++;
-          stats.requestsByCommand.inc(commandName(id));
+          stats.requestsByCommand.incId(id);
           return true;
         }
         this.answerLocally(id, seq);
@@ -178,7 +178,7 @@ export class SmppSession {
     const smsc = this.smsc;
     if (smsc === undefined || this.smscState !== 'BOUND') return false;
     setSequenceNumber(pdu, entry.originalSeq);
-    this.ctx.stats.responsesByCommand.inc(commandName(id));
+    this.ctx.stats.responsesByCommand.incId(id);
     if (id !== Cmd.unbind_resp) return true;
     // The SMSC's unbind is answered: both sessions end here, without a second unbind upstream.
     this.esme.flushRun();
@@ -205,7 +205,7 @@ export class SmppSession {
         return false;
       }
       setSequenceNumber(pdu, entry.originalSeq);
-      stats.responsesByCommand.inc(commandName(id));
+      stats.responsesByCommand.incId(id);
       if (id !== Cmd.unbind_resp) return true;
       // The ESME's unbind is answered: both sessions end here, without a second unbind upstream.
       smsc.flushRun();
@@ -234,7 +234,7 @@ export class SmppSession {
       : this.toEsme.add(seq, id, smsc.now + this.ctx.config.timeoutResponseMs);
     setSequenceNumber(pdu, newSeq);
     stats.requestsToClient++;
-    stats.requestsByCommand.inc(commandName(id));
+    stats.requestsByCommand.incId(id);
     return true;
   }
 
@@ -254,7 +254,7 @@ export class SmppSession {
     }
     this.bind = fields;
     this.esmeState = 'BINDING';
-    this.ctx.stats.requestsByCommand.inc(commandName(id));
+    this.ctx.stats.requestsByCommand.incId(id);
     void this.bindUpstream(this.ctx.servers.size).then((outcome) => {
       if (this.esmeState !== 'BINDING') {
         outcome.conn?.destroy();
@@ -266,7 +266,7 @@ export class SmppSession {
         // Relay the SMSC's bind_resp as it is (system_id, sc_interface_version), with the ESME's number.
         setSequenceNumber(outcome.resp, seq);
         this.esme.write(outcome.resp);
-        this.ctx.stats.responsesByCommand.inc(commandName(commandId(outcome.resp)));
+        this.ctx.stats.responsesByCommand.incId(commandId(outcome.resp));
         this.log.info(`ESME ${fields.systemId} bound to SMSC ${this.server!.host}:${this.server!.port}`);
         return;
       }

@@ -1,7 +1,51 @@
 // SMPP broker counters (manual "Getting statistic" 3.a–g, plus the original's notBind/notResponded).
 
 import type { Registry } from 'prom-client';
+import { commandName } from '../smpp/pdu.js';
 import { CounterMap, promCounter, promCounterMap } from './counters.js';
+
+/**
+ * Counts by SMPP command_id on the relay's hot path: an array slot per defined command (ids up to 0x3FF,
+ * request or response), named only when read; other ids fall back to the name map.
+ */
+export class CommandCounterMap extends CounterMap<string> {
+  private readonly slots = new Float64Array(2048);
+
+  incId(id: number): void {
+    const low = id & 0x7fffffff;
+    if (low < 1024) this.slots[low + (id >= 0x80000000 ? 1024 : 0)]! += 1;
+    else this.inc(commandName(id));
+  }
+
+  private merged(): Map<string, number> {
+    const out = new Map<string, number>(super.entries());
+    for (let i = 0; i < 2048; i++) {
+      const v = this.slots[i]!;
+      if (v === 0) continue;
+      const name = commandName(i < 1024 ? i : (0x80000000 + i - 1024) >>> 0);
+      out.set(name, (out.get(name) ?? 0) + v);
+    }
+    return out;
+  }
+
+  override get(key: string): number {
+    return this.merged().get(key) ?? 0;
+  }
+
+  override total(): number {
+    let sum = super.total();
+    for (const v of this.slots) sum += v;
+    return sum;
+  }
+
+  override entries(): IterableIterator<[string, number]> {
+    return this.merged().entries();
+  }
+
+  override toJSON(): Record<string, number> {
+    return Object.fromEntries(this.merged());
+  }
+}
 
 export class SmppStats {
   requestsToServer = 0;
@@ -9,8 +53,8 @@ export class SmppStats {
   bytesToServer = 0;
   bytesToClient = 0;
   /** Keyed by command name (submit_sm, …) or 0x-hex for unknown ids. */
-  readonly requestsByCommand = new CounterMap<string>();
-  readonly responsesByCommand = new CounterMap<string>();
+  readonly requestsByCommand = new CommandCounterMap();
+  readonly responsesByCommand = new CommandCounterMap();
   activeConnections = 0;
   notBindClients = 0;
   notRespondedPackets = 0;
