@@ -2,8 +2,10 @@
 // the sip subprotocol, one message per WebSocket message, the way back on the same connection, keep-alive
 // pings, the idle timeout, outbound connections to a node's WS port.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { SipStats } from '../../src/stats/sip-stats.js';
 import { silentLogger } from '../../src/log.js';
@@ -11,6 +13,8 @@ import type { SipMessage } from '../../src/sip/message.js';
 import type { Flow } from '../../src/sip/transport/transport.js';
 import { WsListeningPoint, offeredSubprotocols, pingIntervalFor, refusalForSubprotocols } from '../../src/sip/transport/ws.js';
 import { freePort } from '../helpers/ports.js';
+import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
+import type { TlsConfig } from '../../src/config/types.js';
 
 const OPTIONS = 'OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS a.invalid;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n';
 
@@ -185,5 +189,66 @@ describe('WsListeningPoint', () => {
     const dead = await freePort();
     const err = await new Promise<Error>((resolve) => h.lp.sendTo(Buffer.from(OPTIONS), '127.0.0.1', dead, resolve));
     expect(err.message).toMatch(/ECONNREFUSED|closed/);
+  });
+});
+
+describe('WsListeningPoint over TLS (WSS)', () => {
+  let certs: TestCertificates;
+  let cert: string;
+  let tls: TlsConfig;
+  beforeAll(() => {
+    certs = makeTestCertificates();
+    cert = readFileSync(certs.certPem, 'utf8');
+    tls = { material: { pfx: readFileSync(certs.p12), passphrase: certs.password, ca: [cert] }, clientAuth: 'none', minVersion: 'TLSv1.2', skipServerVerification: false };
+  });
+  afterAll(() => {
+    if (certs) rmSync(certs.dir, { recursive: true, force: true });
+  });
+
+  async function wssPoint(over: Partial<TlsConfig> = {}): Promise<Harness> {
+    const port = await freePort();
+    const stats = new SipStats();
+    const received: { msg: SipMessage; flow: Flow }[] = [];
+    const lp = new WsListeningPoint({ side: 'external', host: '127.0.0.1', port, maxMessageSize: 65_536, idleTimeoutMs: 60_000, stats, log: silentLogger(), onMessage: (msg, flow) => received.push({ msg, flow }) }, { ...tls, ...over });
+    await lp.start();
+    cleanups.push(() => lp.stop());
+    return { lp, stats, received, port };
+  }
+
+  it('serves wss:// with a PKCS#12 identity; messages arrive with transport wss', async () => {
+    const h = await wssPoint();
+    expect(h.lp.transport).toBe('wss');
+    const ws = new WebSocket(`wss://127.0.0.1:${h.port}`, 'sip', { ca: cert });
+    cleanups.push(() => ws.terminate());
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.send(OPTIONS);
+    await until(() => h.received.length === 1);
+    expect(h.received[0]!.flow.transport).toBe('wss');
+    expect(h.stats.activeConnections.get('wss')).toBe(1);
+  });
+
+  it('counts a failed TLS handshake on the WSS port (plain text, or no client certificate when Enabled)', async () => {
+    const h = await wssPoint({ clientAuth: 'require' });
+    const s = netConnect({ host: '127.0.0.1', port: h.port });
+    s.on('error', () => undefined);
+    s.once('connect', () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await new Promise<void>((resolve) => s.once('close', () => resolve()));
+    await until(() => h.stats.tlsHandshakeFailures === 1);
+    const ws = new WebSocket(`wss://127.0.0.1:${h.port}`, 'sip', { ca: cert });
+    const outcome = await new Promise<string>((resolve) => {
+      ws.once('open', () => resolve('open'));
+      ws.once('error', () => resolve('refused'));
+    });
+    expect(outcome).toBe('refused');
+    await until(() => h.stats.tlsHandshakeFailures === 2);
+    const withCert = new WebSocket(`wss://127.0.0.1:${h.port}`, 'sip', { ca: cert, cert, key: readFileSync(certs.keyPem) });
+    cleanups.push(() => withCert.terminate());
+    await new Promise<void>((resolve, reject) => {
+      withCert.once('open', () => resolve());
+      withCert.once('error', reject);
+    });
   });
 });
