@@ -73,6 +73,9 @@ export interface ClientFlow {
  * is removed first: it could name someone else's connection. Returns true when the message was edited.
  */
 export function markClientContact(msg: SipMessage, flow: ClientFlow, internalTransport: SipTransport): boolean {
+  // Hot path (plain UDP/TCP, same transport on both legs): nothing to add, so only a client-written alias
+  // could need removing; look for its name before parsing any Contact.
+  if (flow.transport === internalTransport && !CONNECTION_BOUND.has(flow.transport) && !mentionsFlowParam(msg)) return false;
   const values = msg.headerValues('contact');
   if (values.length === 0) return false;
   let edited = false;
@@ -89,6 +92,20 @@ export function markClientContact(msg: SipMessage, flow: ClientFlow, internalTra
     msg.addHeader('Contact', marked.join(', '));
   }
   return true;
+}
+
+/** True when some Contact field holds the text `lbflow` in any case. */
+function mentionsFlowParam(msg: SipMessage): boolean {
+  for (const h of msg.headers) {
+    if (h.key !== 'contact') continue;
+    const v = h.value;
+    for (let i = v.indexOf(';'); i >= 0 && i + FLOW_PARAM.length < v.length; i = v.indexOf(';', i + 1)) {
+      let j = i + 1;
+      while (v.charCodeAt(j) === 32 || v.charCodeAt(j) === 9) j++;
+      if (v.substr(j, FLOW_PARAM.length).toLowerCase() === FLOW_PARAM) return true;
+    }
+  }
+  return false;
 }
 
 /** One Contact value, marked (see markClientContact); the same string when nothing changes. */
