@@ -43,7 +43,10 @@ export class DualStackListeningPoint implements ListeningPoint {
       await this.v6.start();
     } catch (err) {
       await this.v4.stop();
-      throw err;
+      // Start-up reports the point by its IPv4 address: name the IPv6 one that failed.
+      const e = err as NodeJS.ErrnoException;
+      const why = `${e.code ?? e.message} on the IPv6 address [${this.v6.host}]:${this.v6.port}`;
+      throw Object.assign(new Error(why), { code: why });
     }
   }
 
