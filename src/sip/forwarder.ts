@@ -40,8 +40,13 @@ export class LocalAddresses {
   private readonly via = new Map<string, Advertised>();
   private readonly rr = new Map<string, Advertised>();
 
+  private readonly routeHostname: string | undefined;
+  private readonly filterSubdomain: boolean;
+
   constructor(config: Config, points: readonly { side: Side; transport: SipTransport; port: number; ipv6?: Advertised }[]) {
     const sip = config.sip;
+    this.routeHostname = sip.matchingHostnameForRoute?.toLowerCase();
+    this.filterSubdomain = sip.isFilterSubdomain;
     const hosts = new Set([config.externalHost, config.internalHost, config.host]);
     if (config.ipv6Host) hosts.add(config.ipv6Host);
     if (sip.publicIp) hosts.add(sip.publicIp);
@@ -67,6 +72,17 @@ export class LocalAddresses {
         this.via.set(`${p.side}/${p.transport}/6`, p.ipv6);
       }
     }
+  }
+
+  /**
+   * True when a Route host is `matchingHostnameForRoute` (or, with isFilterSubdomain, a subdomain of it):
+   * such a Route names this balancer by a name of its own and is popped like the balancer's own Routes.
+   */
+  matchesRouteHostname(host: string): boolean {
+    const name = this.routeHostname;
+    if (name === undefined) return false;
+    const h = host.toLowerCase();
+    return h === name || (this.filterSubdomain && h.endsWith(`.${name}`));
   }
 
   private addOwn(host: string, port: number): void {
@@ -161,7 +177,12 @@ export function popBalancerRoutes(msg: SipMessage, local: LocalAddresses): NodeH
     const top = msg.firstListValue('route');
     if (top === undefined) return hint;
     const uri = parseUri(uriOfNameAddr(top));
-    if (!uri || !local.isLocal(uri.host, uri.port ?? defaultPort(uriTransport(uri) ?? 'udp'))) return hint;
+    if (!uri) return hint;
+    if (!local.isLocal(uri.host, uri.port ?? defaultPort(uriTransport(uri) ?? 'udp'))) {
+      if (!local.matchesRouteHostname(uri.host)) return hint;
+      msg.removeFirstListValue('route');
+      continue;
+    }
     msg.removeFirstListValue('route');
     if (!hint) hint = hintOf(uri);
   }
@@ -363,6 +384,11 @@ export class SipForwarder {
         : assigned && assigned.state !== 'bad' ? assigned : this.algorithm.pickForSipRequest(msg);
       if (node && node === assigned && msg.method !== 'ACK') this.algorithm.assignToNode?.(msg, node);
     } else {
+      if (initial && this.isBlocked(msg)) {
+        // Scanners (blockedValues in User-Agent, From or To) get no answer at all.
+        this.stats.dropped.inc('blocked');
+        return;
+      }
       node = this.explicitNode(msg, initial);
       if (node) {
         if (msg.method !== 'ACK') this.algorithm.assignToNode?.(msg, node);
@@ -445,6 +471,16 @@ export class SipForwarder {
         this.reply(again.message, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
       }
     });
+  }
+
+  /** True when User-Agent, From or To contains one of `blockedValues` (case-insensitive). */
+  private isBlocked(msg: SipMessage): boolean {
+    const blocked = this.config.sip.blockedValues;
+    if (blocked.length === 0) return false;
+    const ua = msg.header('user-agent');
+    const text = `${ua ?? ''}\n${msg.from}\n${msg.to}`.toLowerCase();
+    for (const b of blocked) if (b !== '' && text.includes(b)) return true;
+    return false;
   }
 
   /** The next active node of the latest version after `failed`, or undefined when it is the only one. */

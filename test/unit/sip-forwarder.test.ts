@@ -284,6 +284,29 @@ describe('client to node', () => {
   });
 });
 
+describe('configured filters', () => {
+  it('drops initial requests from scanners named in blockedValues (User-Agent, From, To), silently', () => {
+    const s = setup();
+    s.addNode(5070);
+    s.fromClient(request('INVITE', { extra: ['User-Agent: friendly-scanner'] }));
+    s.fromClient(request('OPTIONS', { extra: ['User-Agent: SIPVicious 0.3'] }));
+    expect(s.int.sent).toHaveLength(0);
+    expect(s.ext.sent).toHaveLength(0);
+    expect(s.stats.dropped.get('blocked')).toBe(2);
+    s.fromClient(request('INVITE', { extra: ['User-Agent: Linphone'] }));
+    expect(s.int.sent).toHaveLength(1);
+  });
+
+  it('pops a Route naming matchingHostnameForRoute (and its subdomains with isFilterSubdomain)', () => {
+    const s = setup({ matchingHostnameForRoute: 'lb.example.com', isFilterSubdomain: 'true' });
+    s.addNode(5070);
+    s.fromClient(request('INVITE', { route: ['<sip:edge.lb.example.com;lr>', '<sip:lb.example.com;lr>'] }));
+    const msg = s.int.sent[0]!.msg;
+    expect(msg.hasHeader('route')).toBe(false);
+    expect(msg.requestUri).toBe('sip:service@127.0.0.1:5070');
+  });
+});
+
 describe('node to client', () => {
   it('forwards a node-initiated INVITE out the external side with external Via on top and [external, internal] Record-Route', () => {
     const s = setup();
