@@ -3,6 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { runSipp, startSipp } from '../helpers/sipp.js';
 import { freePorts } from '../helpers/ports.js';
 import { SipPeer, SDP, buildRequest, firstHop, inDialog, newToken, registerNode, uacDialog, waitActiveNodes } from '../helpers/tls-ua.js';
 
@@ -12,10 +13,14 @@ describe('SIP over UDP on IPv6 (ipv6Host=::1) beside IPv4', () => {
   let node6: SipPeer;
   let ext: number;
   let int: number;
+  let heartbeatPort: number;
+  let statisticPort: number;
   const stops: (() => void)[] = [];
 
   beforeAll(async () => {
     const [e, i, hb, stat] = await freePorts(4);
+    heartbeatPort = hb!;
+    statisticPort = stat!;
     ext = e!;
     int = i!;
     lb = await startDaemon({
@@ -65,6 +70,23 @@ describe('SIP over UDP on IPv6 (ipv6Host=::1) beside IPv4', () => {
       }
     } finally {
       await client.close();
+    }
+  });
+
+  it('sipp on ::1 places calls through the balancer to a sipp node on ::1', async () => {
+    const [uasPort, uacPort] = await freePorts(2, '::1');
+    const uas = await startSipp({ scenario: 'uas.xml', host: '::1', localPort: uasPort!, traceMessages: true, timeoutMs: 20_000 });
+    const stop = await registerNode(heartbeatPort, { hostName: 'sipp6', ip: '::1', udpPort: uasPort!, sessionId: 'sipp6' });
+    try {
+      await waitActiveNodes(statisticPort, 3);
+      // Two IPv6 nodes now: every call must still reach an IPv6 one, none the IPv4 node.
+      const before = node4.received.length;
+      const uac = await runSipp({ scenario: 'uac.xml', host: '::1', localPort: uacPort!, remote: `[::1]:${ext}`, calls: 4, rate: 50, callLengthMs: 10, timeoutMs: 15_000 });
+      expect(uac.stats?.successfulCalls, uac.output.slice(-2000)).toBe(4);
+      expect(node4.received.length).toBe(before);
+    } finally {
+      stop();
+      await uas.stop(500);
     }
   });
 
