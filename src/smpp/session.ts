@@ -172,9 +172,10 @@ export class SmppSession {
 
   /** A response (or generic_nack) from the ESME to a request the broker relayed or sent. */
   private esmeResponse(pdu: Buffer, id: number, seq: number): boolean {
-    const entry = this.toEsme.take(seq);
+    const table = this.toEsme;
     // Unknown: answered late after timeoutResponse. enquire_link: our own probe.
-    if (entry === undefined || entry.commandId === Cmd.enquire_link) return false;
+    if (!table.take(seq) || table.taken.commandId === Cmd.enquire_link) return false;
+    const entry = table.taken;
     const smsc = this.smsc;
     if (smsc === undefined || this.smscState !== 'BOUND') return false;
     setSequenceNumber(pdu, entry.originalSeq);
@@ -198,8 +199,9 @@ export class SmppSession {
     const smsc = this.smsc!;
     const { stats } = this.ctx;
     if (isResponse(id)) {
-      const entry = this.toSmsc.take(seq);
-      if (entry === undefined || entry.commandId === Cmd.enquire_link) return false; // our probe, or late after timeoutResponse
+      const table = this.toSmsc;
+      if (!table.take(seq) || table.taken.commandId === Cmd.enquire_link) return false; // our probe, or late after timeoutResponse
+      const entry = table.taken;
       if (this.smscState === 'UNBINDING') {
         if (id === Cmd.unbind_resp) this.dropSmsc();
         return false;
