@@ -3,7 +3,10 @@
 // HAProxy (nbthread 1, roundrobin, cookie stickiness, http-reuse always) and through sipbalancer with the
 // node registered over the JSON heartbeat and a sticky JSESSIONID. Prints one table with the ratio to HAProxy.
 //
-//   node bench/http/run.mjs [--duration 15] [--connections 50] [--only nginx,haproxy,naive,sipbalancer] [--cpu-prof]
+//   node bench/http/run.mjs [--duration 15] [--connections 50] [--rounds 1] [--only nginx,haproxy,naive,sipbalancer] [--cpu-prof]
+//
+// With --rounds N every target runs N times, alternating, and the median run of each is reported: on a
+// shared machine this keeps a burst of load elsewhere from landing on one target only.
 //
 // The "naive" row is the smallest keep-alive node:http proxy (bench/http/naive-proxy.mjs), as a reference.
 //
@@ -28,6 +31,9 @@ const DURATION = Number(opt('duration', '15'));
 const CONNECTIONS = Number(opt('connections', '50'));
 const ONLY = opt('only', 'nginx,haproxy,naive,sipbalancer').split(',');
 const PROFILE = args.includes('--cpu-prof');
+const ROUNDS = Number(opt('rounds', '1'));
+let lbCheck = async () => {};
+let stopBeats = () => {};
 
 const dir = mkdtempSync(join(tmpdir(), 'sipbalancer-bench-http-'));
 const children = [];
@@ -153,11 +159,12 @@ http {
   start('nginx', ['-e', `${dir}/nginx-error.log`, '-p', dir, '-c', join(dir, 'nginx.conf')], 'nginx');
   await waitHttp(`http://127.0.0.1:${nginxPort}/index.html`);
 
-  const results = [];
+  /** Every target stays up; the wrk runs alternate between them, so load from elsewhere hits all alike. */
+  const targets = [];
   const cookieHeaders = ['Cookie: SRVID=s1; JSESSIONID=abc.node1'];
 
   if (ONLY.includes('nginx')) {
-    results.push({ name: 'nginx direct', ...(await wrk(`http://127.0.0.1:${nginxPort}/index.html`, [])) });
+    targets.push({ name: 'nginx direct', url: `http://127.0.0.1:${nginxPort}/index.html`, headers: [] });
   }
 
   if (ONLY.includes('haproxy')) {
@@ -185,16 +192,16 @@ backend be
     );
     const haproxy = start('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], 'haproxy');
     await waitHttp(`http://127.0.0.1:${haproxyPort}/index.html`);
-    results.push({ name: 'HAProxy 2.6 (nbthread 1)', ...(await wrk(`http://127.0.0.1:${haproxyPort}/index.html`, cookieHeaders)) });
-    await stop(haproxy);
+    void haproxy;
+    targets.push({ name: 'HAProxy 2.6 (nbthread 1)', url: `http://127.0.0.1:${haproxyPort}/index.html`, headers: cookieHeaders });
   }
 
   if (ONLY.includes('naive')) {
     const naivePort = await freePort();
     const naive = start(process.execPath, [join(ROOT, 'bench', 'http', 'naive-proxy.mjs'), String(naivePort), String(nginxPort)], 'naive proxy');
     await waitHttp(`http://127.0.0.1:${naivePort}/index.html`);
-    results.push({ name: 'naive node:http keep-alive proxy', ...(await wrk(`http://127.0.0.1:${naivePort}/index.html`, cookieHeaders)) });
-    await stop(naive);
+    void naive;
+    targets.push({ name: 'naive node:http keep-alive proxy', url: `http://127.0.0.1:${naivePort}/index.html`, headers: cookieHeaders });
   }
 
   if (ONLY.includes('sipbalancer')) {
@@ -225,20 +232,37 @@ backend be
     await post({ start: { hostName: 'nginx', ip: '127.0.0.1', httpPort: nginxPort, jvmRoute: 'node1', version: '0', sessionId } });
     const beat = setInterval(() => post({ heartbeat: { sessionId } }).catch(() => undefined), 500);
     await waitHttp(`http://127.0.0.1:${httpPort}/index.html`, { cookie: 'JSESSIONID=abc.node1' });
-    results.push({ name: 'sipbalancer (jvmRoute sticky)', ...(await wrk(`http://127.0.0.1:${httpPort}/index.html`, cookieHeaders)) });
+    targets.push({ name: 'sipbalancer (jvmRoute sticky)', url: `http://127.0.0.1:${httpPort}/index.html`, headers: cookieHeaders });
+    lbCheck = async () => {
     const stat = JSON.parse((await httpRequest(`http://127.0.0.1:${statisticPort}/lbstat`)).body).Metrics;
     if (stat.HttpBackendErrors > 0 || Object.keys(stat.HttpResponsesByStatusCode).some((k) => k !== '200')) {
       console.error('sipbalancer responses by status:', JSON.stringify(stat.HttpResponsesByStatusCode), 'backend errors:', stat.HttpBackendErrors);
       console.error(lb.output().slice(-3000));
     }
-    clearInterval(beat);
-    await stop(lb);
+    };
+    stopBeats = () => clearInterval(beat);
   }
 
+  // Rounds: each target once per round, in turn; the median round of each target is reported.
+  const runs = new Map(targets.map((t) => [t.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const t of targets) {
+      const r = await wrk(t.url, t.headers);
+      runs.get(t.name).push(r);
+      if (ROUNDS > 1) console.error(`round ${round + 1}/${ROUNDS} ${t.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99.toFixed(2)} ms`);
+    }
+  }
+  await lbCheck();
+  stopBeats();
+  const median = (list) => [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)];
+  const results = targets.map((t) => ({ name: t.name, ...median(runs.get(t.name)) }));
+
   const haproxy = results.find((r) => r.name.startsWith('HAProxy'));
+  void stop;
   const pad = (s, n) => String(s).padEnd(n);
   const lines = [
-    `wrk -t1 -c${CONNECTIONS} -d${DURATION}s --latency, 827-byte static file, node ${process.version}, ${new Date().toISOString()}`,
+    `wrk -t1 -c${CONNECTIONS} -d${DURATION}s --latency, 827-byte static file, node ${process.version}, ${new Date().toISOString()}` +
+      (ROUNDS > 1 ? `, median of ${ROUNDS} alternating rounds` : ''),
     '',
     `| ${pad('target', 33)} | ${pad('req/s', 9)} | ${pad('p50 ms', 7)} | ${pad('p99 ms', 7)} | ${pad('req/s vs HAProxy', 16)} | ${pad('p99 vs HAProxy', 14)} |`,
     `|${'-'.repeat(35)}|${'-'.repeat(11)}|${'-'.repeat(9)}|${'-'.repeat(9)}|${'-'.repeat(18)}|${'-'.repeat(16)}|`,
