@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { BalancerAlgorithm } from '../algorithms/algorithm.js';
+import type { NodeHealthMonitor } from '../algorithms/health.js';
 import type { SipStats } from '../stats/sip-stats.js';
 import { parseDatagram, withReceived, type SipMessage, type ViaValue } from './message.js';
 import { bareHost, isIpLiteral, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';
@@ -253,6 +254,8 @@ function fnv1a(s: string): string {
 // ---- the forwarder ---------------------------------------------------------------------------------
 
 export interface ForwarderDeps {
+  /** Node health from traffic (unanswered requests, error statuses); fed when its rules are on. */
+  readonly health?: NodeHealthMonitor;
   readonly config: Config;
   readonly registry: NodeRegistry;
   readonly algorithm: BalancerAlgorithm;
@@ -268,6 +271,7 @@ export class SipForwarder {
   private readonly log: Logger;
   private readonly points = new Map<string, ListeningPoint>();
   private readonly singleEntry: boolean;
+  private readonly health: NodeHealthMonitor | undefined;
   readonly local: LocalAddresses;
 
   constructor(deps: ForwarderDeps, points: readonly ListeningPoint[]) {
@@ -276,6 +280,7 @@ export class SipForwarder {
     this.algorithm = deps.algorithm;
     this.stats = deps.stats;
     this.log = deps.log;
+    this.health = deps.health?.enabled ? deps.health : undefined;
     for (const p of points) this.points.set(`${p.side}/${p.transport}`, p);
     this.singleEntry = deps.config.sip.singleEntryMode || !points.some((p) => p.side === 'internal');
     this.local = new LocalAddresses(deps.config, points);
@@ -454,6 +459,7 @@ export class SipForwarder {
     }
 
     const data = msg.toBuffer();
+    this.health?.requestForwarded(node, msg.method);
     const retryable = original !== undefined && initial && msg.method !== 'ACK' && msg.method !== 'CANCEL';
     out.sendTo(data, node.ip, port, (err) => {
       this.stats.sendFailures++;
@@ -575,6 +581,10 @@ export class SipForwarder {
       ? this.registry.isServerAddress(flow.remoteAddress, flow.remotePort)
       : flow.local.side === 'internal';
     if (fromNode && !this.singleEntry) this.registry.touchAddress(flow.remoteAddress, flow.remotePort);
+    if (fromNode && this.health) {
+      const node = this.registry.findByAddress(flow.remoteAddress, flow.remotePort);
+      if (node) this.health.responseReceived(node, msg.status);
+    }
 
     // Remove the balancer's own Vias (one per leg).
     let via = msg.topVia;

@@ -5,6 +5,7 @@ import type { Service, ServiceContext } from '../service.js';
 import { StartupError } from '../service.js';
 import type { SipTransport } from '../config/types.js';
 import { SipForwarder } from './forwarder.js';
+import { createNodeHealthMonitor, type NodeHealthMonitor } from '../algorithms/health.js';
 import type { ListeningPoint, Side, TransportOptions } from './transport/transport.js';
 import { UdpListeningPoint } from './transport/udp.js';
 import { TcpListeningPoint } from './transport/tcp.js';
@@ -28,6 +29,7 @@ export function createSipService(ctx: ServiceContext): Service {
   const sip = config.sip;
   const points: ListeningPoint[] = [];
   let forwarder: SipForwarder | undefined;
+  let health: NodeHealthMonitor | undefined;
   const onMessage = (msg: SipMessage, flow: Flow): void => forwarder!.onMessage(msg, flow);
 
   /** Builds one side's points on its IPv4 host, or (ipv6Host given) on ipv6Host with the IPv6 ports. */
@@ -73,7 +75,13 @@ export function createSipService(ctx: ServiceContext): Service {
         log.warn('No SIP listening point configured: the SIP forwarder is idle');
         return;
       }
-      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: ctx.stats.sip, log }, points);
+      try {
+        health = createNodeHealthMonitor({ config, registry: ctx.registry, log });
+      } catch (err) {
+        throw new StartupError((err as Error).message);
+      }
+      health.start();
+      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: ctx.stats.sip, log, health }, points);
       for (const p of points) {
         try {
           await p.start();
@@ -97,6 +105,8 @@ export function createSipService(ctx: ServiceContext): Service {
     },
     async stop() {
       log.info('Stopping the sip forwarder');
+      health?.stop();
+      health = undefined;
       for (const p of points) {
         log.info(`Removing the following Listening Point ${p.transport} ${p.host}:${p.port} (${p.side})`);
         await p.stop().catch((err: unknown) => log.warn({ err }, `Closing ${p.transport} ${p.host}:${p.port} failed`));

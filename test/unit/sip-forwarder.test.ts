@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/log.js';
 import { NodeRegistry } from '../../src/registry/node-registry.js';
 import { CallIdAffinityAlgorithm } from '../../src/algorithms/call-id-affinity.js';
 import { SipStats } from '../../src/stats/sip-stats.js';
+import { createNodeHealthMonitor } from '../../src/algorithms/health.js';
 import { SipForwarder, branchBase, legBranch, popBalancerRoutes, responseTarget, stampReceived, versionOfBranch } from '../../src/sip/forwarder.js';
 import { parseMessage, parseVia, type SipMessage } from '../../src/sip/message.js';
 import { parseUri, uriOfNameAddr, paramOf } from '../../src/sip/uri.js';
@@ -61,7 +62,8 @@ function setup(props: Record<string, string | number> = {}) {
   const int = new FakePoint('internal', 'udp', 5065);
   const intTcp = new FakePoint('internal', 'tcp', 5065);
   const points = config.sip.singleEntryMode ? [ext, extTcp] : [ext, extTcp, int, intTcp];
-  const fwd = new SipForwarder({ config, registry, algorithm, stats, log }, points);
+  const health = createNodeHealthMonitor({ config, registry, log });
+  const fwd = new SipForwarder({ config, registry, algorithm, stats, log, health }, points);
   const addNode = (port: number, version = '0') =>
     registry.register({ ip: '127.0.0.1', hostname: `n${port}`, ports: { udp: port, tcp: port }, version, sessionId: `s${port}` });
   const fromClient = (text: string, port = 5061, point: FakePoint = ext): void => {
@@ -360,6 +362,19 @@ describe('responses', () => {
     s.fromNode(response(200, ['SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKx']), 5070);
     expect(s.ext.sent).toHaveLength(0);
     expect(s.stats.dropped.get('response-not-for-us')).toBe(1);
+  });
+});
+
+describe('node health from traffic', () => {
+  it('marks a node bad after too many error responses (responsesStatusCodeNodeRemoval), and sends new calls elsewhere', () => {
+    const s = setup({ maxNumberResponsesWithError: 2, maxErrorTime: 60000 });
+    const bad = s.addNode(5070);
+    s.addNode(5080);
+    const ours = ['SIP/2.0/UDP 127.0.0.1:5065;branch=z9hG4bKazsd_0;rport', 'SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKa_0;rport', 'SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-c'];
+    for (let i = 0; i < 3; i++) s.fromNode(response(503, ours), 5070);
+    expect(bad.state).toBe('bad');
+    for (let i = 0; i < 4; i++) s.fromClient(request('INVITE', { callId: `after-${i}` }));
+    expect(s.int.sent.map((x) => x.port)).toEqual([5080, 5080, 5080, 5080]);
   });
 });
 
