@@ -4,8 +4,8 @@
 // cell, interleaved across paths; the median is reported; default 3), --haproxy-threads N (nbthread;
 // default: HAProxy's own, one thread per CPU).
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -84,6 +84,25 @@ async function waitPort(port) {
   throw new Error(`port ${port} never opened`);
 }
 
+const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'latin1' }).trim()) || 100;
+/** CPU seconds (user + system, all threads) used so far by a process, from /proc. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
+/** Runs the load generator; with `pid`, also the CPU time that process spent per submit_sm round trip. */
+async function measure(port, sc, pid) {
+  const before = pid ? cpuSeconds(pid) : 0;
+  const r = await loadgen(port, sc);
+  if (pid) {
+    const total = r.count * ((seconds + warmup) / seconds); // the warm-up ran at about the same rate
+    r.cpuUs = ((cpuSeconds(pid) - before) * 1e6) / total;
+  }
+  return r;
+}
+
 function loadgen(port, { binds, window }) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(here, 'loadgen.mjs'), port, binds, window, seconds, warmup], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -115,13 +134,11 @@ writeFileSync(props, [
   `smppPort=${brokerPort}`, `remoteServers=127.0.0.1:${simPort}`,
   'timeoutResponse=10000', 'timeoutEnquire=60000', 'logLevel=warn', '',
 ].join('\n'));
-await start(process.execPath, [join(root, 'bin', 'sipbalancer'), '--config', props, '--log-format', 'json'], 'Load balancer started', { env: { ...process.env, LOG_LEVEL: 'info' } }).catch(async (e) => {
-  // With logLevel=warn the ready line may not print: fall back to the port.
-  void e;
-});
+const broker = spawn(process.execPath, [join(root, 'bin', 'sipbalancer'), '--config', props, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+children.push(broker);
 await waitPort(brokerPort);
 
-const paths = [['direct', simPort], ['HAProxy TCP', haproxyPort], ['broker', brokerPort]];
+const paths = [['direct', simPort, 0], ['HAProxy TCP', haproxyPort, haproxy.pid], ['broker', brokerPort, broker.pid]];
 const median = (runs, key) => {
   const v = runs.map((r) => r[key]).sort((a, b) => a - b);
   return v[Math.floor(v.length / 2)];
@@ -130,9 +147,9 @@ const rows = [];
 for (const sc of scenarios) {
   const runs = Object.fromEntries(paths.map(([name]) => [name, []]));
   // Interleaved, so that a burst of load from elsewhere hits every path alike.
-  for (let i = 0; i < repeat; i++) for (const [name, port] of paths) runs[name].push(await loadgen(port, sc));
+  for (let i = 0; i < repeat; i++) for (const [name, port, pid] of paths) runs[name].push(await measure(port, sc, pid));
   const results = Object.fromEntries(paths.map(([name]) => [name, {
-    rate: median(runs[name], 'rate'), p50: median(runs[name], 'p50'), p99: median(runs[name], 'p99'),
+    rate: median(runs[name], 'rate'), p50: median(runs[name], 'p50'), p99: median(runs[name], 'p99'), cpuUs: median(runs[name], 'cpuUs'),
     errors: runs[name].reduce((a, r) => a + r.errors, 0),
   }]));
   for (const [name] of paths) {
@@ -143,10 +160,11 @@ for (const sc of scenarios) {
 
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 console.log(`\nSMPP submit_sm round trips: median of ${repeat} interleaved runs of ${seconds} s (after ${warmup} s warm-up); HAProxy nbthread ${haproxyThreads || 'default'}; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}\n`);
-console.log('| scenario | path | submit_sm/s | p50 ms | p99 ms | vs HAProxy |');
-console.log('|---|---|---:|---:|---:|---:|');
+console.log('| scenario | path | submit_sm/s | p50 ms | p99 ms | vs HAProxy | proxy CPU µs per round trip |');
+console.log('|---|---|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.scenario} | ${r.target} | ${fmt(r.rate)} | ${fmt(r.p50, 3)} | ${fmt(r.p99, 3)} | ${fmt(r.ratio, 2)}× |${r.errors ? ` ${r.errors} errors` : ''}`);
+  const cpu = Number.isFinite(r.cpuUs) ? fmt(r.cpuUs, 1) : '–';
+  console.log(`| ${r.scenario} | ${r.target} | ${fmt(r.rate)} | ${fmt(r.p50, 3)} | ${fmt(r.p99, 3)} | ${fmt(r.ratio, 2)}× | ${cpu} |${r.errors ? ` ${r.errors} errors` : ''}`);
 }
 cleanup();
 process.exit(0);
