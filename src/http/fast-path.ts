@@ -198,8 +198,9 @@ export class FastConnection implements BackendOwner {
   private clientEnded = false;
   private readonly onClientData = (chunk: Buffer): void => this.clientData(chunk);
   private readonly onClientClose = (): void => this.clientClosed();
+  /** Idle between requests, or a head that stopped arriving: close (a slow node answer is not timed out). */
   private readonly onClientTimeout = (): void => {
-    if (this.state === State.Head && this.pending.length === 0) this.client.destroy();
+    if (this.state === State.Head) this.client.destroy();
   };
 
   constructor(private readonly client: Socket, private readonly ctx: FastPathContext, private readonly pool: BackendPool) {

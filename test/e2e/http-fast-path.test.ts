@@ -125,4 +125,12 @@ describe('HTTP fast path', () => {
     for (let i = 0; i < 5; i++) expect((await request(url(`/after-restart/${i}`), { agent })).status).toBe(200);
     agent.destroy();
   });
+
+  it('logs "Stopping the http forwarder" when stopped, with open client connections', async () => {
+    const agent = new http.Agent({ keepAlive: true });
+    await request(url('/last'), { agent });
+    expect(await lb.daemon.stop()).toBe(0);
+    await lb.daemon.waitForLog('Stopping the http forwarder', 1000);
+    agent.destroy();
+  });
 });
