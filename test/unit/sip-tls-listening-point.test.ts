@@ -12,6 +12,7 @@ import type { SipMessage } from '../../src/sip/message.js';
 import { TlsListeningPoint } from '../../src/sip/transport/tls.js';
 import { hasIdentity, sipClientTlsOptions, sipServerTlsOptions } from '../../src/sip/transport/tls-options.js';
 import { freePort } from '../helpers/ports.js';
+import { until } from '../helpers/tls-ua.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
 
 const OPTIONS = 'OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n';
@@ -56,14 +57,6 @@ function dial(port: number, opts: { cert?: string; key?: string; maxVersion?: 'T
     s.once('secureConnect', () => resolve(s));
     s.once('error', reject);
   });
-}
-
-async function until(cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('TLS options', () => {

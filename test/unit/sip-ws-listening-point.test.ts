@@ -13,6 +13,7 @@ import type { SipMessage } from '../../src/sip/message.js';
 import type { Flow } from '../../src/sip/transport/transport.js';
 import { WsListeningPoint, offeredSubprotocols, pingIntervalFor, refusalForSubprotocols } from '../../src/sip/transport/ws.js';
 import { freePort } from '../helpers/ports.js';
+import { until } from '../helpers/tls-ua.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
 import type { TlsConfig } from '../../src/config/types.js';
 
@@ -47,14 +48,6 @@ function client(port: number, protocol: string | string[] = 'sip', opts: Constru
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
   });
-}
-
-async function until(cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('handshake rules', () => {

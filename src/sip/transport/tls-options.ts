@@ -16,23 +16,11 @@ export function hasIdentity(tls: TlsConfig): boolean {
  * the connection either way; 'none' (Disabled, DisabledAll) does not ask.
  */
 export function sipServerTlsOptions(tls: TlsConfig): TlsOptions {
-  const m = tls.material ?? {};
-  const options: TlsOptions = {
-    minVersion: tls.minVersion,
+  return {
+    ...common(tls),
     requestCert: tls.clientAuth !== 'none',
     rejectUnauthorized: tls.clientAuth === 'require',
   };
-  if (m.pfx !== undefined) {
-    options.pfx = m.pfx;
-    options.passphrase = m.passphrase;
-  } else {
-    options.cert = m.cert;
-    options.key = m.key;
-    if (m.passphrase !== undefined) options.passphrase = m.passphrase;
-  }
-  if (m.ca !== undefined) options.ca = m.ca;
-  if (tls.ciphers !== undefined) options.ciphers = tls.ciphers;
-  return options;
 }
 
 /**
@@ -41,14 +29,19 @@ export function sipServerTlsOptions(tls: TlsConfig): TlsOptions {
  * client certificates accept the balancer.
  */
 export function sipClientTlsOptions(tls: TlsConfig): ConnectionOptions {
-  const m = tls.material ?? {};
-  const options: ConnectionOptions = {
-    minVersion: tls.minVersion,
+  return {
+    ...common(tls),
     rejectUnauthorized: !tls.skipServerVerification,
     // Nodes are addressed by IP from their heartbeats and often carry certificates for a host name: the
     // trust store decides who is a node, as it does for the HTTP balancer's TLS connections to nodes.
     checkServerIdentity: () => undefined,
   };
+}
+
+/** Identity (PKCS#12, else PEM certificate and key), trust store, protocol floor and ciphers. */
+function common(tls: TlsConfig): TlsOptions & ConnectionOptions {
+  const m = tls.material ?? {};
+  const options: TlsOptions & ConnectionOptions = { minVersion: tls.minVersion };
   if (m.pfx !== undefined) {
     options.pfx = m.pfx;
     options.passphrase = m.passphrase;
