@@ -262,55 +262,66 @@ async function runStep(proxy, uasPort, rate, stepSeconds) {
 
 // --- the ladder ---------------------------------------------------------------------------------------------
 
-/** The ladder for one proxy. The proxy runs for the whole ladder (a JIT warms up once, as in production). */
-async function runLadder(proxyName, opts) {
-  const dir = mkdtempSync(join(tmpdir(), `sipbench-${proxyName}-`));
-  const uasPort = await freePort();
-  let proxy;
-  let best;
+/**
+ * The ladder for every proxy at once: each proxy runs for the whole ladder (a JIT warms up once, as in
+ * production) and at each rate the proxies take their turn one after the other, so load from elsewhere on a
+ * shared machine hits them alike. A proxy leaves the ladder at its first rate that stays unclean after retries.
+ */
+async function runLadders(opts) {
+  const dir = mkdtempSync(join(tmpdir(), 'sipbench-'));
+  const lanes = [];
   try {
-    if (proxyName === 'kamailio') proxy = await startKamailio(uasPort, dir);
-    else if (proxyName === 'balancer') proxy = await startBalancer(uasPort, dir);
-    if (proxy && opts.warmupSeconds > 0) {
+    for (const name of opts.proxies) {
+      const uasPort = await freePort();
+      const proxy = name === 'kamailio' ? await startKamailio(uasPort, dir) : name === 'balancer' ? await startBalancer(uasPort, dir) : undefined;
+      lanes.push({ name, proxy, uasPort, best: undefined, steps: new Map(), done: false });
+    }
+    for (const lane of lanes) {
+      if (!lane.proxy || opts.warmupSeconds <= 0) continue;
       // Not measured: JIT compilation, first allocations and socket buffers settle, for every proxy alike.
-      const w = await runStep(proxy, uasPort, opts.rates[0], opts.warmupSeconds);
-      console.log(`${proxyName.padEnd(9)} warm-up at ${opts.rates[0]} calls/s for ${opts.warmupSeconds} s: ${w.clean ? 'clean' : 'not clean'} (not counted)`);
-      await sleep(1000);
+      const w = await runStep(lane.proxy, lane.uasPort, opts.rates[0], opts.warmupSeconds);
+      console.log(`${lane.name.padEnd(9)} warm-up at ${opts.rates[0]} calls/s for ${opts.warmupSeconds} s: ${w.clean ? 'clean' : 'not clean'} (not counted)`);
     }
     for (const rate of opts.rates) {
-      let result;
-      for (let attempt = 0; attempt <= opts.retries; attempt++) {
-        result = await runStep(proxy, uasPort, rate, opts.stepSeconds);
-        const u = result.uac ?? {};
-        console.log(
-          `${proxyName.padEnd(9)} ${String(rate).padStart(6)} calls/s ${result.clean ? 'clean ' : 'FAILED'}` +
-          `  ok ${u.successful ?? '?'}/${result.calls} failed ${u.failed ?? '?'} retrans ${u.retransmissions ?? '?'}/${result.uas?.retransmissions ?? '?'}` +
-          `  achieved ${result.achieved.toFixed(0)}/s` + (Number.isNaN(result.cpuPercent) ? '' : `  proxy CPU ${result.cpuPercent.toFixed(1)}%`) +
-          `  load ${loadavg()[0].toFixed(2)}` + (attempt > 0 ? `  (retry ${attempt})` : ''),
-        );
-        if (result.clean) break;
-        // Let queues drain and retransmission timers of the failed step die out before the retry.
-        await sleep(2000);
+      const active = lanes.filter((l) => !l.done);
+      if (active.length === 0) break;
+      for (const lane of active) {
+        let result;
+        for (let attempt = 0; attempt <= opts.retries; attempt++) {
+          await sleep(1000);
+          result = await runStep(lane.proxy, lane.uasPort, rate, opts.stepSeconds);
+          const u = result.uac ?? {};
+          console.log(
+            `${lane.name.padEnd(9)} ${String(rate).padStart(6)} calls/s ${result.clean ? 'clean ' : 'FAILED'}` +
+            `  ok ${u.successful ?? '?'}/${result.calls} failed ${u.failed ?? '?'} retrans ${u.retransmissions ?? '?'}/${result.uas?.retransmissions ?? '?'}` +
+            `  achieved ${result.achieved.toFixed(0)}/s` + (Number.isNaN(result.cpuPercent) ? '' : `  proxy CPU ${result.cpuPercent.toFixed(1)}%`) +
+            `  load ${loadavg()[0].toFixed(2)}` + (attempt > 0 ? `  (retry ${attempt})` : ''),
+          );
+          if (result.clean) break;
+          // Let queues drain and retransmission timers of the failed step die out before the retry.
+          await sleep(2000);
+        }
+        lane.steps.set(rate, result);
+        if (result.clean) lane.best = result;
+        else lane.done = true;
       }
-      if (!result.clean) break;
-      best = result;
     }
   } finally {
-    if (proxy) await proxy.stop();
+    for (const lane of lanes) if (lane.proxy) await lane.proxy.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  return best;
+  return lanes;
 }
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   console.log(`SIP benchmark ${new Date().toISOString()}: ${opts.stepSeconds} s per step, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`sipp UAC (-d ${CALL_LENGTH_MS}) → proxy → sipp UAS (20 ms between 180 and 200), UDP; clean = 0 failed calls and 0 retransmissions\n`);
-  const results = new Map();
   for (const p of opts.proxies) {
     if (!['direct', 'kamailio', 'balancer'].includes(p)) throw new Error(`unknown proxy ${p}`);
-    results.set(p, await runLadder(p, opts));
   }
+  const lanes = await runLadders(opts);
+  const results = new Map(lanes.map((l) => [l.name, l.best]));
   const kam = results.get('kamailio');
   // CPU seconds per call × 1,000 calls/s, as a percentage of one core: independent of ramp-up and tail of the step.
   const cpuPer1000 = (r) => (r && !Number.isNaN(r.cpuSeconds) && r.uac ? (r.cpuSeconds / r.uac.successful) * 1000 * 100 : NaN);
@@ -331,7 +342,18 @@ async function main() {
   console.log('\n' + line(rows[0]));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const r of rows.slice(1)) console.log(line(r));
-  console.log(`\nLadder: ${opts.rates.join(', ')} calls/s; a failed step is retried ${opts.retries} time(s) before it counts.`);
+  // The same comparison at one rate both proxies passed cleanly: CPU per call without the ceiling's noise.
+  const kamLane = lanes.find((l) => l.name === 'kamailio');
+  const lbLane = lanes.find((l) => l.name === 'balancer');
+  if (kamLane && lbLane) {
+    const common = opts.rates.filter((r) => kamLane.steps.get(r)?.clean && lbLane.steps.get(r)?.clean).pop();
+    if (common !== undefined) {
+      const k = cpuPer1000(kamLane.steps.get(common));
+      const b = cpuPer1000(lbLane.steps.get(common));
+      console.log(`\nAt ${common} calls/s (the highest rate both passed): CPU per 1,000 calls/s Kamailio ${k.toFixed(1)}%, sipbalancer ${b.toFixed(1)}% (${(b / k).toFixed(2)}×).`);
+    }
+  }
+  console.log(`\nLadder: ${opts.rates.join(', ')} calls/s; a failed step is retried ${opts.retries} time(s) before it counts; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}.`);
 }
 
 main().catch((err) => {
