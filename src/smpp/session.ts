@@ -89,7 +89,8 @@ export class SmppSession {
     this.esme.onPdu = (pdu) => this.fromEsme(pdu);
     this.esme.onFramingError = (err) => {
       stats.rejected.inc('bad-command-length');
-      this.log.warn(`ESME sent command_length ${err.commandLength}: generic_nack ESME_RINVCMDLEN and close`);
+      // Counted, and logged at debug only: a peer sending garbage must not flood the log.
+      this.log.debug(`ESME sent command_length ${err.commandLength}: generic_nack ESME_RINVCMDLEN and close`);
       this.close('bad command_length');
     };
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'ESME socket error'));
@@ -113,7 +114,7 @@ export class SmppSession {
       case 'OPEN':
         if (!isBind(id)) {
           stats.rejected.inc('not-bound');
-          this.log.info(`${commandName(id)} before bind: generic_nack ESME_RINVCMDID and close`);
+          this.log.debug(`${commandName(id)} before bind: generic_nack ESME_RINVCMDID and close`);
           this.esme.write(genericNack(Status.ESME_RINVCMDID, seq));
           this.close('request before bind');
           return false;
@@ -403,7 +404,7 @@ export class SmppSession {
     if (this.esmeState === 'OPEN') {
       if (now - this.openedAt >= config.timeoutConnectionMs) {
         stats.notBindClients++;
-        this.log.info(`no bind within timeoutConnection (${config.timeoutConnectionMs} ms): closing`);
+        this.log.debug(`no bind within timeoutConnection (${config.timeoutConnectionMs} ms): closing`);
         this.close('no bind in time');
       }
       return;
