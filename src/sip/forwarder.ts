@@ -253,6 +253,40 @@ function fnv1a(s: string): string {
 
 // ---- the forwarder ---------------------------------------------------------------------------------
 
+/**
+ * Call-ID → node of the initial INVITEs of the last 32 to 64 seconds (RFC 3261 Timer B), kept in two
+ * generations swapped on use (no timer, no per-entry clean-up): a stateless proxy's only memory, so that
+ * retransmissions, CANCEL and non-2xx ACK reach the INVITE's node under any algorithm.
+ */
+export class RecentInvites {
+  private current = new Map<string, ServerNode>();
+  private previous = new Map<string, ServerNode>();
+  private rotatedAt: number;
+
+  constructor(
+    private readonly generationMs = 32_000,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.rotatedAt = now();
+  }
+
+  set(callId: string, node: ServerNode): void {
+    const t = this.now();
+    if (t - this.rotatedAt >= this.generationMs) {
+      this.previous = t - this.rotatedAt >= 2 * this.generationMs ? new Map() : this.current;
+      this.current = new Map();
+      this.rotatedAt = t;
+    }
+    this.current.set(callId, node);
+  }
+
+  /** The INVITE's node while it is still registered and not bad. */
+  get(callId: string, registry: NodeRegistry): ServerNode | undefined {
+    const node = this.current.get(callId) ?? this.previous.get(callId);
+    return node && node.state !== 'bad' && registry.get(node.id) === node ? node : undefined;
+  }
+}
+
 export interface ForwarderDeps {
   /** Node health from traffic (unanswered requests, error statuses); fed when its rules are on. */
   readonly health?: NodeHealthMonitor;
@@ -272,6 +306,7 @@ export class SipForwarder {
   private readonly points = new Map<string, ListeningPoint>();
   private readonly singleEntry: boolean;
   private readonly health: NodeHealthMonitor | undefined;
+  private readonly recentInvites = new RecentInvites();
   readonly local: LocalAddresses;
 
   constructor(deps: ForwarderDeps, points: readonly ListeningPoint[]) {
@@ -394,11 +429,16 @@ export class SipForwarder {
         this.stats.dropped.inc('blocked');
         return;
       }
-      node = this.explicitNode(msg, initial);
-      if (node) {
-        if (msg.method !== 'ACK') this.algorithm.assignToNode?.(msg, node);
-      } else node = preferClientFamily(this.algorithm.pickForSipRequest(msg), flow.remoteAddress, this.registry, this.algorithm, msg);
+      // A retransmitted INVITE, its CANCEL and its non-2xx ACK follow the INVITE whatever the algorithm.
+      node = msg.method === 'CANCEL' || msg.method === 'ACK' || (initial && msg.method === 'INVITE') ? this.recentInvites.get(msg.callId, this.registry) : undefined;
+      if (!node) {
+        node = this.explicitNode(msg, initial);
+        if (node) {
+          if (msg.method !== 'ACK') this.algorithm.assignToNode?.(msg, node);
+        } else node = preferClientFamily(this.algorithm.pickForSipRequest(msg), flow.remoteAddress, this.registry, this.algorithm, msg);
+      }
     }
+    if (node && initial && msg.method === 'INVITE') this.recentInvites.set(msg.callId, node);
     if (!node) {
       this.stats.noNode++;
       if (msg.method !== 'ACK') this.reply(msg, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);

@@ -6,9 +6,10 @@ import { loadConfigText } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import { NodeRegistry } from '../../src/registry/node-registry.js';
 import { CallIdAffinityAlgorithm } from '../../src/algorithms/call-id-affinity.js';
+import { RoundRobinAlgorithm } from '../../src/algorithms/round-robin.js';
 import { SipStats } from '../../src/stats/sip-stats.js';
 import { createNodeHealthMonitor } from '../../src/algorithms/health.js';
-import { SipForwarder, branchBase, legBranch, popBalancerRoutes, responseTarget, stampReceived, versionOfBranch } from '../../src/sip/forwarder.js';
+import { RecentInvites, SipForwarder, branchBase, legBranch, popBalancerRoutes, responseTarget, stampReceived, versionOfBranch } from '../../src/sip/forwarder.js';
 import { parseMessage, parseVia, type SipMessage } from '../../src/sip/message.js';
 import { parseUri, uriOfNameAddr, paramOf } from '../../src/sip/uri.js';
 import type { SipTransport } from '../../src/config/types.js';
@@ -42,17 +43,17 @@ class FakePoint implements ListeningPoint {
 }
 
 const LB = '127.0.0.1';
-const algos: CallIdAffinityAlgorithm[] = [];
+const algos: { stop(): void }[] = [];
 afterEach(() => {
   for (const a of algos.splice(0)) a.stop();
 });
 
-function setup(props: Record<string, string | number> = {}) {
+function setup(props: Record<string, string | number> = {}, opts: { roundRobin?: boolean } = {}) {
   const text = Object.entries({ host: LB, externalPort: 5060, internalPort: 5065, ...props }).map(([k, v]) => `${k}=${v}`).join('\n');
   const { config } = loadConfigText(text);
   const log = silentLogger();
   const registry = new NodeRegistry({ nodeTimeoutMs: 8400, heartbeatIntervalMs: 150, extraServerNodes: config.sip.extraServerNodes }, log);
-  const algorithm = new CallIdAffinityAlgorithm();
+  const algorithm = opts.roundRobin ? new RoundRobinAlgorithm() : new CallIdAffinityAlgorithm();
   algorithm.init({ config, properties: config.properties, registry, log });
   algos.push(algorithm);
   registry.on('changed', () => algorithm.nodesChanged(registry.live()));
@@ -253,6 +254,36 @@ describe('client to node', () => {
     const tops = s.int.sent.map((x) => x.msg.topVia!.branch);
     expect(new Set(tops).size).toBe(1);
     expect(new Set(s.int.sent.map((x) => x.port)).size).toBe(1);
+  });
+
+  it('sends a retransmitted INVITE, its CANCEL and its non-2xx ACK to the INVITE\'s node even with round-robin', () => {
+    const s = setup({}, { roundRobin: true });
+    s.addNode(5070);
+    s.addNode(5080);
+    s.fromClient(request('INVITE'));
+    s.fromClient(request('INVITE'));
+    s.fromClient(request('CANCEL'));
+    s.fromClient(request('ACK', { toTag: 'to1' }));
+    expect(new Set(s.int.sent.map((x) => x.port)).size).toBe(1);
+    s.fromClient(request('INVITE', { callId: 'another' }));
+    expect(new Set(s.int.sent.map((x) => x.port)).size).toBe(2);
+  });
+
+  it('remembers INVITEs for one to two generations only', () => {
+    let now = 0;
+    const recent = new RecentInvites(1000, () => now);
+    const s = setup();
+    const node = s.addNode(5070);
+    recent.set('a', node);
+    now = 1500;
+    recent.set('b', node);
+    expect(recent.get('a', s.registry)).toBe(node);
+    now = 2600;
+    recent.set('c', node);
+    expect(recent.get('a', s.registry)).toBeUndefined();
+    expect(recent.get('b', s.registry)).toBe(node);
+    s.registry.remove(node, 'test');
+    expect(recent.get('c', s.registry)).toBeUndefined();
   });
 
   it('tries the next node once when the send to the first fails', () => {
