@@ -7,7 +7,11 @@ import {
   answeredBy, lbstat, request, selfSignedCertificate, startLb, startNode, waitFor, waitForNodes, webSocketEcho, type Lb, type TestNode,
 } from './http-harness.js';
 
-describe('HTTP balancer with three nodes', () => {
+// Both ways through the balancer: the fast path (plain HTTP/1.1 relayed by its own framing) and node:http.
+describe.each([
+  { fastPath: true, title: 'fast path' },
+  { fastPath: false, title: 'node:http path' },
+])('HTTP balancer with three nodes ($title)', ({ fastPath }) => {
   let lb: Lb;
   let nodes: TestNode[];
   let tls: ReturnType<typeof selfSignedCertificate>;
@@ -15,7 +19,7 @@ describe('HTTP balancer with three nodes', () => {
 
   beforeAll(async () => {
     tls = selfSignedCertificate();
-    lb = await startLb({}, tls.keystore);
+    lb = await startLb({ httpFastPath: fastPath }, tls.keystore);
     nodes = [
       await startNode('node1', { sipWebSocket: true }),
       await startNode('node2'),
