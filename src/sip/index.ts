@@ -91,20 +91,27 @@ export function createSipService(ctx: ServiceContext): Service {
         }
         log.debug(`SIP listening point ${p.transport} ${p.host}:${p.port} (${p.side}) open`);
       }
-      const transports = [...new Set(points.map((p) => p.transport))];
-      for (const transport of transports) {
-        const ext = points.find((p) => p.side === 'external' && p.transport === transport);
-        const int = points.find((p) => p.side === 'internal' && p.transport === transport);
+      // The manual's start-up line, once per pair of ports (UDP and TCP usually share them).
+      const groups = new Map<string, { external: string; internal: string; transports: SipTransport[] }>();
+      for (const transport of new Set(points.map((p) => p.transport))) {
+        const external = String(points.find((p) => p.side === 'external' && p.transport === transport)?.port ?? 'none');
+        const internal = String(points.find((p) => p.side === 'internal' && p.transport === transport)?.port ?? 'none');
+        const key = `${external}/${internal}`;
+        const group = groups.get(key) ?? { external, internal, transports: [] };
+        group.transports.push(transport);
+        groups.set(key, group);
+      }
+      for (const g of groups.values()) {
         log.info(
-          { transport },
-          `Sip Balancer started on external address ${config.externalHost}, external port : ${ext?.port ?? 'none'}, internalPort : ${int?.port ?? 'none'}` +
-            (transports.length > 1 ? ` (${transport})` : ''),
+          { transports: g.transports },
+          `Sip Balancer started on external address ${config.externalHost}, external port : ${g.external}, internalPort : ${g.internal}` +
+            (groups.size > 1 ? ` (${g.transports.join(', ')})` : ''),
         );
       }
       if (sip.singleEntryMode || !points.some((p) => p.side === 'internal')) log.info('SIP single entry point mode: nodes are told apart by their Via address');
     },
     async stop() {
-      log.info('Stopping the sip forwarder');
+      // The composition root has logged "Stopping the sip forwarder" (the manual's line) already.
       health?.stop();
       health = undefined;
       for (const p of points) {
