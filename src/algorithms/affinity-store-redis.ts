@@ -184,6 +184,9 @@ export class RedisAffinityStore extends MemoryAffinityStore {
   private failed(err: Error): void {
     if (this.stopping) return;
     this.counters.sharedErrors++;
+    // A command that failed (a timeout under load) on a connection that is still up is counted, not an outage:
+    // only the connection's own events may mark the store down, or one slow reply would stop sharing for good.
+    if (this.client?.status === 'ready' && !err.message.startsWith('not reachable')) return;
     // Logged once per outage (or once when Redis was not there at start), never once per message.
     if (this.connected || !this.reportedDown) {
       this.counters.outages++;
