@@ -343,13 +343,12 @@ export class SipMessage {
   private readonly lineEnd: number;
   private hasContentLength: boolean;
 
-  private cache: {
-    via?: ViaValue | null;
-    callId?: string;
-    cseq?: { num: number; method: string };
-    from?: string;
-    to?: string;
-  } = {};
+  // Lazily read values, as plain fields so that every message has the same shape (monomorphic access).
+  private cVia: ViaValue | null | undefined = undefined;
+  private cCallId: string | undefined = undefined;
+  private cCSeq: { num: number; method: string } | undefined = undefined;
+  private cFrom: string | undefined = undefined;
+  private cTo: string | undefined = undefined;
 
   constructor(init: {
     isRequest: boolean;
@@ -415,24 +414,24 @@ export class SipMessage {
   }
 
   get callId(): string {
-    return (this.cache.callId ??= this.header('call-id') ?? '');
+    return (this.cCallId ??= this.header('call-id') ?? '');
   }
 
   get cseq(): { num: number; method: string } {
-    return (this.cache.cseq ??= parseCSeq(this.header('cseq') ?? '') ?? { num: 0, method: '' });
+    return (this.cCSeq ??= parseCSeq(this.header('cseq') ?? '') ?? { num: 0, method: '' });
   }
 
   /** Framing parsed CSeq already; keep it. */
   primeCSeq(cseq: { num: number; method: string }): void {
-    this.cache.cseq = cseq;
+    this.cCSeq = cseq;
   }
 
   get from(): string {
-    return (this.cache.from ??= this.header('from') ?? '');
+    return (this.cFrom ??= this.header('from') ?? '');
   }
 
   get to(): string {
-    return (this.cache.to ??= this.header('to') ?? '');
+    return (this.cTo ??= this.header('to') ?? '');
   }
 
   get fromTag(): string | undefined {
@@ -473,11 +472,11 @@ export class SipMessage {
 
   /** The top Via value, parsed (cached until a Via edit). */
   get topVia(): ViaValue | undefined {
-    if (this.cache.via === undefined) {
+    if (this.cVia === undefined) {
       const text = this.firstListValue('via');
-      this.cache.via = text === undefined ? null : (parseVia(text) ?? null);
+      this.cVia = text === undefined ? null : (parseVia(text) ?? null);
     }
-    return this.cache.via ?? undefined;
+    return this.cVia ?? undefined;
   }
 
   /** Number of Via values. */
@@ -513,14 +512,14 @@ export class SipMessage {
       if (comma < 0) {
         this.headers.splice(idx, 1);
         this.edited();
-        if (key === 'via') this.cache.via = undefined;
+        if (key === 'via') this.cVia = undefined;
         if (h.value.trim() === '') continue;
         return h.value;
       }
       const first = h.value.slice(0, comma).trim();
       h.value = h.value.slice(comma + 1).trim();
       this.edited();
-      if (key === 'via') this.cache.via = undefined;
+      if (key === 'via') this.cVia = undefined;
       return first;
     }
     return undefined;
@@ -533,7 +532,7 @@ export class SipMessage {
     if (idx < 0) idx = key === 'via' ? 0 : this.headers.length;
     this.headers.splice(idx, 0, HeaderField.of(name, value, key));
     this.edited();
-    if (key === 'via') this.cache.via = undefined;
+    if (key === 'via') this.cVia = undefined;
   }
 
   /** Replaces the first value of a list header (first comma item of its first field). */
@@ -544,7 +543,7 @@ export class SipMessage {
       const comma = firstListComma(h.value);
       h.value = comma < 0 ? value : `${value},${h.value.slice(comma + 1)}`;
       this.edited();
-      if (key === 'via') this.cache.via = undefined;
+      if (key === 'via') this.cVia = undefined;
       return;
     }
   }
@@ -559,7 +558,7 @@ export class SipMessage {
 
   setTopVia(v: ViaValue): void {
     this.replaceFirstListValue('via', formatVia(v));
-    this.cache.via = v;
+    this.cVia = v;
   }
 
   /** Sets a header's value (the first field of that name), or adds it at the end. */

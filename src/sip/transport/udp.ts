@@ -7,6 +7,20 @@ import { isIpLiteral } from '../uri.js';
 import { parseDatagram } from '../message.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
 
+/** Where a datagram came from; replies go back from the same socket. A class, so no closure per message. */
+class UdpFlow implements Flow {
+  readonly transport = 'udp' as const;
+  constructor(
+    readonly local: UdpListeningPoint,
+    readonly remoteAddress: string,
+    readonly remotePort: number,
+  ) {}
+
+  send(data: Buffer): void {
+    this.local.sendTo(data, this.remoteAddress, this.remotePort);
+  }
+}
+
 export class UdpListeningPoint implements ListeningPoint {
   readonly transport = 'udp' as const;
   readonly side;
@@ -56,8 +70,7 @@ export class UdpListeningPoint implements ListeningPoint {
     const r = parseDatagram(buf);
     if (r.kind === 'message') {
       stats.bytes += buf.length;
-      const flow: Flow = { transport: 'udp', local: this, remoteAddress: address, remotePort: port, send: (data) => this.sendTo(data, address, port) };
-      this.opts.onMessage(r.message, flow);
+      this.opts.onMessage(r.message, new UdpFlow(this, address, port));
     } else if (r.kind === 'malformed') {
       stats.malformed++;
       this.opts.log.debug(`Malformed SIP datagram from ${address}:${port} (${r.error})`);
