@@ -133,6 +133,38 @@ describe('SMPP broker without a reachable SMSC', () => {
   });
 });
 
+describe('SMPP broker with an SMSC that refuses the bind', () => {
+  it('binds at the next SMSC; when every SMSC refuses, the ESME gets the SMSC\'s own status', async () => {
+    const refusing = await new RawSmsc().listen();
+    refusing.refuseBind = 0x0e; // ESME_RINVPASWD
+    const accepting = await new RawSmsc().listen();
+    const smppPort = await freePort();
+    const daemon = await startDaemon({
+      properties: await smppDaemonProperties({ smppPort, remoteServers: `127.0.0.1:${refusing.port},127.0.0.1:${accepting.port}` }),
+    });
+    try {
+      const first = new RawEsme(smppPort);
+      await first.connected();
+      first.write(bindPdu('next', 1));
+      await first.until(() => first.pdus.length === 1);
+      expect(commandStatus(first.pdus[0]!)).toBe(0);
+      expect([refusing.binds, accepting.binds]).toEqual([1, 1]);
+      first.destroy();
+
+      accepting.refuseBind = 0x0e;
+      const second = new RawEsme(smppPort);
+      await second.connected();
+      second.write(bindPdu('nobody', 2));
+      await second.until(() => second.closed);
+      expect([commandId(second.pdus[0]!), commandStatus(second.pdus[0]!), sequenceNumber(second.pdus[0]!)]).toEqual([Cmd.bind_transceiver_resp, 0x0e, 2]);
+    } finally {
+      await daemon.stop();
+      await refusing.close();
+      await accepting.close();
+    }
+  });
+});
+
 describe('SMPP broker with SMSCs from the node registry', () => {
   it('binds an ESME to a node that advertised an smppPort in its JSON heartbeat', async () => {
     const smsc = await new RawSmsc().listen();

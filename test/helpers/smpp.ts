@@ -177,6 +177,10 @@ export class RawSmsc {
   private readonly sockets = new Set<net.Socket>();
   port = 0;
 
+  /** A non-zero status refuses every bind with it (an SMSC that does not know the ESME). */
+  refuseBind = 0;
+  binds = 0;
+
   constructor(tlsOptions?: { key: string; cert: string }) {
     const onSocket = (socket: net.Socket): void => {
       this.sockets.add(socket);
@@ -198,7 +202,8 @@ export class RawSmsc {
     const id = commandId(pdu);
     const seq = sequenceNumber(pdu);
     if (id === Cmd.bind_transceiver || id === Cmd.bind_transmitter || id === Cmd.bind_receiver) {
-      socket.write(encodePdu((id | 0x80000000) >>> 0, 0, seq, Buffer.from('raw\0', 'latin1')));
+      this.binds++;
+      socket.write(encodePdu((id | 0x80000000) >>> 0, this.refuseBind, seq, Buffer.from('raw\0', 'latin1')));
       return;
     }
     if (id === Cmd.enquire_link) {
