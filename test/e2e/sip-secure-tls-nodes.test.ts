@@ -1,5 +1,6 @@
 // SIP over TLS on both legs (no termination): a TLS client reaches a TLS node through the balancer, which
 // requires client certificates (TLS_CLIENT_AUTH_TYPE=Enabled) and verifies the node against its trust store.
+// And internalTransport=UDP: a TLS client's call goes to the node over UDP.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
@@ -106,6 +107,71 @@ describe('SIP over TLS end to end without termination', () => {
       expect(r.msg.status).toBe(503);
       expect(untrusted.received.some((x) => x.msg.callId === callId)).toBe(false);
       expect((await lbstat(ports[7]!)).SipTlsHandshakeFailures).toBeGreaterThanOrEqual(1);
+    } finally {
+      await ua.close();
+    }
+  });
+});
+
+describe('internalTransport=UDP: a TLS client reaches a node over UDP', () => {
+  let certs: TestCertificates;
+  let lb: Daemon;
+  let nodeUdp: SipPeer;
+  let nodeTcp: SipPeer;
+  let stop: () => void;
+  let ports: number[];
+
+  beforeAll(async () => {
+    certs = makeTestCertificates();
+    ports = await freePorts(6);
+    lb = await startDaemon({
+      properties: {
+        host: '127.0.0.1',
+        externalTlsPort: ports[0]!,
+        internalUdpPort: ports[1]!,
+        internalTcpPort: ports[2]!,
+        heartbeatPort: ports[3]!,
+        statisticPort: ports[4]!,
+        httpPort: '',
+        nodeTimeout: 3000,
+        internalTransport: 'UDP',
+        'javax.net.ssl.keyStore': certs.p12,
+        'javax.net.ssl.keyStorePassword': certs.password,
+      },
+    });
+    nodeTcp = await SipPeer.start({ transport: 'tcp', listenPort: 0, autoAnswer: true });
+    nodeUdp = await SipPeer.start({ transport: 'udp', listenPort: nodeTcp.port, autoAnswer: true });
+    stop = await registerNode(ports[3]!, { hostName: 'n', ip: '127.0.0.1', udpPort: nodeUdp.port, tcpPort: nodeTcp.port, sessionId: 'u1' });
+    await waitActiveNodes(ports[4]!, 1);
+  });
+
+  afterAll(async () => {
+    stop?.();
+    await lb?.stop();
+    await nodeUdp?.close();
+    await nodeTcp?.close();
+    if (certs) rmSync(certs.dir, { recursive: true, force: true });
+  });
+
+  it('sends the INVITE over UDP with the Contact marked ;transport=tls, and the call completes', async () => {
+    const ca = readFileSync(certs.certPem, 'utf8');
+    const ua = await SipPeer.start({ transport: 'tls', user: 'erin', tls: { ca } });
+    await ua.connect('127.0.0.1', ports[0]!);
+    try {
+      const callId = newToken();
+      const from = `<sip:erin@127.0.0.1>;tag=${newToken()}`;
+      ua.send(buildRequest({ method: 'INVITE', ruri: `sip:bob@127.0.0.1:${ports[0]}`, via: ua.via(), from, to: '<sip:bob@127.0.0.1>', callId, cseq: 1, contact: `<sip:erin@127.0.0.1:${ua.port}>`, body: SDP }));
+      const inv = await nodeUdp.waitFor((m) => m.method === 'INVITE' && m.callId === callId, 5000, 'the INVITE over UDP');
+      expect(inv.msg.headerValues('via')[0]).toMatch(new RegExp(`^SIP/2.0/UDP 127.0.0.1:${ports[1]};`));
+      expect(inv.msg.headerValues('record-route')[0]).toContain(`:${ports[1]};transport=udp;lr`);
+      expect(inv.msg.header('contact')).toBe(`<sip:erin@127.0.0.1:${ua.port};transport=tls>`);
+      expect(nodeTcp.received).toHaveLength(0);
+      const ok = await ua.waitFor((m) => m.status === 200 && m.callId === callId, 5000, '200 OK');
+      const dialog = uacDialog({ callId, from, cseq: 1 }, ok.msg);
+      ua.send(inDialog(dialog, 'ACK', ua.via()));
+      ua.send(inDialog(dialog, 'BYE', ua.via()));
+      await nodeUdp.waitFor((m) => m.method === 'BYE' && m.callId === callId, 5000, 'the BYE over UDP');
+      await ua.waitFor((m) => m.status === 200 && m.cseq.method === 'BYE', 5000, '200 to BYE');
     } finally {
       await ua.close();
     }

@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { SipStats } from '../../src/stats/sip-stats.js';
@@ -189,13 +190,15 @@ describe('WsListeningPoint over TLS (WSS)', () => {
   let certs: TestCertificates;
   let cert: string;
   let tls: TlsConfig;
+  let other: TestCertificates;
   beforeAll(() => {
     certs = makeTestCertificates();
+    other = makeTestCertificates();
     cert = readFileSync(certs.certPem, 'utf8');
     tls = { material: { pfx: readFileSync(certs.p12), passphrase: certs.password, ca: [cert] }, clientAuth: 'none', minVersion: 'TLSv1.2', skipServerVerification: false };
   });
   afterAll(() => {
-    if (certs) rmSync(certs.dir, { recursive: true, force: true });
+    for (const c of [certs, other]) if (c) rmSync(c.dir, { recursive: true, force: true });
   });
 
   async function wssPoint(over: Partial<TlsConfig> = {}): Promise<Harness> {
@@ -221,6 +224,29 @@ describe('WsListeningPoint over TLS (WSS)', () => {
     await until(() => h.received.length === 1);
     expect(h.received[0]!.flow.transport).toBe('wss');
     expect(h.stats.activeConnections.get('wss')).toBe(1);
+  });
+
+  it('connects out to a node\'s wss:// port verified by the trust store, and refuses an untrusted one', async () => {
+    const h = await wssPoint();
+    const nodePort = await freePort();
+    const https = createHttpsServer({ cert, key: readFileSync(certs.keyPem) });
+    const node = new WebSocketServer({ server: https, handleProtocols: (p) => (p.has('sip') ? 'sip' : false) });
+    const atNode: string[] = [];
+    node.on('connection', (ws) => ws.on('message', (d: Buffer) => atNode.push(d.toString())));
+    await new Promise<void>((r) => https.listen(nodePort, '127.0.0.1', r));
+    cleanups.push(() => {
+      for (const c of node.clients) c.terminate();
+      https.closeAllConnections();
+      return new Promise<void>((r) => https.close(() => r()));
+    });
+    h.lp.sendTo(Buffer.from(OPTIONS), '127.0.0.1', nodePort);
+    await until(() => atNode.length === 1);
+
+    const stranger = await wssPoint({ material: { pfx: readFileSync(certs.p12), passphrase: certs.password, ca: [readFileSync(other.certPem, 'utf8')] } });
+    const err = await new Promise<Error>((resolve) => stranger.lp.sendTo(Buffer.from(OPTIONS), '127.0.0.1', nodePort, resolve));
+    expect(err.message).toMatch(/self-signed|certificate/i);
+    expect(stranger.stats.tlsHandshakeFailures).toBe(1);
+    expect(atNode).toHaveLength(1);
   });
 
   it('counts a failed TLS handshake on the WSS port (plain text, or no client certificate when Enabled)', async () => {

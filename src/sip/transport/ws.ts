@@ -5,6 +5,8 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttpsServer } from 'node:https';
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
+import { createConnection as netCreateConnection, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { SipTransport, TlsConfig } from '../../config/types.js';
 import { parseDatagram } from '../message.js';
@@ -267,18 +269,38 @@ export class WsListeningPoint implements ListeningPoint {
     const url = `${this.transport}://${uriHost(address)}:${port}/`;
     const local = this.host === '0.0.0.0' || this.host === '::' ? undefined : this.host;
     const ws = new WebSocket(url, SIP_SUBPROTOCOL, {
-      ...(this.tls ? sipClientTlsOptions(this.tls) : {}),
+      ...(this.tls ? { createConnection: this.tlsConnectCounted(this.tls, address, port) } : {}),
       localAddress: local,
       perMessageDeflate: false,
       maxPayload: this.opts.maxMessageSize,
       handshakeTimeout: 10_000,
     });
-    if (this.tls) {
-      ws.once('error', (err: Error & { code?: string }) => {
-        if (typeof err.code === 'string' && err.code.startsWith('ERR_SSL')) this.opts.stats.tlsHandshakeFailures++;
-      });
-    }
     return this.adopt(ws, address, port, []);
+  }
+
+  /**
+   * tls.connect for ws with the balancer's client TLS options (trust store, identity), counting a TLS handshake
+   * that fails after the TCP connection was made.
+   */
+  private tlsConnectCounted(tls: TlsConfig, address: string, port: number): typeof netCreateConnection {
+    const { stats, log } = this.opts;
+    const clientTls = sipClientTlsOptions(tls);
+    const connect = (options: ConnectionOptions & { path?: string }): Socket => {
+      // As ws's own tlsConnect: no path, SNI for host names only.
+      const socket = tlsConnect({ ...options, ...clientTls, path: undefined, servername: isIP(address) === 0 ? address : '' });
+      let tcpUp = false;
+      let secured = false;
+      socket.once('connect', () => (tcpUp = true));
+      socket.once('secureConnect', () => (secured = true));
+      socket.on('error', (err) => {
+        if (tcpUp && !secured) {
+          stats.tlsHandshakeFailures++;
+          log.warn(`TLS handshake (WSS) with node ${address}:${port} failed: ${err.message}`);
+        }
+      });
+      return socket;
+    };
+    return connect as unknown as typeof netCreateConnection;
   }
 
   /** Keep-alive and idle timeout: terminate peers that did not answer the last ping, close idle ones. */
