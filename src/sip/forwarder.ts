@@ -236,6 +236,23 @@ export function rewriteUriHostPort(uri: SipUri, host: string, port: number): str
   return `${uri.scheme}:${uri.user ? `${uri.user}@` : ''}${uriHost(host)}:${port}${uri.params}${uri.headers}`;
 }
 
+/** Case-insensitive (ASCII) substring test against a lowercase needle, without building strings. */
+function containsLower(hay: string, needle: string): boolean {
+  const n = needle.length;
+  const first = needle.charCodeAt(0);
+  for (let i = 0; i + n <= hay.length; i++) {
+    if ((hay.charCodeAt(i) | 0x20) !== (first | 0x20)) continue;
+    let j = 1;
+    while (j < n) {
+      const c = hay.charCodeAt(i + j);
+      if ((c >= 65 && c <= 90 ? c | 0x20 : c) !== needle.charCodeAt(j)) break;
+      j++;
+    }
+    if (j === n) return true;
+  }
+  return false;
+}
+
 function tokenChars(s: string): string {
   let out = '';
   for (let i = 0; i < s.length; i++) {
@@ -523,9 +540,12 @@ export class SipForwarder {
   private isBlocked(msg: SipMessage): boolean {
     const blocked = this.config.sip.blockedValues;
     if (blocked.length === 0) return false;
-    const ua = msg.header('user-agent');
-    const text = `${ua ?? ''}\n${msg.from}\n${msg.to}`.toLowerCase();
-    for (const b of blocked) if (b !== '' && text.includes(b)) return true;
+    const ua = msg.header('user-agent') ?? '';
+    const from = msg.from;
+    const to = msg.to;
+    for (const b of blocked) {
+      if (b !== '' && (containsLower(ua, b) || containsLower(from, b) || containsLower(to, b))) return true;
+    }
     return false;
   }
 

@@ -26,7 +26,8 @@ export function headerKey(name: string): string {
 }
 const keyCache = new Map<string, string>();
 
-type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+/** Node's unchecked latin1 accessors (present on every Buffer, not in its typings). */
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string; latin1Write(text: string, offset: number, length: number): number };
 
 /** Bytes [start, end) of a buffer as latin1 text (every byte one char, so any byte round-trips). */
 function latin1(buf: Buffer, start: number, end: number): string {
@@ -639,7 +640,7 @@ export class SipMessage {
       const at = h.rangeIn(src);
       if (at >= 0) {
         if (text !== '') {
-          off += out.write(text, off, 'latin1');
+          off += (out as Latin1Buffer).latin1Write(text, off, text.length);
           text = '';
         }
         if (runStart >= 0 && runEnd === at) runEnd = h.rangeEnd + 2;
@@ -657,7 +658,8 @@ export class SipMessage {
       }
     }
     if (runStart >= 0) off += src.copy(out, off, runStart, runEnd);
-    off += out.write(text + contentLength + '\r\n', off, 'latin1');
+    text += contentLength + '\r\n';
+    off += (out as Latin1Buffer).latin1Write(text, off, text.length);
     this.body.copy(out, off);
     return out;
   }
