@@ -145,7 +145,8 @@ export class WsListeningPoint implements ListeningPoint {
     const refusal = refusalForSubprotocols(offered);
     if (refusal !== undefined) {
       this.opts.stats.dropped.inc('ws-subprotocol');
-      this.opts.log.info(`Refused a WebSocket from ${address}:${port} on ${this.transport} ${this.host}:${this.port}: subprotocol "sip" not offered (${offered.join(', ') || 'none'})`);
+      // Counted in /lbstat (SipDroppedByReason ws-subprotocol); debug only, as scanners would flood the log.
+      this.opts.log.debug(`Refused a WebSocket from ${address}:${port} on ${this.transport} ${this.host}:${this.port}: subprotocol "sip" not offered (${offered.join(', ') || 'none'})`);
       socket.end(refusal);
       return;
     }
