@@ -110,7 +110,7 @@ export interface HttpConfig {
   readonly httpsRedirect: boolean;
   readonly requestCheckPattern?: RegExp;
   /** `httpFastPath` (default true): plain HTTP/1.1 relayed by the balancer's own framing; false = node:http for all. */
-  readonly fastPath?: boolean;
+  readonly fastPath: boolean;
 }
 
 export interface SmppConfig {

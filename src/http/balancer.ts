@@ -90,7 +90,7 @@ export class HttpBalancer implements Service {
       this.attach(server, false);
       this.httpServer = server;
       // The fast path relays plain HTTP/1.1 itself; a redirect-everything listener has nothing to relay.
-      const fastPath = (cfg.fastPath ?? config.properties.httpFastPath !== 'false') && !(cfg.httpsRedirect && cfg.httpsPort !== undefined);
+      const fastPath = cfg.fastPath && !(cfg.httpsRedirect && cfg.httpsPort !== undefined);
       if (fastPath) {
         const fast = net.createServer({ allowHalfOpen: true, noDelay: true });
         const fastCtx: FastPathContext = {
