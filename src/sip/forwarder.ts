@@ -364,7 +364,6 @@ export class SipForwarder {
       stats.requests++;
       stats.requestsByMethod.inc(msg.method);
     }
-    if (isSipHeartbeat(msg)) return this.heartbeat(msg, flow);
     let via = msg.topVia;
     if (!via) {
       stats.malformed++;
@@ -372,6 +371,8 @@ export class SipForwarder {
     }
     const original = retryExcluding ? undefined : msg.toBuffer();
     via = stampReceived(msg, via, flow);
+    // After stamping, so that the 200 OK honours rport like any other reply.
+    if (isSipHeartbeat(msg)) return this.heartbeat(msg, flow);
 
     const fromNode = this.singleEntry
       ? this.registry.isServerAddress(bareHost(via.host), via.port ?? 5060) || this.registry.isServerAddress(flow.remoteAddress, flow.remotePort)

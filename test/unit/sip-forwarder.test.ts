@@ -423,6 +423,12 @@ describe('SIP heartbeats', () => {
     expect(s.stats.heartbeats).toBe(1);
   });
 
+  it('answers a heartbeat with rport at the port it came from', () => {
+    const s = setup();
+    s.fromNode(request('OPTIONS', { via: 'SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-hb2;rport', extra: ['Mobicents-Heartbeat: 1'], body: 'udpPort=5070\n' }), 40123);
+    expect(s.int.sent.map((x) => [x.msg.status, x.port])).toEqual([[200, 40123]]);
+  });
+
   it('accepts Restcomm-Heartbeat and GRACEFUL_SHUTDOWN', () => {
     const s = setup();
     s.fromNode(heartbeat('udpPort=5070\nip=127.0.0.1\nGRACEFUL_SHUTDOWN=true\n', 'Restcomm-Heartbeat: 1'), 5070);
