@@ -617,10 +617,7 @@ export class SipForwarder {
 
     const data = msg.toBuffer();
     const send = (address: string): void =>
-      out.sendTo(data, address, port, (err) => {
-        this.stats.sendFailures++;
-        this.log.debug(`Sending ${msg.method} to ${address}:${port} failed: ${err.message}`);
-      });
+      out.sendTo(data, address, port, this.countSendFailure);
     if (isIpLiteral(host)) send(host);
     else {
       lookup(host, (err, address) => {
@@ -670,11 +667,14 @@ export class SipForwarder {
       this.stats.dropped.inc('no-transport');
       return;
     }
-    out.sendTo(msg.toBuffer(), target.host, target.port, (err) => {
-      this.stats.sendFailures++;
-      this.log.debug(`Sending a ${msg.status} response to ${target.host}:${target.port} failed: ${err.message}`);
-    });
+    out.sendTo(msg.toBuffer(), target.host, target.port, this.countSendFailure);
   }
+
+  /** One shared callback (no closure per message) for sends whose failure is only counted. */
+  private readonly countSendFailure = (err: Error): void => {
+    this.stats.sendFailures++;
+    this.log.debug(`Sending a SIP message failed: ${err.message}`);
+  };
 
   /** Sends a reply of our own to a request: on the same connection for streams, by Via for UDP. */
   private reply(req: SipMessage, flow: Flow, status: number, reason?: string, extra?: readonly (readonly [string, string])[]): void {

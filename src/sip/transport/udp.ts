@@ -84,8 +84,10 @@ export class UdpListeningPoint implements ListeningPoint {
       return;
     }
     this.opts.stats.bytes += data.length;
-    if (onError) socket.send(data, port, host, (err) => err && onError(err));
-    else socket.send(data, port, host);
+    // No completion callback: with one, every datagram costs a call back into JavaScript once sent. A
+    // datagram the kernel accepted cannot fail later in a way we would learn of here; the rare local
+    // failure comes as the socket's 'error' event, which counts it.
+    socket.send(data, port, host);
   }
 
   async stop(): Promise<void> {
