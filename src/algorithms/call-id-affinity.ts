@@ -3,7 +3,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import { activeNodes, registerAlgorithm, type AlgorithmContext, type AlgorithmSipRequest, type BalancerAlgorithm } from './algorithm.js';
-import { RoundRobinPicker } from './round-robin.js';
+import { RoundRobinPicker, newCallChooser, type NewCallChooser } from './round-robin.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 
@@ -14,7 +14,7 @@ interface Entry {
 
 export class CallIdAffinityAlgorithm implements BalancerAlgorithm {
   readonly name: string = 'call-id-affinity';
-  protected readonly picker = new RoundRobinPicker();
+  protected picker: NewCallChooser = new RoundRobinPicker();
   protected readonly calls = new Map<string, Entry>();
   protected liveIds = new Set<string>();
   private maxIdleMs = 500_000;
@@ -29,6 +29,7 @@ export class CallIdAffinityAlgorithm implements BalancerAlgorithm {
 
   init(ctx: AlgorithmContext): void {
     this.registry = ctx.registry;
+    this.picker = newCallChooser(ctx, this.now);
     this.maxIdleMs = ctx.config.algorithm.callIdAffinityMaxTimeInCacheSeconds * 1000;
     this.groupFailover = ctx.config.algorithm.callIdAffinityGroupFailover;
     if (this.maxIdleMs > 0) {

@@ -1,11 +1,28 @@
 // round-robin: every new call (and HTTP request without a session) goes to the next active node.
 
 import type { IncomingMessage } from 'node:http';
-import { activeNodes, registerAlgorithm, type AlgorithmSipRequest, type BalancerAlgorithm } from './algorithm.js';
+import { activeNodes, registerAlgorithm, type AlgorithmContext, type AlgorithmSipRequest, type BalancerAlgorithm } from './algorithm.js';
+import { NewCallPicker, rampUpOf } from './new-call-picker.js';
 import type { ServerNode } from '../registry/server-node.js';
 
+/** What picks the node of a new call: a plain cycle, or the weighted picker when slow start is on. */
+export interface NewCallChooser {
+  update(nodes: ServerNode[]): void;
+  pick(): ServerNode | undefined;
+  readonly size: number;
+}
+
+/**
+ * The chooser for new calls: a plain cycle (the cheapest pick), or, when trafficRampupCyclePeriod and
+ * trafficPercentageIncrease are set, the weighted picker that gives newly joined nodes a growing share.
+ */
+export function newCallChooser(ctx: AlgorithmContext, now?: () => number): NewCallChooser {
+  const rampUp = rampUpOf(ctx.config.algorithm);
+  return rampUp.cyclePeriodMs && rampUp.percentageIncrease ? new NewCallPicker({ rampUp, now }) : new RoundRobinPicker();
+}
+
 /** A cheap cyclic picker over a fixed list, rebuilt when the node set changes. */
-export class RoundRobinPicker {
+export class RoundRobinPicker implements NewCallChooser {
   private nodes: ServerNode[] = [];
   private next = 0;
 
@@ -29,9 +46,11 @@ export class RoundRobinPicker {
 
 export class RoundRobinAlgorithm implements BalancerAlgorithm {
   readonly name: string = 'round-robin';
-  protected readonly picker = new RoundRobinPicker();
+  protected picker: NewCallChooser = new RoundRobinPicker();
 
-  init(): void {}
+  init(ctx: AlgorithmContext): void {
+    this.picker = newCallChooser(ctx);
+  }
 
   nodesChanged(live: readonly ServerNode[]): void {
     this.liveIds = new Set(live.map((n) => n.id));

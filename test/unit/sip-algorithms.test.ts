@@ -112,7 +112,7 @@ describe('call-id-affinity', () => {
 describe('round-robin', () => {
   it('cycles over active nodes, skipping graceful and bad ones', () => {
     const a = new RoundRobinAlgorithm();
-    a.init();
+    a.init(contextFor({ algorithmClass: 'round-robin' }));
     const [n1, n2, n3] = nodes(3);
     n3!.state = 'graceful';
     a.nodesChanged([n1!, n2!, n3!]);
@@ -122,7 +122,7 @@ describe('round-robin', () => {
 
   it('keeps a dialog on its live node (graceful included) and moves it when the node is gone', () => {
     const a = new RoundRobinAlgorithm();
-    a.init();
+    a.init(contextFor({ algorithmClass: 'round-robin' }));
     const [n1, n2] = nodes(2);
     n1!.state = 'graceful';
     a.nodesChanged([n1!, n2!]);
@@ -131,3 +131,24 @@ describe('round-robin', () => {
     expect(a.pickForAssignedSipRequest(request(), n1)).toBe(n2);
   });
 });
+
+describe('slow start for the default algorithms', () => {
+  it('gives a node that just joined a growing share of new calls (trafficRampupCyclePeriod, trafficPercentageIncrease)', () => {
+    const a = callId({ trafficRampupCyclePeriod: 1000, trafficPercentageIncrease: 25 });
+    const [n1, n2] = nodes(2);
+    a.nodesChanged([n1!]);
+    clock += 60_000;
+    a.nodesChanged([n1!, n2!]);
+    const share = (): number => {
+      let onNew = 0;
+      for (let i = 0; i < 1000; i++) if (a.pickForSipRequest(request()) === n2) onNew++;
+      return onNew / 1000;
+    };
+    // One step of 25% of its weight against the old node's full weight: 0.25 / 1.25 = 20% of new calls.
+    expect(share()).toBeCloseTo(0.2, 1);
+    clock += 3000;
+    a.nodesChanged([n1!, n2!]);
+    expect(share()).toBeCloseTo(0.5, 1);
+  });
+});
+
