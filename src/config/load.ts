@@ -293,6 +293,13 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     isUseWithNexmo: r.bool('isUseWithNexmo', false),
   };
 
+  // Keys of the original that this version reads but does not act on yet: say so rather than surprise.
+  for (const key of ['isSend5xxResponse', 'isUseWithNexmo'] as const) {
+    const p = r.raw(key);
+    if (p && /^(true|yes|on|1)$/i.test(p.value.trim())) r.warn(p, key, 'not implemented yet: a failed send to a node is retried once on the next node, then answered 503 with Retry-After');
+  }
+  if (sip.publicIp !== undefined) r.warn(r.raw('publicIp', ['public-ip']), 'publicIp', 'not implemented yet: Record-Route and Contact of responses are not rewritten to the public address (use externalIpLoadBalancerAddress for Record-Route)');
+
   // --- Node health from traffic -----------------------------------------------------------------------
   const statusList = r.list('responsesStatusCodeNodeRemoval', ['503'], ['responseStatusCodeNodeRemoval']);
   const statusRaw = r.raw('responsesStatusCodeNodeRemoval', ['responseStatusCodeNodeRemoval']);
