@@ -15,7 +15,7 @@ import { HttpNodeChooser, type BackendKind, type NodeChoice } from './node-choos
 import { addForwardedHeaders, hasHopByHop, isIdempotent, stripHopByHop } from './headers.js';
 import { incomingResponseHead, outgoingRequestHead, type OutgoingRequestHead } from './raw-headers.js';
 import { jvmRouteFromSetCookie } from './session.js';
-import { backendTlsOptions, httpsServerOptions } from './tls-options.js';
+import { clientTlsOptions, serverTlsOptions } from '../config/tls-options.js';
 import { parseHostPort, redirectLocation, serviceUnavailableBody } from './replies.js';
 import { BackendPool, FastConnection, type FastPathContext } from './fast-path.js';
 
@@ -68,7 +68,7 @@ export class HttpBalancer implements Service {
     const cfg = ctx.config.http;
     // LIFO scheduling keeps few hot sockets per node; no cap on sockets so a burst never queues here.
     this.plainAgent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
-    this.tlsAgent = new https.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo', ...backendTlsOptions(ctx.config.tls) });
+    this.tlsAgent = new https.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo', ...clientTlsOptions(ctx.config.tls) });
     this.proxy = new ProxyServer({ xfwd: false, ws: true, proxyTimeout: 0 });
     this.proxy.on('proxyRes', (proxyRes, req) => this.onProxyResponse(proxyRes, req as BalancedRequest));
     this.proxy.on('econnreset', () => {
@@ -118,7 +118,7 @@ export class HttpBalancer implements Service {
       log.info(`HTTP LB listening on port ${cfg.port}`);
     }
     if (cfg.httpsPort !== undefined) {
-      const server = https.createServer(httpsServerOptions(config.tls, cfg.httpsPort));
+      const server = https.createServer(serverTlsOptions(config.tls, `httpsPort=${cfg.httpsPort}`));
       this.attach(server, true);
       this.httpsServer = server;
       await listen(server, cfg.httpsPort, cfg.host);
@@ -381,7 +381,7 @@ export class HttpBalancer implements Service {
     stats.webSocketUpgrades++;
     const tlsTarget = typeof target !== 'string' && target.protocol === 'https:';
     // http-proxy-3 builds the node request on top of `ssl` (and mutates it): a fresh copy per upgrade.
-    const tlsOptions = tlsTarget ? { ssl: { ...backendTlsOptions(this.ctx.config.tls) }, secure: !this.ctx.config.tls.skipServerVerification } : {};
+    const tlsOptions = tlsTarget ? { ssl: { ...clientTlsOptions(this.ctx.config.tls) }, secure: !this.ctx.config.tls.skipServerVerification } : {};
     this.proxy.ws(req, socket, head, { target, agent: false, ...tlsOptions }, (err: Error) => {
       stats.backendErrors++;
       this.ctx.log.warn({ err: (err as Error).message, node: choice?.node.toString() }, 'WebSocket upgrade to node failed');

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { SmppStats } from '../stats/smpp-stats.js';
 import { StartupError } from '../service.js';
+import { serverTlsOptions } from '../config/tls-options.js';
 import { SmscList } from './server-list.js';
 import { SmppSession, type SessionContext } from './session.js';
 
@@ -59,22 +60,8 @@ export class SmppBroker {
       this.log.info(`SMPP Load Balancer started at ${host} : ${smpp.port}`);
     }
     if (smpp.sslPort !== undefined) {
-      const material = this.config.tls.material;
-      if (material === undefined || (material.pfx === undefined && (material.cert === undefined || material.key === undefined))) {
-        throw new StartupError('smppSslPort is set but no keystore is configured (javax.net.ssl.keyStore or a PEM certificate and key)');
-      }
       const server = tls.createServer(
-        {
-          cert: material.cert,
-          key: material.key,
-          pfx: material.pfx,
-          passphrase: material.passphrase,
-          ca: material.ca,
-          minVersion: this.config.tls.minVersion,
-          ciphers: this.config.tls.ciphers,
-          requestCert: this.config.tls.clientAuth !== 'none',
-          rejectUnauthorized: this.config.tls.clientAuth === 'require',
-        },
+        serverTlsOptions(this.config.tls, `smppSslPort=${smpp.sslPort}`),
         (socket) => this.accept(socket),
       );
       server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake with an ESME failed'));

@@ -1,4 +1,4 @@
-// SIP over TLS (src/sip/transport/tls.ts, tls-options.ts) with real sockets on 127.0.0.1: the client-certificate
+// SIP over TLS (src/sip/transport/tls.ts, config/tls-options.ts) with real sockets on 127.0.0.1: the client-certificate
 // policies, the protocol floor, handshake failures counted, outgoing TLS verified against the trust store.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { SipStats } from '../../src/stats/sip-stats.js';
 import { silentLogger } from '../../src/log.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { TlsListeningPoint } from '../../src/sip/transport/tls.js';
-import { hasIdentity, sipClientTlsOptions, sipServerTlsOptions } from '../../src/sip/transport/tls-options.js';
+import { hasIdentity, clientTlsOptions, serverTlsOptions } from '../../src/config/tls-options.js';
 import { freePort } from '../helpers/ports.js';
 import { until } from '../helpers/tls-ua.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
@@ -61,19 +61,19 @@ function dial(port: number, opts: { cert?: string; key?: string; maxVersion?: 'T
 
 describe('TLS options', () => {
   it('maps the client-certificate policies: Enabled requires, Want requests, Disabled does not ask', () => {
-    expect(sipServerTlsOptions(tlsConfig({ clientAuth: 'require' }))).toMatchObject({ requestCert: true, rejectUnauthorized: true });
-    expect(sipServerTlsOptions(tlsConfig({ clientAuth: 'request' }))).toMatchObject({ requestCert: true, rejectUnauthorized: false });
-    expect(sipServerTlsOptions(tlsConfig({ clientAuth: 'none' }))).toMatchObject({ requestCert: false, rejectUnauthorized: false });
+    expect(serverTlsOptions(tlsConfig({ clientAuth: 'require' }))).toMatchObject({ requestCert: true, rejectUnauthorized: true });
+    expect(serverTlsOptions(tlsConfig({ clientAuth: 'request' }))).toMatchObject({ requestCert: true, rejectUnauthorized: false });
+    expect(serverTlsOptions(tlsConfig({ clientAuth: 'none' }))).toMatchObject({ requestCert: false, rejectUnauthorized: false });
   });
   it('serves a PKCS#12 identity with its passphrase, and carries the floor and ciphers', () => {
     const pfx = Buffer.from('x');
-    const o = sipServerTlsOptions({ material: { pfx, passphrase: 'p' }, clientAuth: 'none', minVersion: 'TLSv1.3', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256', skipServerVerification: false });
+    const o = serverTlsOptions({ material: { pfx, passphrase: 'p' }, clientAuth: 'none', minVersion: 'TLSv1.3', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256', skipServerVerification: false });
     expect(o).toMatchObject({ pfx, passphrase: 'p', minVersion: 'TLSv1.3', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' });
     expect(o.cert).toBeUndefined();
   });
   it('verifies nodes against the trust store unless told to skip, and offers our certificate', () => {
-    expect(sipClientTlsOptions(tlsConfig())).toMatchObject({ rejectUnauthorized: true, ca: [cert], cert, key });
-    expect(sipClientTlsOptions(tlsConfig({ skipServerVerification: true })).rejectUnauthorized).toBe(false);
+    expect(clientTlsOptions(tlsConfig())).toMatchObject({ rejectUnauthorized: true, ca: [cert], cert, key });
+    expect(clientTlsOptions(tlsConfig({ skipServerVerification: true })).rejectUnauthorized).toBe(false);
   });
   it('knows when there is an identity to serve', () => {
     expect(hasIdentity(tlsConfig())).toBe(true);

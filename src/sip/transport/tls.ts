@@ -5,7 +5,7 @@ import { connect as tlsConnect, createServer as tlsCreateServer, type Connection
 import { isIP, type Server, type Socket } from 'node:net';
 import type { SipTransport, TlsConfig } from '../../config/types.js';
 import { TcpListeningPoint } from './tcp.js';
-import { sipClientTlsOptions, sipServerTlsOptions } from './tls-options.js';
+import { clientTlsOptions, serverTlsOptions } from '../../config/tls-options.js';
 import type { TransportOptions } from './transport.js';
 
 /** An inbound TLS handshake that has not finished after this long is abandoned (and counted). */
@@ -21,12 +21,12 @@ export class TlsListeningPoint extends TcpListeningPoint {
     super(opts);
     this.topts = opts;
     this.tlsConfig = tls;
-    this.clientOptions = sipClientTlsOptions(tls);
+    this.clientOptions = clientTlsOptions(tls);
   }
 
   protected override createServer(onConnection: (socket: Socket) => void): Server {
     const { stats, log } = this.topts;
-    const server = tlsCreateServer({ ...sipServerTlsOptions(this.tlsConfig), handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (socket) => {
+    const server = tlsCreateServer({ ...serverTlsOptions(this.tlsConfig), handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (socket) => {
       // With clientAuth 'request' an untrusted or missing certificate is accepted; say so at debug level.
       if (this.tlsConfig.clientAuth === 'request' && !socket.authorized) {
         log.debug(`TLS client ${socket.remoteAddress}:${socket.remotePort} has no trusted certificate (${String(socket.authorizationError ?? 'none sent')}); accepted (Want)`);

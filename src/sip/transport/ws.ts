@@ -12,7 +12,7 @@ import type { SipTransport, TlsConfig } from '../../config/types.js';
 import { parseDatagram } from '../message.js';
 import { bareHost, uriHost } from '../uri.js';
 import { normaliseAddress } from './tcp.js';
-import { sipClientTlsOptions, sipServerTlsOptions } from './tls-options.js';
+import { clientTlsOptions, serverTlsOptions } from '../../config/tls-options.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
 
 /** The WebSocket subprotocol of SIP (RFC 7118 §4). */
@@ -92,7 +92,7 @@ export class WsListeningPoint implements ListeningPoint {
 
   async start(): Promise<void> {
     const { stats, log } = this.opts;
-    const server = this.tls ? createHttpsServer(sipServerTlsOptions(this.tls)) : createHttpServer();
+    const server = this.tls ? createHttpsServer(serverTlsOptions(this.tls)) : createHttpServer();
     const wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.opts.maxMessageSize,
@@ -285,7 +285,7 @@ export class WsListeningPoint implements ListeningPoint {
    */
   private tlsConnectCounted(tls: TlsConfig, address: string, port: number): typeof netCreateConnection {
     const { stats, log } = this.opts;
-    const clientTls = sipClientTlsOptions(tls);
+    const clientTls = clientTlsOptions(tls);
     const connect = (options: ConnectionOptions & { path?: string }): Socket => {
       // As ws's own tlsConnect: no path, SNI for host names only.
       const socket = tlsConnect({ ...options, ...clientTls, path: undefined, servername: isIP(address) === 0 ? address : '' });

@@ -1,8 +1,9 @@
-// TLS settings of the SIP listening points (TLS, WSS) and of the TLS connections the balancer opens to nodes,
-// from config.tls: identity, trust store, client-certificate policy, protocol floor and ciphers.
+// Node TLS options from config.tls, for every TLS listener (SIP TLS/WSS, HTTPS, SMPP) and every TLS
+// connection the balancer opens to a node: identity, trust store, client-certificate policy, floor, ciphers.
 
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
-import type { TlsConfig } from '../../config/types.js';
+import type { TlsConfig } from './types.js';
+import { StartupError } from '../service.js';
 
 /** True when config.tls holds a certificate and key the balancer can serve. */
 export function hasIdentity(tls: TlsConfig): boolean {
@@ -13,9 +14,15 @@ export function hasIdentity(tls: TlsConfig): boolean {
 /**
  * Options for tls.createServer()/https.createServer(). Client certificates: 'require' (Enabled) refuses a
  * client without a trusted certificate during the handshake; 'request' (Want) asks for one and accepts
- * the connection either way; 'none' (Disabled, DisabledAll) does not ask.
+ * the connection either way; 'none' (Disabled, DisabledAll) does not ask. With `listenerKey`, a missing
+ * certificate stops start-up naming that key.
  */
-export function sipServerTlsOptions(tls: TlsConfig): TlsOptions {
+export function serverTlsOptions(tls: TlsConfig, listenerKey?: string): TlsOptions {
+  if (listenerKey !== undefined && !hasIdentity(tls)) {
+    throw new StartupError(
+      `${listenerKey} needs a certificate and its private key: set javax.net.ssl.keyStore (PEM with both, or PKCS#12 with javax.net.ssl.keyStorePassword)`,
+    );
+  }
   return {
     ...common(tls),
     requestCert: tls.clientAuth !== 'none',
@@ -24,16 +31,16 @@ export function sipServerTlsOptions(tls: TlsConfig): TlsOptions {
 }
 
 /**
- * Options for tls.connect() to a node's TLS (or WSS) port: the node's certificate must chain to the trust
- * store unless tlsSkipServerVerification is set. Our own certificate is offered, so nodes that require
- * client certificates accept the balancer.
+ * Options for TLS connections to nodes (SIP TLS/WSS, HTTPS backends): the node's certificate must chain to
+ * the trust store unless tlsSkipServerVerification is set. Our own certificate is offered, so nodes that
+ * require client certificates accept the balancer.
  */
-export function sipClientTlsOptions(tls: TlsConfig): ConnectionOptions {
+export function clientTlsOptions(tls: TlsConfig): ConnectionOptions {
   return {
     ...common(tls),
     rejectUnauthorized: !tls.skipServerVerification,
     // Nodes are addressed by IP from their heartbeats and often carry certificates for a host name: the
-    // trust store decides who is a node, as it does for the HTTP balancer's TLS connections to nodes.
+    // trust store decides who is a node (the original trusted every certificate).
     checkServerIdentity: () => undefined,
   };
 }
