@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ApiConfig, HostPort } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { closeHttpServer, listen } from '../listen.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { Stats } from '../stats/stats.js';
 import { isIP } from 'node:net';
@@ -31,13 +32,7 @@ export class ApiServer {
         else res.destroy();
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.config.port, this.config.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, this.config.port!, this.config.host);
     this.server = server;
     this.log.info(`Statistics (/lbstat, /lbinfo, /metrics) listening on ${this.config.host}:${this.config.port}`);
   }
@@ -46,10 +41,7 @@ export class ApiServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeHttpServer(server);
   }
 
   private send(res: ServerResponse, status: number, type: string, body: string): void {

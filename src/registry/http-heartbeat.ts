@@ -3,6 +3,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
+import { closeHttpServer, listen } from '../listen.js';
 import type { HeartbeatStats } from '../stats/stats.js';
 import type { NodeRegistry } from './node-registry.js';
 import { ServerNode, type ServerNodeInit } from './server-node.js';
@@ -121,7 +122,7 @@ export class HttpHeartbeatServer {
   private server: Server | undefined;
 
   constructor(
-    private readonly listen: { host: string; port: number },
+    private readonly address: { host: string; port: number },
     private readonly registry: NodeRegistry,
     private readonly stats: HeartbeatStats,
     private readonly log: Logger,
@@ -132,26 +133,17 @@ export class HttpHeartbeatServer {
     server.keepAliveTimeout = 30_000;
     server.headersTimeout = 10_000;
     server.requestTimeout = 10_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.listen.port, this.listen.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, this.address.port, this.address.host);
     server.on('error', (err) => this.log.error({ err }, 'heartbeat server error'));
     this.server = server;
-    this.log.info(`JSON heartbeat listener bound to ${this.listen.host}, port ${this.listen.port}`);
+    this.log.info(`JSON heartbeat listener bound to ${this.address.host}, port ${this.address.port}`);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeHttpServer(server);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
