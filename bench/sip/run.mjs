@@ -5,7 +5,7 @@
 // its processes, from /proc), and the ratio to Kamailio.
 //
 //   node bench/sip/run.mjs [--step-seconds 15] [--proxies direct,kamailio,balancer] [--rates 500,1000,...]
-//                          [--retries 1] [--warmup-seconds 3] [--quick]
+//                          [--retries 1] [--warmup-seconds 3] [--quick] [--balancer-property key=value ...]
 
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) |
 const DEFAULT_RATES = [250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000, 14000, 16000, 17500, 20000];
 
 function parseArgs(argv) {
-  const opts = { stepSeconds: 15, warmupSeconds: 3, proxies: ['direct', 'kamailio', 'balancer'], rates: DEFAULT_RATES, retries: 1 };
+  const opts = { stepSeconds: 15, warmupSeconds: 3, proxies: ['direct', 'kamailio', 'balancer'], rates: DEFAULT_RATES, retries: 1, balancerProps: {} };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -42,8 +42,13 @@ function parseArgs(argv) {
     else if (a.startsWith('--retries')) opts.retries = Number(value());
     else if (a.startsWith('--warmup-seconds')) opts.warmupSeconds = Number(value());
     else if (a === '--quick') opts.stepSeconds = 4;
+    else if (a.startsWith('--balancer-property')) {
+      // e.g. --balancer-property isSendTrying=false (stateless Kamailio sends no 100 Trying)
+      const [k, ...v] = value().split('=');
+      opts.balancerProps[k] = v.join('=');
+    }
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/sip/run.mjs [--step-seconds 15] [--quick] [--proxies direct,kamailio,balancer] [--rates 500,1000,...] [--retries 1] [--warmup-seconds 3]');
+      console.log('usage: node bench/sip/run.mjs [--step-seconds 15] [--quick] [--proxies direct,kamailio,balancer] [--rates 500,1000,...] [--retries 1] [--warmup-seconds 3] [--balancer-property key=value ...]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -194,7 +199,7 @@ async function startKamailio(uasPort, dir) {
   return { name: 'kamailio', port, pid: proc.child.pid, stop: () => proc.stop('SIGTERM'), output: proc.output };
 }
 
-async function startBalancer(uasPort, dir) {
+async function startBalancer(uasPort, dir, extraProps = {}) {
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` first');
   const [externalPort, internalPort, heartbeatPort] = [await freePort(), await freePort(), await freePort()];
   const props = {
@@ -209,6 +214,7 @@ async function startBalancer(uasPort, dir) {
     extraServerNodes: `${HOST}:${uasPort}`,
     performanceTestingMode: true,
     logLevel: 'warn',
+    ...extraProps,
   };
   const cfgPath = join(dir, 'lb.properties');
   writeFileSync(cfgPath, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
@@ -273,7 +279,7 @@ async function runLadders(opts) {
   try {
     for (const name of opts.proxies) {
       const uasPort = await freePort();
-      const proxy = name === 'kamailio' ? await startKamailio(uasPort, dir) : name === 'balancer' ? await startBalancer(uasPort, dir) : undefined;
+      const proxy = name === 'kamailio' ? await startKamailio(uasPort, dir) : name === 'balancer' ? await startBalancer(uasPort, dir, opts.balancerProps) : undefined;
       lanes.push({ name, proxy, uasPort, best: undefined, steps: new Map(), done: false });
     }
     for (const lane of lanes) {
