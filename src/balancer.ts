@@ -60,6 +60,10 @@ export class LoadBalancer {
         await this.heartbeat.start();
       }
 
+      registry.on('added', () => stats.nodes.added++);
+      registry.on('removed', (_node, reason) => stats.nodes.removed.inc(removalCause(reason)));
+      registry.on('state-changed', (node, previous) => stats.nodes.stateChanges.inc(`${previous}->${node.state}`));
+
       // 2. The algorithm, told of every change of the latest version's nodes.
       const algorithm = await loadAlgorithm(config, registry, log.child({ module: 'algorithm' }));
       this.algorithm = algorithm;
@@ -70,6 +74,7 @@ export class LoadBalancer {
         releaseVersion: VERSION,
         activeNodes: () => registry.live().filter((n) => n.state === 'active').length,
         activeCalls: () => algorithm.activeCalls?.() ?? 0,
+        algorithmStatistics: () => algorithm.statistics?.(),
       });
 
       // 3–5. The protocol services.
@@ -122,4 +127,12 @@ export class LoadBalancer {
     if (this.started) log.info('Load balancer stopped');
     this.started = false;
   }
+}
+
+/** A short label for why a node left, for counters (the log line keeps the full reason). */
+function removalCause(reason: string): string {
+  if (reason.startsWith('no heartbeat')) return 'expired';
+  if (reason.includes('stop')) return 'stop';
+  if (reason.includes('new session')) return 'replaced';
+  return 'other';
 }

@@ -48,6 +48,8 @@ export interface BalancerAlgorithm {
   pickForHttpRequest(req: IncomingMessage): ServerNode | undefined;
   /** Calls (affinity entries) the algorithm tracks, for /lbstat NumberOfActiveCalls. */
   activeCalls?(): number;
+  /** The algorithm's own figures (e.g. its shared store's writes and outages), for /lbstat AlgorithmStatistics. */
+  statistics?(): Readonly<Record<string, number | boolean>>;
   stop(): void | Promise<void>;
 }
 

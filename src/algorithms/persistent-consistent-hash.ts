@@ -114,6 +114,10 @@ export class PersistentConsistentHashAlgorithm extends HeaderConsistentHashAlgor
     return this.store.stats();
   }
 
+  statistics(): Readonly<Record<string, number | boolean>> {
+    return { ...this.store.stats() };
+  }
+
   override async stop(): Promise<void> {
     await this.store.stop();
   }

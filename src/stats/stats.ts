@@ -7,6 +7,13 @@ import { SipStats } from './sip-stats.js';
 import { HttpStats } from './http-stats.js';
 import { SmppStats } from './smpp-stats.js';
 
+/** Changes of the node set: registrations, removals and state transitions ("active->bad", …). */
+export class NodeStats {
+  added = 0;
+  readonly removed = new CounterMap<string>();
+  readonly stateChanges = new CounterMap<string>();
+}
+
 export class HeartbeatStats {
   /** JSON heartbeat commands accepted, by command (start, heartbeat, shutdown, stop). */
   readonly commands = new CounterMap<string>();
@@ -43,6 +50,7 @@ export interface LbstatSources {
   releaseVersion: string;
   activeNodes: () => number;
   activeCalls: () => number;
+  algorithmStatistics?: () => Readonly<Record<string, number | boolean>> | undefined;
 }
 
 export class Stats {
@@ -50,6 +58,7 @@ export class Stats {
   readonly http = new HttpStats();
   readonly smpp = new SmppStats();
   readonly heartbeat = new HeartbeatStats();
+  readonly nodes = new NodeStats();
   readonly process = new ProcessSampler();
   readonly registry = new Registry();
   private sources: LbstatSources = { releaseVersion: '0.0.0', activeNodes: () => 0, activeCalls: () => 0 };
@@ -71,6 +80,9 @@ export class Stats {
         this.inc({ reason: 'invalid' }, hb.invalid);
       },
     });
+    const nodes = this.nodes;
+    promCounterMap(this.registry, 'sipbalancer_node_state_changes_total', 'Node state transitions (active, graceful, bad)', 'transition', nodes.stateChanges);
+    promCounterMap(this.registry, 'sipbalancer_nodes_removed_total', 'Nodes removed, by cause', 'cause', nodes.removed);
     const { sip, http, smpp } = this;
     const sources = (): LbstatSources => this.sources;
     new Gauge({
@@ -137,6 +149,10 @@ export class Stats {
         ...sip,
         ...http,
         ...smpp,
+        NodesAdded: this.nodes.added,
+        NodesRemoved: this.nodes.removed.toJSON(),
+        NodeStateChanges: this.nodes.stateChanges.toJSON(),
+        AlgorithmStatistics: this.sources.algorithmStatistics?.() ?? {},
         HeartbeatCommands: this.heartbeat.commands.toJSON(),
         HeartbeatUnknownSessions: this.heartbeat.unknownSession,
         HeartbeatInvalidRequests: this.heartbeat.invalid,

@@ -40,8 +40,13 @@ describe('sipbalancer daemon', () => {
     const lbstat = (await (await fetch(`http://127.0.0.1:${api}/lbstat`)).json()) as { Metrics: { activeNodes: number } };
     expect(lbstat.Metrics.activeNodes).toBe(1);
 
+    await fetch(`http://127.0.0.1:${hb}/`, { method: 'POST', body: '{"shutdown":{"sessionId":"abc"}}' });
+    expect(await nodes(api)).toEqual([expect.objectContaining({ hostname: 'as1', state: 'graceful' })]);
+
     await daemon.waitForLog(/removed: no heartbeat/, 5000);
     expect(await nodes(api)).toEqual([]);
+    const after = (await (await fetch(`http://127.0.0.1:${api}/lbstat`)).json()) as { Metrics: Record<string, unknown> };
+    expect(after.Metrics).toMatchObject({ activeNodes: 0, NodesAdded: 1, NodesRemoved: { expired: 1 }, NodeStateChanges: { 'active->graceful': 1 } });
     expect((await fetch(`http://127.0.0.1:${hb}/`, { method: 'POST', body: '{"heartbeat":{"sessionId":"abc"}}' })).status).toBe(404);
 
     const code = await daemon.stop('SIGTERM');
