@@ -1,38 +1,12 @@
 // Shared set-up of the algorithm end-to-end tests: balancer daemons with chosen algorithm properties,
 // sipp UAS nodes registered by SIP heartbeats (to one or several balancers), sipp UAC calls.
 
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePort, freePorts } from '../helpers/ports.js';
+import { freePort } from '../helpers/ports.js';
 import { receivedRequests, runSipp, startSipp, type Sipp, type SippResult } from '../helpers/sipp.js';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
 
-export const HOST = '127.0.0.1';
-
-export interface Balancer {
-  daemon: Daemon;
-  externalPort: number;
-  internalPort: number;
-  statisticPort: number;
-  stop(): Promise<void>;
-}
-
-export async function startBalancer(extra: Record<string, string | number | boolean> = {}): Promise<Balancer> {
-  const [externalPort, internalPort, heartbeatPort, statisticPort] = await freePorts(4);
-  const daemon = await startDaemon({
-    properties: {
-      host: HOST,
-      externalPort: externalPort!,
-      internalPort: internalPort!,
-      heartbeatPort: heartbeatPort!,
-      statisticPort: statisticPort!,
-      httpPort: '',
-      nodeTimeout: 1500,
-      heartbeatInterval: 100,
-      ...extra,
-    },
-  });
-  return { daemon, externalPort: externalPort!, internalPort: internalPort!, statisticPort: statisticPort!, stop: async () => void (await daemon.stop()) };
-}
+export { HOST, startBalancer, type Balancer } from '../helpers/sip-balancer.js';
+import { HOST, type Balancer } from '../helpers/sip-balancer.js';
 
 export async function waitFor(what: string, test: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
   const until = Date.now() + timeoutMs;

@@ -3,45 +3,15 @@
 // node-initiated calls with the node hint, REGISTER headers, heartbeats on the wrong port, Max-Forwards 0.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { freePort, freePorts } from '../helpers/ports.js';
 import { receivedRequests, runSipp, startSipp, type Sipp, type SippMessage, type SippResult, type SippTransport } from '../helpers/sipp.js';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
 
-const HOST = '127.0.0.1';
+import { HOST, startBalancer as startSipBalancer, type Balancer } from '../helpers/sip-balancer.js';
 
-interface Balancer {
-  daemon: Daemon;
-  externalPort: number;
-  internalPort: number;
-  statisticPort: number;
-  stop(): Promise<void>;
-}
-
-async function startBalancer(extra: Record<string, string | number | boolean> = {}): Promise<Balancer> {
-  const [externalPort, internalPort, heartbeatPort, statisticPort] = await freePorts(4);
-  const daemon = await startDaemon({
-    properties: {
-      host: HOST,
-      externalPort: externalPort!,
-      internalPort: internalPort!,
-      heartbeatPort: heartbeatPort!,
-      statisticPort: statisticPort!,
-      httpPort: '',
-      nodeTimeout: 3000,
-      heartbeatInterval: 100,
-      ...extra,
-    },
-  });
-  return {
-    daemon,
-    externalPort: externalPort!,
-    internalPort: internalPort!,
-    statisticPort: statisticPort!,
-    stop: async () => {
-      await daemon.stop();
-    },
-  };
+/** Nodes here heartbeat every second: 3 s before one is declared dead. */
+function startBalancer(extra: Record<string, string | number | boolean> = {}): Promise<Balancer> {
+  return startSipBalancer({ nodeTimeout: 3000, ...extra });
 }
 
 async function getJson(port: number, path: string): Promise<Record<string, unknown>> {
