@@ -11,6 +11,25 @@ import type { TransportOptions } from './transport.js';
 /** An inbound TLS handshake that has not finished after this long is abandoned (and counted). */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/**
+ * tls.connect to a node, counting (and logging) a handshake that fails after the TCP connection was made:
+ * a refused connection is a send failure, a refused certificate is a TLS failure. Used for TLS and WSS.
+ */
+export function connectToNode(options: ConnectionOptions, what: string, stats: TransportOptions['stats'], log: TransportOptions['log']): TLSSocket {
+  const socket = tlsConnect(options);
+  let tcpUp = false;
+  let secured = false;
+  socket.once('connect', () => (tcpUp = true));
+  socket.once('secureConnect', () => (secured = true));
+  socket.on('error', (err) => {
+    if (tcpUp && !secured) {
+      stats.tlsHandshakeFailures++;
+      log.warn(`${what} failed: ${err.message}`);
+    }
+  });
+  return socket;
+}
+
 export class TlsListeningPoint extends TcpListeningPoint {
   override readonly transport: SipTransport = 'tls';
   private readonly tlsConfig: TlsConfig;
@@ -53,18 +72,7 @@ export class TlsListeningPoint extends TcpListeningPoint {
       // SNI carries host names only (RFC 6066 3).
       servername: isIP(host) === 0 ? host : undefined,
     };
-    const socket: TLSSocket = tlsConnect(options);
-    let tcpUp = false;
-    let secured = false;
-    socket.once('connect', () => (tcpUp = true));
-    socket.once('secureConnect', () => (secured = true));
-    socket.on('error', (err) => {
-      if (tcpUp && !secured) {
-        stats.tlsHandshakeFailures++;
-        log.warn(`TLS handshake with node ${host}:${port} failed: ${err.message}`);
-      }
-    });
-    return socket;
+    return connectToNode(options, `TLS handshake with node ${host}:${port}`, stats, log);
   }
 
   protected override get connectEvent(): string {

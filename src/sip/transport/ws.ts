@@ -6,12 +6,13 @@ import { createServer as createHttpsServer } from 'node:https';
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { createConnection as netCreateConnection, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { SipTransport, TlsConfig } from '../../config/types.js';
 import { parseDatagram } from '../message.js';
 import { bareHost, uriHost } from '../uri.js';
 import { normaliseAddress } from './tcp.js';
+import { connectToNode } from './tls.js';
 import { clientTlsOptions, serverTlsOptions } from '../../config/tls-options.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
 
@@ -288,18 +289,12 @@ export class WsListeningPoint implements ListeningPoint {
     const clientTls = clientTlsOptions(tls);
     const connect = (options: ConnectionOptions & { path?: string }): Socket => {
       // As ws's own tlsConnect: no path, SNI for host names only.
-      const socket = tlsConnect({ ...options, ...clientTls, path: undefined, servername: isIP(address) === 0 ? address : '' });
-      let tcpUp = false;
-      let secured = false;
-      socket.once('connect', () => (tcpUp = true));
-      socket.once('secureConnect', () => (secured = true));
-      socket.on('error', (err) => {
-        if (tcpUp && !secured) {
-          stats.tlsHandshakeFailures++;
-          log.warn(`TLS handshake (WSS) with node ${address}:${port} failed: ${err.message}`);
-        }
-      });
-      return socket;
+      return connectToNode(
+        { ...options, ...clientTls, path: undefined, servername: isIP(address) === 0 ? address : '' } as ConnectionOptions,
+        `TLS handshake (WSS) with node ${address}:${port}`,
+        stats,
+        log,
+      );
     };
     return connect as unknown as typeof netCreateConnection;
   }
