@@ -56,12 +56,8 @@ export interface Identity {
 
 /** Reads a keystore (our certificate and private key). Throws an Error whose message completes "<key>=<path>: …". */
 export function readIdentity(path: string, password: string | undefined): Identity {
-  const data = readStore(path);
-  const format = detectStoreFormat(data);
+  const { data, format } = readStore(path);
   switch (format) {
-    case 'jks':
-    case 'jceks':
-      throw new Error(javaStoreMessage(path, format.toUpperCase()));
     case 'pem': {
       const text = data.toString('latin1');
       const certs = pemBlocks(text, 'CERTIFICATE');
@@ -85,12 +81,8 @@ export function readIdentity(path: string, password: string | undefined): Identi
 
 /** Reads a trust store into PEM CA certificates. PKCS#12 trust stores are opened with the openssl command. */
 export function readTrustedCertificates(path: string, password: string | undefined): string[] {
-  const data = readStore(path);
-  const format = detectStoreFormat(data);
+  const { data, format } = readStore(path);
   switch (format) {
-    case 'jks':
-    case 'jceks':
-      throw new Error(javaStoreMessage(path, format.toUpperCase()));
     case 'pem': {
       const certs = pemBlocks(data.toString('latin1'), 'CERTIFICATE');
       if (certs.length === 0) throw new Error('a PEM trust store must hold at least one certificate');
@@ -120,13 +112,18 @@ export function readTrustedCertificates(path: string, password: string | undefin
   }
 }
 
-function readStore(path: string): Buffer {
+/** The file and its format; a Java keystore is refused here with the command that converts it. */
+function readStore(path: string): { data: Buffer; format: Exclude<StoreFormat, 'jks' | 'jceks'> } {
+  let data: Buffer;
   try {
-    return readFileSync(path);
+    data = readFileSync(path);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new Error(e.code === 'ENOENT' ? 'no such file' : `cannot be read (${e.code ?? e.message})`);
   }
+  const format = detectStoreFormat(data);
+  if (format === 'jks' || format === 'jceks') throw new Error(javaStoreMessage(path, format.toUpperCase()));
+  return { data, format };
 }
 
 function tryContext(identity: Identity): void {
