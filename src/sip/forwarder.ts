@@ -38,8 +38,11 @@ export interface Advertised {
 export class LocalAddresses {
   /** The balancer's own addresses: host → ports (a Map of Sets, so a lookup builds no string). */
   private readonly ownPorts = new Map<string, Set<number>>();
-  private readonly via = new Map<string, Advertised>();
-  private readonly rr = new Map<string, Advertised>();
+  // Per side and transport (IPv4, and IPv6 where dual-stack): looked up per message without building keys.
+  private readonly via = bySideTransport<Advertised>();
+  private readonly rr = bySideTransport<Advertised>();
+  private readonly via6 = bySideTransport<Advertised>();
+  private readonly rr6 = bySideTransport<Advertised>();
 
   private readonly routeHostname: string | undefined;
   private readonly filterSubdomain: boolean;
@@ -64,13 +67,13 @@ export class LocalAddresses {
       const lb = p.side === 'external' ? sip.externalIpLoadBalancer : sip.internalIpLoadBalancer;
       const lbPort = lb?.ports[p.transport];
       const advertised: Advertised = lb ? { host: lb.address, port: lbPort ?? p.port } : { host, port: p.port };
-      this.rr.set(`${p.side}/${p.transport}`, advertised);
-      this.via.set(`${p.side}/${p.transport}`, sip.useIpLoadBalancerAddressInViaHeaders ? advertised : { host, port: p.port });
+      this.rr[p.side][p.transport] = advertised;
+      this.via[p.side][p.transport] = sip.useIpLoadBalancerAddressInViaHeaders ? advertised : { host, port: p.port };
       // Dual-stack points: IPv6 peers get the ipv6Host address (IP load balancers are IPv4 here).
       if (p.ipv6) {
         this.addOwn(p.ipv6.host, p.ipv6.port);
-        this.rr.set(`${p.side}/${p.transport}/6`, p.ipv6);
-        this.via.set(`${p.side}/${p.transport}/6`, p.ipv6);
+        this.rr6[p.side][p.transport] = p.ipv6;
+        this.via6[p.side][p.transport] = p.ipv6;
       }
     }
   }
@@ -101,11 +104,11 @@ export class LocalAddresses {
 
   /** `peer`: the address on the other end of that leg; an IPv6 peer gets the IPv6 address when there is one. */
   viaAddress(side: Side, transport: SipTransport, peer?: string): Advertised | undefined {
-    return (peer !== undefined && familyOf(peer) === 6 ? this.via.get(`${side}/${transport}/6`) : undefined) ?? this.via.get(`${side}/${transport}`);
+    return (peer !== undefined && familyOf(peer) === 6 ? this.via6[side][transport] : undefined) ?? this.via[side][transport];
   }
 
   recordRouteAddress(side: Side, transport: SipTransport, peer?: string): Advertised | undefined {
-    return (peer !== undefined && familyOf(peer) === 6 ? this.rr.get(`${side}/${transport}/6`) : undefined) ?? this.rr.get(`${side}/${transport}`);
+    return (peer !== undefined && familyOf(peer) === 6 ? this.rr6[side][transport] : undefined) ?? this.rr[side][transport];
   }
 }
 
@@ -194,6 +197,13 @@ function hintOf(uri: SipUri): NodeHint | undefined {
   const port = Number(paramOf(uri.params, 'node_port'));
   if (!host || !Number.isInteger(port) || port <= 0) return undefined;
   return { host: bareHost(host), port, version: paramOf(uri.params, 'version') || undefined, transport: asTransport(uriTransport(uri)) ?? 'udp' };
+}
+
+/** A value per side and transport, read with two property loads instead of a built string key. */
+type BySideTransport<T> = Record<Side, Partial<Record<SipTransport, T>>>;
+
+function bySideTransport<T>(): BySideTransport<T> {
+  return { external: {}, internal: {} };
 }
 
 const TRANSPORTS: ReadonlySet<string> = new Set(['udp', 'tcp', 'tls', 'ws', 'wss']);
@@ -320,7 +330,7 @@ export class SipForwarder {
   private readonly algorithm: BalancerAlgorithm;
   private readonly stats: SipStats;
   private readonly log: Logger;
-  private readonly points = new Map<string, ListeningPoint>();
+  private readonly points = bySideTransport<ListeningPoint>();
   private readonly singleEntry: boolean;
   private readonly health: NodeHealthMonitor | undefined;
   private readonly recentInvites = new RecentInvites();
@@ -333,7 +343,7 @@ export class SipForwarder {
     this.stats = deps.stats;
     this.log = deps.log;
     this.health = deps.health?.enabled ? deps.health : undefined;
-    for (const p of points) this.points.set(`${p.side}/${p.transport}`, p);
+    for (const p of points) this.points[p.side][p.transport] = p;
     this.singleEntry = deps.config.sip.singleEntryMode || !points.some((p) => p.side === 'internal');
     this.local = new LocalAddresses(deps.config, points);
   }
@@ -352,8 +362,8 @@ export class SipForwarder {
 
   /** The listening point for a side and transport; in single-entry mode everything is external. */
   private point(side: Side, transport: SipTransport): ListeningPoint | undefined {
-    const s = this.singleEntry ? 'external' : side;
-    return this.points.get(`${s}/${transport}`) ?? this.points.get(`${s}/udp`) ?? this.points.get(`${s}/tcp`);
+    const bySide = this.points[this.singleEntry ? 'external' : side];
+    return bySide[transport] ?? bySide.udp ?? bySide.tcp;
   }
 
   // ---- requests ----
@@ -563,7 +573,7 @@ export class SipForwarder {
   private nodeLeg(node: ServerNode, wanted: SipTransport): { transport: SipTransport; port: number } | undefined {
     for (const t of [wanted, 'udp', 'tcp'] as const) {
       const port = node.ports[t];
-      if (port !== undefined && this.points.has(`${this.singleEntry ? 'external' : 'internal'}/${t}`)) return { transport: t, port };
+      if (port !== undefined && this.points[this.singleEntry ? 'external' : 'internal'][t] !== undefined) return { transport: t, port };
     }
     return undefined;
   }
