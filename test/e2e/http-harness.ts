@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { freePort, freePorts } from '../helpers/ports.js';
+import { lbstat, registerNode } from '../helpers/json-heartbeat.js';
+
+export { lbstat };
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 
 export interface Seen {
@@ -153,19 +156,9 @@ export async function startNode(name: string, opts: NodeOptions = {}): Promise<T
 
 /** Registers nodes over the JSON heartbeat and keeps them alive until told to stop. */
 export class Heartbeats {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly stops = new Map<string, () => void>();
 
   constructor(private readonly heartbeatPort: number, private readonly intervalMs = 300) {}
-
-  private async post(body: unknown): Promise<number> {
-    const res = await fetch(`http://127.0.0.1:${this.heartbeatPort}/`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    await res.arrayBuffer();
-    return res.status;
-  }
 
   async register(node: TestNode, extra: { jvmRoute?: string; properties?: Record<string, string> } = {}): Promise<void> {
     const sessionId = `${node.name}-${Math.random().toString(36).slice(2)}`;
@@ -180,21 +173,16 @@ export class Heartbeats {
       version: '0',
       sessionId,
     };
-    const status = await this.post({ start });
-    if (status !== 200) throw new Error(`heartbeat start for ${node.name} answered ${status}`);
-    const timer = setInterval(() => {
-      this.post({ heartbeat: { sessionId } }).catch(() => undefined);
-    }, this.intervalMs);
-    this.timers.set(node.name, timer);
+    this.stops.set(node.name, await registerNode(this.heartbeatPort, start, this.intervalMs));
   }
 
   stop(name: string): void {
-    clearInterval(this.timers.get(name));
-    this.timers.delete(name);
+    this.stops.get(name)?.();
+    this.stops.delete(name);
   }
 
   stopAll(): void {
-    for (const name of [...this.timers.keys()]) this.stop(name);
+    for (const name of [...this.stops.keys()]) this.stop(name);
   }
 }
 
@@ -305,8 +293,3 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   throw new Error(`timed out waiting for ${what}`);
 }
 
-export async function lbstat(statisticPort: number): Promise<Record<string, unknown>> {
-  const res = await fetch(`http://127.0.0.1:${statisticPort}/lbstat`);
-  const doc = (await res.json()) as { Metrics: Record<string, unknown> };
-  return doc.Metrics;
-}

@@ -6,7 +6,6 @@ import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { createServer as netServer, connect as netConnect, isIPv6, type Server, type Socket } from 'node:net';
 import { createServer as tlsServer, connect as tlsConnect, type ConnectionOptions, type TlsOptions } from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { StreamFramer, parseDatagram, type SipMessage } from '../../src/sip/message.js';
 import { headerParam, parseUri, uriOfNameAddr } from '../../src/sip/uri.js';
@@ -301,37 +300,9 @@ export function firstHop(d: Dialog): { host: string; port: number } {
   return { host, port: u.port ?? 5060 };
 }
 
-/** Registers a node with the balancer's JSON heartbeat and keeps it alive until stopped. */
-export async function registerNode(heartbeatPort: number, node: Record<string, string | number>, intervalMs = 500): Promise<() => void> {
-  const sessionId = String(node.sessionId ?? newToken());
-  const post = (body: unknown): Promise<number> =>
-    new Promise((resolve, reject) => {
-      const data = JSON.stringify(body);
-      const req = request({ host: '127.0.0.1', port: heartbeatPort, method: 'POST', path: '/', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', reject);
-      req.end(data);
-    });
-  const status = await post({ start: { version: '0', ...node, sessionId } });
-  if (status !== 200) throw new Error(`JSON heartbeat start answered ${status}`);
-  const timer = setInterval(() => void post({ heartbeat: { sessionId } }).catch(() => undefined), intervalMs);
-  return () => clearInterval(timer);
-}
+export { lbstat, registerNode } from './json-heartbeat.js';
+import { lbstat } from './json-heartbeat.js';
 
-/** The /lbstat metrics of a balancer's statisticPort. */
-export function lbstat(statisticPort: number): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port: statisticPort, path: '/lbstat' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve((JSON.parse(body) as { Metrics: Record<string, unknown> }).Metrics));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
 
 /** Polls /lbstat until `ok` holds (or timeoutMs passes) and returns the last metrics. */
 export async function lbstatUntil(statisticPort: number, ok: (m: Record<string, unknown>) => boolean, timeoutMs = 5000): Promise<Record<string, unknown>> {
