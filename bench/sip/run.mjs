@@ -103,6 +103,17 @@ function isUdpBound(port) {
   return readFileSync('/proc/net/udp', 'latin1').split('\n').some((l) => (l.trim().split(/\s+/)[1] ?? '').endsWith(hex));
 }
 
+/** Datagrams the kernel dropped (receive buffer full) on the UDP sockets bound to `ports`, from /proc/net/udp. */
+function udpDrops(ports) {
+  const wanted = new Set(ports.map((p) => p.toString(16).toUpperCase().padStart(4, '0')));
+  let drops = 0;
+  for (const line of readFileSync('/proc/net/udp', 'latin1').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length > 12 && wanted.has((f[1] ?? '').split(':')[1])) drops += Number(f[f.length - 1]) || 0;
+  }
+  return drops;
+}
+
 async function waitUdpBound(port, timeoutMs, what) {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
@@ -144,7 +155,7 @@ function startProcess(cmd, args, opts = {}) {
   };
 }
 
-/** utime+stime (clock ticks) of `pid` and all its descendants. */
+/** utime and stime (clock ticks) of `pid` and all its descendants. */
 function cpuTicks(rootPid) {
   const stats = new Map();
   for (const name of readdirSync('/proc')) {
@@ -153,10 +164,10 @@ function cpuTicks(rootPid) {
       const text = readFileSync(`/proc/${name}/stat`, 'latin1');
       // The command name is in parentheses and may contain spaces: fields start after the last ')'.
       const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+      stats.set(Number(name), { ppid: Number(f[1]), user: Number(f[11]), system: Number(f[12]) });
     } catch { /* exited meanwhile */ }
   }
-  let total = 0;
+  const total = { user: 0, system: 0 };
   const queue = [rootPid];
   const seen = new Set();
   while (queue.length) {
@@ -164,7 +175,10 @@ function cpuTicks(rootPid) {
     if (seen.has(pid)) continue;
     seen.add(pid);
     const s = stats.get(pid);
-    if (s) total += s.ticks;
+    if (s) {
+      total.user += s.user;
+      total.system += s.system;
+    }
     for (const [child, cs] of stats) if (cs.ppid === pid) queue.push(child);
   }
   return total;
@@ -225,14 +239,14 @@ async function startKamailio(lane, uasPort, dir) {
   const args = ['-DD', '-E', '-f', cfgPath, '-P', join(dir, `${lane.id}.pid`), '-Y', dir, '-n', String(lane.workers), '-m', '256'];
   const proc = startProcess('kamailio', args, { cwd: dir });
   await Promise.race([waitUdpBound(port, 10_000, 'kamailio'), proc.exited.then(() => { throw new Error(`kamailio exited:\n${proc.output()}`); })]);
-  return { port, pid: proc.child.pid, stop: () => proc.stop('SIGTERM'), output: proc.output };
+  return { port, ports: [port], pid: proc.child.pid, stop: () => proc.stop('SIGTERM'), output: proc.output };
 }
 
 async function startNaive(lane, uasPort, _dir, opts) {
   const port = await freePort();
   const proc = startProcess(process.execPath, [...opts.nodeArgs, NAIVE_FORWARDER, String(port), `${HOST}:${uasPort}`], { cwd: ROOT });
   await Promise.race([waitUdpBound(port, 10_000, 'the naive forwarder'), proc.exited.then(() => { throw new Error(`the naive forwarder exited:\n${proc.output()}`); })]);
-  return { port, pid: proc.child.pid, stop: () => proc.stop('SIGTERM'), output: proc.output };
+  return { port, ports: [port], pid: proc.child.pid, stop: () => proc.stop('SIGTERM'), output: proc.output };
 }
 
 async function startBalancer(lane, uasPort, dir, opts) {
@@ -258,7 +272,7 @@ async function startBalancer(lane, uasPort, dir, opts) {
   const proc = startProcess(process.execPath, [...opts.nodeArgs, BALANCER_BIN, '--config', cfgPath], { cwd: ROOT });
   await Promise.race([waitUdpBound(externalPort, 15_000, 'the balancer'), proc.exited.then(() => { throw new Error(`the balancer exited:\n${proc.output()}`); })]);
   await sleep(300);
-  return { port: externalPort, pid: proc.child.pid, stop: () => proc.stop('SIGTERM'), output: proc.output };
+  return { port: externalPort, ports: [externalPort, internalPort], pid: proc.child.pid, stop: () => proc.stop('SIGTERM'), output: proc.output };
 }
 
 /** The lanes to run, in the order they take turns: the named proxies, then one per --balancer-lane. */
@@ -294,7 +308,8 @@ async function runStep(proxy, uasPort, rate, stepSeconds) {
       scenario: UAC_SCENARIO, port: uacPort, controlPort: await freeControlPort(), remote: `${HOST}:${target}`, dir, name: 'uac',
       extra: ['-m', String(calls), '-r', String(rate), '-d', `${CALL_LENGTH_MS}ms`, '-timeout', `${stepSeconds + 20}s`, '-timeout_error', '-recv_timeout', '5000ms'],
     });
-    const ticks0 = proxy ? cpuTicks(proxy.pid) : 0;
+    const ticks0 = proxy ? cpuTicks(proxy.pid) : undefined;
+    const drops0 = proxy ? udpDrops(proxy.ports) : 0;
     const t0 = process.hrtime.bigint();
     const load0 = loadavg()[0];
     const uac = startProcess('sipp', uacArgs, { cwd: dir });
@@ -302,7 +317,11 @@ async function runStep(proxy, uasPort, rate, stepSeconds) {
     const { code } = await uac.exited;
     clearTimeout(hard);
     const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const cpuSeconds = proxy ? (cpuTicks(proxy.pid) - ticks0) / CLK_TCK : NaN;
+    const ticks1 = proxy ? cpuTicks(proxy.pid) : undefined;
+    const cpuUserSeconds = proxy ? (ticks1.user - ticks0.user) / CLK_TCK : NaN;
+    const cpuSystemSeconds = proxy ? (ticks1.system - ticks0.system) / CLK_TCK : NaN;
+    const cpuSeconds = cpuUserSeconds + cpuSystemSeconds;
+    const proxyDrops = proxy ? udpDrops(proxy.ports) - drops0 : 0;
     // Let the UAS finish its last calls (timewait), then collect its side.
     await sleep(800);
     await uas.stop('SIGUSR1', 2000);
@@ -315,7 +334,7 @@ async function runStep(proxy, uasPort, rate, stepSeconds) {
     return {
       rate, calls, clean, code, wallSeconds, achieved,
       uac: u, uas: s,
-      cpuSeconds,
+      cpuSeconds, cpuUserSeconds, cpuSystemSeconds, proxyDrops,
       cpuPercent: proxy ? (cpuSeconds / wallSeconds) * 100 : NaN,
       sippCpuSeconds,
       load: [load0, loadavg()[0]],
@@ -375,7 +394,7 @@ async function runLadders(opts, raw) {
               `${lane.id.padEnd(12)} ${String(rate).padStart(6)} calls/s ${result.clean ? 'clean ' : 'FAILED'}` +
               `  ok ${u.successful ?? '?'}/${result.calls} failed ${u.failed ?? '?'} retrans ${u.retransmissions ?? '?'}/${result.uas?.retransmissions ?? '?'}` +
               `  achieved ${result.achieved.toFixed(0)}/s` +
-              (Number.isNaN(result.cpuPercent) ? '' : `  proxy CPU ${result.cpuPercent.toFixed(1)}% ${msPerCall(result.cpuSeconds, result).toFixed(3)} ms/call`) +
+              (Number.isNaN(result.cpuPercent) ? '' : `  proxy CPU ${result.cpuPercent.toFixed(1)}% ${msPerCall(result.cpuSeconds, result).toFixed(3)} ms/call (sys ${msPerCall(result.cpuSystemSeconds, result).toFixed(3)}) drops ${result.proxyDrops}`) +
               `  sipp ${msPerCall(result.sippCpuSeconds, result).toFixed(3)} ms/call  load ${loadavg()[0].toFixed(2)}` +
               (opts.rounds > 1 ? `  (round ${round})` : '') + (attempt > 0 ? `  (retry ${attempt})` : ''),
             );
