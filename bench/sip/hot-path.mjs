@@ -4,17 +4,22 @@
 // for many calls and the process's CPU time per call is printed. Stable on a loaded machine, where bench:sip is
 // not: use it to see what a change to the JavaScript costs; bench:sip says what the whole path costs.
 //
-//   npm run build && node bench/sip/hot-path.mjs [--calls 200000] [--rounds 5] [--cpu-prof]
+//   npm run build && node bench/sip/hot-path.mjs [--calls 100000] [--rounds 5] [--dist other/dist]
 
-import { loadConfigText } from '../../dist/config/load.js';
-import { silentLogger } from '../../dist/log.js';
-import { NodeRegistry } from '../../dist/registry/node-registry.js';
-import { CallIdAffinityAlgorithm } from '../../dist/algorithms/call-id-affinity.js';
-import { SipStats } from '../../dist/stats/sip-stats.js';
-import { SipForwarder } from '../../dist/sip/forwarder.js';
-import { parseDatagram } from '../../dist/sip/message.js';
+import { resolve } from 'node:path';
 
 const args = process.argv.slice(2);
+// --dist DIR: another build (e.g. of main) to compare with, run alternately on a noisy machine.
+const DIST = new URL(args.includes('--dist') ? `file://${resolve(args[args.indexOf('--dist') + 1])}/` : '../../dist/', import.meta.url);
+const load = (path) => import(new URL(path, DIST).href);
+const { loadConfigText } = await load('config/load.js');
+const { silentLogger } = await load('log.js');
+const { NodeRegistry } = await load('registry/node-registry.js');
+const { CallIdAffinityAlgorithm } = await load('algorithms/call-id-affinity.js');
+const { SipStats } = await load('stats/sip-stats.js');
+const { SipForwarder } = await load('sip/forwarder.js');
+const { parseDatagram } = await load('sip/message.js');
+
 const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : dflt;

@@ -9,7 +9,7 @@ import type { ServerNode } from '../registry/server-node.js';
 import type { BalancerAlgorithm } from '../algorithms/algorithm.js';
 import type { NodeHealthMonitor } from '../algorithms/health.js';
 import type { SipStats } from '../stats/sip-stats.js';
-import { parseDatagram, withReceived, type SipMessage, type ViaValue } from './message.js';
+import { parseDatagram, parseVia, withReceived, type SipMessage, type ViaValue } from './message.js';
 import { bareHost, isIpLiteral, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';
 import { buildReply } from './replies.js';
 import { isSipHeartbeat, parseSipHeartbeat } from './heartbeat.js';
@@ -177,19 +177,26 @@ export interface NodeHint {
  */
 export function popBalancerRoutes(msg: SipMessage, local: LocalAddresses): NodeHint | undefined {
   let hint: NodeHint | undefined;
+  // Read down the Route set, then remove what was ours in one edit.
+  let ours = 0;
   for (;;) {
-    const top = msg.firstListValue('route');
-    if (top === undefined) return hint;
+    const top = msg.listValueAt('route', ours);
+    if (top === undefined) break;
     const uri = parseUri(uriOfNameAddr(top));
-    if (!uri) return hint;
+    if (!uri) break;
     if (!local.isLocal(uri.host, uri.port ?? defaultPort(uriTransport(uri) ?? 'udp'))) {
-      if (!local.matchesRouteHostname(uri.host)) return hint;
-      msg.removeFirstListValue('route');
-      continue;
-    }
-    msg.removeFirstListValue('route');
-    if (!hint) hint = hintOf(uri);
+      if (!local.matchesRouteHostname(uri.host)) break;
+    } else if (!hint) hint = hintOf(uri);
+    ours++;
   }
+  msg.removeFirstListValues('route', ours);
+  return hint;
+}
+
+/** The Via value at `index` (0 is the top one), parsed; undefined when absent or not a Via. */
+function parseListVia(msg: SipMessage, index: number): ViaValue | undefined {
+  const text = msg.listValueAt('via', index);
+  return text === undefined ? undefined : parseVia(text);
 }
 
 function hintOf(uri: SipUri): NodeHint | undefined {
@@ -529,22 +536,43 @@ export class SipForwarder {
     const data = msg.toBuffer();
     this.health?.requestForwarded(node, msg.method);
     const retryable = original !== undefined && initial && msg.method !== 'ACK' && msg.method !== 'CANCEL';
-    out.sendTo(data, node.ip, port, (err) => {
-      this.stats.sendFailures++;
-      this.log.warn(`Sending ${msg.method} to ${node} failed: ${err.message}`);
-      if (!retryable) {
-        this.stats.dropped.inc('send-failed');
-        return;
-      }
-      // Try the next node once, from the original bytes.
-      const again = parseDatagram(original);
-      if (again.kind !== 'message') return;
-      if (this.nextNodeAfter(node)) this.handleRequest(again.message, flow, node);
-      else {
-        this.stats.dropped.inc('send-failed');
-        this.reply(again.message, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
-      }
-    });
+    if (out.transport !== 'udp') {
+      // A stream send may fail later (connect, handshake): that failure needs this request's context.
+      out.sendTo(data, node.ip, port, (err) => this.sendToNodeFailed(err, msg, flow, node, retryable ? original : undefined));
+      return;
+    }
+    // A datagram send fails at once or never: one shared callback notes it, no closure per request.
+    this.syncSendError = undefined;
+    out.sendTo(data, node.ip, port, this.noteSyncSendError);
+    const err = this.syncSendError as Error | undefined;
+    if (err) {
+      this.syncSendError = undefined;
+      this.sendToNodeFailed(err, msg, flow, node, retryable ? original : undefined);
+    }
+  }
+
+  /** The failure of a datagram send, noted by the shared callback while sendTo runs. */
+  private syncSendError: Error | undefined;
+  private readonly noteSyncSendError = (err: Error): void => {
+    this.syncSendError = err;
+  };
+
+  /** A request could not be sent to `node`: counted, then (`original` given) tried once on the next node. */
+  private sendToNodeFailed(err: Error, msg: SipMessage, flow: Flow, node: ServerNode, original: Buffer | undefined): void {
+    this.stats.sendFailures++;
+    this.log.warn(`Sending ${msg.method} to ${node} failed: ${err.message}`);
+    if (!original) {
+      this.stats.dropped.inc('send-failed');
+      return;
+    }
+    // Try the next node once, from the original bytes.
+    const again = parseDatagram(original);
+    if (again.kind !== 'message') return;
+    if (this.nextNodeAfter(node)) this.handleRequest(again.message, flow, node);
+    else {
+      this.stats.dropped.inc('send-failed');
+      this.reply(again.message, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
+    }
   }
 
   /** True when User-Agent, From or To contains one of `blockedValues` (case-insensitive). */
@@ -654,18 +682,19 @@ export class SipForwarder {
       if (node) this.health.responseReceived(node, msg.status);
     }
 
-    // Remove the balancer's own Vias (one per leg).
-    let via = msg.topVia;
-    if (!via || !this.local.isLocal(via.host, via.port)) {
+    // Remove the balancer's own Vias (one per leg), read first and removed in one edit.
+    const top = msg.topVia;
+    if (!top || !this.local.isLocal(top.host, top.port)) {
       this.stats.dropped.inc('response-not-for-us');
       return;
     }
-    msg.removeTopVia();
-    via = msg.topVia;
+    let ours = 1;
+    let via = parseListVia(msg, 1);
     if (via && this.local.isLocal(via.host, via.port)) {
-      msg.removeTopVia();
-      via = msg.topVia;
+      ours = 2;
+      via = parseListVia(msg, 2);
     }
+    msg.removeFirstListValues('via', ours);
     if (!via) {
       this.stats.dropped.inc('response-to-balancer');
       return;
