@@ -9,7 +9,7 @@ import type { ServerNode } from '../registry/server-node.js';
 import type { BalancerAlgorithm } from '../algorithms/algorithm.js';
 import type { NodeHealthMonitor } from '../algorithms/health.js';
 import type { SipStats } from '../stats/sip-stats.js';
-import { parseDatagram, parseVia, withReceived, type SipMessage, type ViaValue } from './message.js';
+import { parseDatagram, withReceived, type SipMessage, type ViaValue } from './message.js';
 import { bareHost, isIpLiteral, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';
 import { buildReply } from './replies.js';
 import { isSipHeartbeat, parseSipHeartbeat } from './heartbeat.js';
@@ -177,26 +177,19 @@ export interface NodeHint {
  */
 export function popBalancerRoutes(msg: SipMessage, local: LocalAddresses): NodeHint | undefined {
   let hint: NodeHint | undefined;
-  // Read down the Route set, then remove what was ours in one edit.
-  let ours = 0;
   for (;;) {
-    const top = msg.listValueAt('route', ours);
-    if (top === undefined) break;
+    const top = msg.firstListValue('route');
+    if (top === undefined) return hint;
     const uri = parseUri(uriOfNameAddr(top));
-    if (!uri) break;
+    if (!uri) return hint;
     if (!local.isLocal(uri.host, uri.port ?? defaultPort(uriTransport(uri) ?? 'udp'))) {
-      if (!local.matchesRouteHostname(uri.host)) break;
-    } else if (!hint) hint = hintOf(uri);
-    ours++;
+      if (!local.matchesRouteHostname(uri.host)) return hint;
+      msg.removeFirstListValue('route');
+      continue;
+    }
+    msg.removeFirstListValue('route');
+    if (!hint) hint = hintOf(uri);
   }
-  msg.removeFirstListValues('route', ours);
-  return hint;
-}
-
-/** The Via value at `index` (0 is the top one), parsed; undefined when absent or not a Via. */
-function parseListVia(msg: SipMessage, index: number): ViaValue | undefined {
-  const text = msg.listValueAt('via', index);
-  return text === undefined ? undefined : parseVia(text);
 }
 
 function hintOf(uri: SipUri): NodeHint | undefined {
@@ -682,19 +675,18 @@ export class SipForwarder {
       if (node) this.health.responseReceived(node, msg.status);
     }
 
-    // Remove the balancer's own Vias (one per leg), read first and removed in one edit.
-    const top = msg.topVia;
-    if (!top || !this.local.isLocal(top.host, top.port)) {
+    // Remove the balancer's own Vias (one per leg).
+    let via = msg.topVia;
+    if (!via || !this.local.isLocal(via.host, via.port)) {
       this.stats.dropped.inc('response-not-for-us');
       return;
     }
-    let ours = 1;
-    let via = parseListVia(msg, 1);
+    msg.removeTopVia();
+    via = msg.topVia;
     if (via && this.local.isLocal(via.host, via.port)) {
-      ours = 2;
-      via = parseListVia(msg, 2);
+      msg.removeTopVia();
+      via = msg.topVia;
     }
-    msg.removeFirstListValues('via', ours);
     if (!via) {
       this.stats.dropped.inc('response-to-balancer');
       return;

@@ -155,11 +155,11 @@ function isWs(c: number): boolean {
   return c === 32 || c === 9 || c === CR || c === LF;
 }
 
-/** Index of the first comma outside quotes and angle brackets in a list header value (from `from`), or -1. */
-export function firstListComma(value: string, from = 0): number {
+/** Index of the first comma outside quotes and angle brackets in a list header value, or -1. */
+export function firstListComma(value: string): number {
   let quoted = false;
   let angle = false;
-  for (let i = from; i < value.length; i++) {
+  for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (quoted) {
       if (c === 92 /* \ */) i++;
@@ -497,63 +497,7 @@ export class SipMessage {
     return undefined;
   }
 
-  /**
-   * The value at `index` of a list header (0 is the top one), counting the comma items of every field of
-   * that name in order: reads Routes or Vias below the top without editing the message.
-   */
-  listValueAt(name: string, index: number): string | undefined {
-    const key = headerKey(name);
-    let n = 0;
-    for (const h of this.headers) {
-      if (h.key !== key) continue;
-      const v = h.value;
-      let start = 0;
-      for (;;) {
-        const comma = firstListComma(v, start);
-        const end = comma < 0 ? v.length : comma;
-        const item = v.slice(start, end).trim();
-        if (item !== '') {
-          if (n === index) return item;
-          n++;
-        }
-        if (comma < 0) break;
-        start = comma + 1;
-      }
-    }
-    return undefined;
-  }
-
   // ---- edits -------------------------------------------------------------------------------------
-
-  /** Removes the first `count` values of a list header with one edit per field (a field emptied goes). */
-  removeFirstListValues(name: string, count: number): void {
-    if (count <= 0) return;
-    const key = headerKey(name);
-    for (let idx = 0; idx < this.headers.length && count > 0; ) {
-      const h = this.headers[idx]!;
-      if (h.key !== key) {
-        idx++;
-        continue;
-      }
-      const v = h.value;
-      let start = 0;
-      while (count > 0) {
-        const comma = firstListComma(v, start);
-        const end = comma < 0 ? v.length : comma;
-        if (v.slice(start, end).trim() !== '') count--;
-        start = comma < 0 ? v.length : comma + 1;
-        if (comma < 0) break;
-      }
-      const rest = start >= v.length ? '' : v.slice(start).trim();
-      if (rest === '') this.headers.splice(idx, 1);
-      else {
-        h.value = rest;
-        idx++;
-      }
-      this.edited();
-      if (key === 'via') this.cVia = undefined;
-    }
-  }
 
   private edited(): void {
     this.source = undefined;
