@@ -9,6 +9,7 @@ import { readIdentity, readTrustedCertificates } from './keystore.js';
 import { resolveAlgorithmName, supportedAlgorithmNames } from '../algorithms/names.js';
 import { parseSubclusterMap } from '../algorithms/cluster-subdomain-affinity.js';
 import { normaliseLogLevel } from '../log.js';
+import { DEFAULT_MAX_ENTRIES } from '../algorithms/affinity-table.js';
 import type { Config, HostPort, SipPorts, SipTransport, TlsConfig, TlsMaterial } from './types.js';
 
 export class ConfigError extends Error {
@@ -339,6 +340,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     name: algorithmName,
     custom,
     callIdAffinityMaxTimeInCacheSeconds: r.int('callIdAffinityMaxTimeInCache', 500, { min: 0, unit: 'seconds' }),
+    callIdAffinityMaxEntries: r.int('callIdAffinityMaxEntries', DEFAULT_MAX_ENTRIES, { min: 1 }),
     callIdAffinityGroupFailover: r.bool('callIdAffinityGroupFailover', false),
     sipHeaderAffinityKey: r.string('sipHeaderAffinityKey', 'Call-ID')!,
     sipHeaderAffinityExclusionPattern: r.regex('sipHeaderAffinityExclusionPattern', ['sipHeaderAffinityKeyExclusionPattern']),
