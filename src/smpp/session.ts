@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import type { HostPort, SmppConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { SmppStats } from '../stats/smpp-stats.js';
+import type { SmppRejectReason } from '../errors.js';
 import { PduConnection } from './connection.js';
 import { InflightTable, type InflightEntry } from './inflight.js';
 import {
@@ -447,7 +448,7 @@ export class SmppSession {
     sender.write(errorResponseFor(entry.commandId, Status.ESME_RSYSERR, entry.originalSeq));
   }
 
-  private answerInflightToEsme(reason: string): void {
+  private answerInflightToEsme(reason: SmppRejectReason): void {
     this.toSmsc.drain((entry) => {
       if (entry.commandId === Cmd.enquire_link) return;
       this.ctx.stats.rejected.inc(reason);

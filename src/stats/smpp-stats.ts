@@ -2,6 +2,7 @@
 
 import type { Registry } from 'prom-client';
 import { commandName } from '../smpp/pdu.js';
+import type { SmppRejectReason } from '../errors.js';
 import { CounterMap, promCounter, promCounterMap } from './counters.js';
 
 /**
@@ -59,7 +60,7 @@ export class SmppStats {
   notBindClients = 0;
   notRespondedPackets = 0;
   /** PDUs refused with generic_nack or an error status, by reason. */
-  readonly rejected = new CounterMap<string>();
+  readonly rejected = new CounterMap<SmppRejectReason>();
 
   lbstatFields(): Record<string, unknown> {
     return {
