@@ -2,7 +2,8 @@
 // torture messages: the valid ones parse, the invalid ones are rejected (or passed through) without a crash.
 
 import { describe, expect, it } from 'vitest';
-import { StreamFramer, parseDatagram, parseMessage, parseVia, splitList, type SipMessage } from '../../src/sip/message.js';
+import { parseDatagram, parseMessage, parseVia, splitList, type SipMessage } from '../../src/sip/message.js';
+import { StreamFramer } from '../../src/sip/stream-framer.js';
 import { headerParam, parseUri, uriOfNameAddr, userOfUri } from '../../src/sip/uri.js';
 
 /** Joins lines with CRLF; `body` goes after the blank line, and `{CL}` in a header is replaced by its byte length. */
