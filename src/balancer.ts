@@ -14,6 +14,7 @@ import { createSipService } from './sip/index.js';
 import { createHttpService } from './http/index.js';
 import { createSmppService } from './smpp/index.js';
 import { ApiServer } from './api/server.js';
+import { NodePins, PinnedAlgorithm } from './algorithms/pins.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -28,6 +29,10 @@ export class LoadBalancer {
   private heartbeat: HttpHeartbeatServer | undefined;
   private api: ApiServer | undefined;
   private started = false;
+  /** Regex pins (/lbnoderegex), consulted before the algorithm. */
+  readonly pins: NodePins;
+  /** Called when /lbstop asks the daemon to stop; the CLI stops it as on SIGTERM. */
+  onStopRequested: ((reason: string) => void) | undefined;
 
   constructor(config: Config, log: Logger) {
     this.config = config;
@@ -42,6 +47,7 @@ export class LoadBalancer {
       },
       log.child({ module: 'registry' }),
     );
+    this.pins = new NodePins(this.registry);
   }
 
   /** Starts every part; on failure stops what was started and rethrows. */
@@ -65,7 +71,7 @@ export class LoadBalancer {
       registry.on('state-changed', (node, previous) => stats.nodes.stateChanges.inc(`${previous}->${node.state}`));
 
       // 2. The algorithm, told of every change of the latest version's nodes.
-      const algorithm = await loadAlgorithm(config, registry, log.child({ module: 'algorithm' }));
+      const algorithm = new PinnedAlgorithm(await loadAlgorithm(config, registry, log.child({ module: 'algorithm' })), this.pins, config.algorithm.httpAffinityKey);
       this.algorithm = algorithm;
       registry.on('changed', () => algorithm.nodesChanged(registry.live()));
       algorithm.nodesChanged(registry.live());
@@ -86,7 +92,8 @@ export class LoadBalancer {
 
       // 6. The API server.
       if (config.api.port !== undefined) {
-        this.api = new ApiServer(config.api, { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers }, log.child({ module: 'api' }));
+        const api = { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, pins: this.pins, rootLog: log };
+        this.api = new ApiServer(config.api, { ...api, requestStop: (reason) => this.onStopRequested?.(reason) }, log.child({ module: 'api' }));
         await this.api.start();
       }
       this.started = true;
