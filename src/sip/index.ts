@@ -108,7 +108,7 @@ export function createSipService(ctx: ServiceContext): Service {
             (groups.size > 1 ? ` (${g.transports.join(', ')})` : ''),
         );
       }
-      if (sip.singleEntryMode || !points.some((p) => p.side === 'internal')) log.info('SIP single entry point mode: nodes are told apart by their Via address');
+      if (sip.singleEntryMode || !points.some((p) => p.side === 'internal')) log.info('SIP single entry point mode: nodes are told apart by their source address');
     },
     async stop() {
       // The composition root has logged "Stopping the sip forwarder" (the manual's line) already.

@@ -23,6 +23,8 @@ export class SipStats {
   noNode = 0;
   /** Heartbeats received on an external port (ignored). */
   heartbeatOnExternalPort = 0;
+  /** Node-side traffic (heartbeats, requests, responses) refused: not from an allowed node source (issue 10). */
+  nodeSourceRefused = 0;
   /** SIP heartbeats accepted on an internal port. */
   heartbeats = 0;
   /** Sends to a node that failed. */
@@ -47,6 +49,7 @@ export class SipStats {
       SipNoNodeAvailable: this.noNode,
       SipHeartbeats: this.heartbeats,
       SipHeartbeatsOnExternalPort: this.heartbeatOnExternalPort,
+      SipNodeSourceRefused: this.nodeSourceRefused,
       SipSendFailures: this.sendFailures,
       SipConnectionErrors: this.connectionErrors,
       SipTlsHandshakeFailures: this.tlsHandshakeFailures,
@@ -64,6 +67,7 @@ export class SipStats {
     promCounter(registry, 'sipbalancer_sip_no_node_total', 'SIP requests answered 503 for want of a node', () => this.noNode);
     promCounter(registry, 'sipbalancer_sip_heartbeats_total', 'SIP heartbeats accepted on internal ports', () => this.heartbeats);
     promCounter(registry, 'sipbalancer_sip_heartbeats_external_total', 'SIP heartbeats ignored on external ports', () => this.heartbeatOnExternalPort);
+    promCounter(registry, 'sipbalancer_sip_node_source_refused_total', 'SIP node-side messages refused: not from an allowed node source', () => this.nodeSourceRefused);
     promCounter(registry, 'sipbalancer_sip_send_failures_total', 'Failed sends of SIP messages', () => this.sendFailures);
     promCounter(registry, 'sipbalancer_sip_connection_errors_total', 'SIP stream connections closed on error', () => this.connectionErrors);
     promCounter(registry, 'sipbalancer_sip_tls_handshake_failures_total', 'Failed TLS handshakes on SIP ports', () => this.tlsHandshakeFailures);
