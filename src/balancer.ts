@@ -54,6 +54,7 @@ export class LoadBalancer {
   async start(): Promise<void> {
     const { config, log, registry, stats } = this;
     try {
+      stats.runtime.start();
       // 1. The node registry and its JSON heartbeat listener.
       registry.start();
       if (config.registry.heartbeatPort !== undefined) {
@@ -131,6 +132,7 @@ export class LoadBalancer {
     }
     log.info('Stopping the node registry');
     this.registry.stop();
+    this.stats.runtime.stop();
     if (this.started) log.info('Load balancer stopped');
     this.started = false;
   }

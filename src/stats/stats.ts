@@ -6,6 +6,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { CounterMap, promCounterMap } from './counters.js';
 import { SipStats } from './sip-stats.js';
 import { HttpStats } from './http-stats.js';
+import { RuntimeSampler } from './runtime.js';
 
 /** Changes of the node set: registrations, removals and state transitions ("active->bad", …). */
 export class NodeStats {
@@ -70,6 +71,8 @@ export class Stats {
   readonly heartbeat = new HeartbeatStats();
   readonly nodes = new NodeStats();
   readonly process = new ProcessSampler();
+  /** Event-loop delay and GC pauses; started and stopped by the daemon (balancer.ts). */
+  readonly runtime = new RuntimeSampler();
   readonly registry = new Registry();
   private readonly protocols: ProtocolStats[] = [];
   private sources: LbstatSources = { releaseVersion: '0.0.0', activeNodes: () => 0, activeCalls: () => 0 };
@@ -120,6 +123,37 @@ export class Stats {
       registers: [this.registry],
       collect() {
         this.set(sources().activeCalls());
+      },
+    });
+    const runtime = this.runtime;
+    new Gauge({
+      name: 'sipbalancer_event_loop_delay_seconds',
+      help: 'Event-loop delay over the last 30-60 s (quantile 0.5, 0.99, 1 = max): a saturated balancer shows here before calls fail',
+      labelNames: ['quantile'],
+      registers: [this.registry],
+      collect() {
+        const f = runtime.figures();
+        this.set({ quantile: '0.5' }, f.eventLoopDelayP50Ms / 1000);
+        this.set({ quantile: '0.99' }, f.eventLoopDelayP99Ms / 1000);
+        this.set({ quantile: '1' }, f.eventLoopDelayMaxMs / 1000);
+      },
+    });
+    new Counter({
+      name: 'sipbalancer_gc_pause_seconds_total',
+      help: 'Time the process spent paused in garbage collection',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(runtime.figures().gcPauseMsTotal / 1000);
+      },
+    });
+    new Counter({
+      name: 'sipbalancer_gc_runs_total',
+      help: 'Garbage collections',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(runtime.figures().gcCount);
       },
     });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'sipbalancer_' });
@@ -177,7 +211,20 @@ export class Stats {
         ProcessHeapUsedBytes: this.process.heapUsed(),
         ProcessRssBytes: process.memoryUsage.rss(),
         UptimeSeconds: Math.round(process.uptime()),
+        ...runtimeFields(this.runtime),
       },
     };
   }
+}
+
+/** The runtime figures under /lbstat names (milliseconds). */
+function runtimeFields(runtime: RuntimeSampler): Record<string, number> {
+  const f = runtime.figures();
+  return {
+    EventLoopDelayP50Ms: f.eventLoopDelayP50Ms,
+    EventLoopDelayP99Ms: f.eventLoopDelayP99Ms,
+    EventLoopDelayMaxMs: f.eventLoopDelayMaxMs,
+    GcPauseMsTotal: f.gcPauseMsTotal,
+    GcCount: f.gcCount,
+  };
 }
