@@ -99,10 +99,10 @@ export class LocalAddresses {
     ports.add(port);
   }
 
-  /** True when host:port (port defaulting to 5060) is one of the balancer's addresses. */
-  isLocal(host: string, port: number | undefined): boolean {
+  /** True when host:port (no port: the transport's default, 5061 for TLS) is one of the balancer's addresses. */
+  isLocal(host: string, port: number | undefined, transport: string = 'udp'): boolean {
     const ports = this.ownPorts.get(host) ?? (host.charCodeAt(0) === 91 ? this.ownPorts.get(bareHost(host)) : undefined);
-    return ports !== undefined && ports.has(port ?? 5060);
+    return ports !== undefined && ports.has(port ?? defaultPort(transport));
   }
 
   /** `peer`: the address on the other end of that leg; an IPv6 peer gets the IPv6 address when there is one. */
@@ -185,7 +185,7 @@ export function popBalancerRoutes(msg: SipMessage, local: LocalAddresses): NodeH
     if (top === undefined) return hint;
     const uri = parseUri(uriOfNameAddr(top));
     if (!uri) return hint;
-    if (!local.isLocal(uri.host, uri.port ?? defaultPort(uriTransport(uri) ?? 'udp'))) {
+    if (!local.isLocal(uri.host, uri.port ?? uriDefaultPort(uri))) {
       if (!local.matchesRouteHostname(uri.host)) return hint;
       msg.removeFirstListValue('route');
       continue;
@@ -193,6 +193,16 @@ export function popBalancerRoutes(msg: SipMessage, local: LocalAddresses): NodeH
     msg.removeFirstListValue('route');
     if (!hint) hint = hintOf(uri);
   }
+}
+
+/** The port a URI without one means: its transport's default (5061 for TLS and sips:, RFC 3261 19.1.2). */
+function uriDefaultPort(uri: SipUri): number {
+  return defaultPort(uriTransport(uri) ?? 'udp');
+}
+
+/** The port a Via sent-by without one means: its transport's default (RFC 3261 18.2.2). */
+function viaDefaultPort(via: ViaValue): number {
+  return defaultPort(asTransport(via.transport) ?? 'udp');
 }
 
 function hintOf(uri: SipUri): NodeHint | undefined {
@@ -502,7 +512,7 @@ export class SipForwarder {
     const route = msg.firstListValue('route');
     const target = parseUri(route !== undefined ? uriOfNameAddr(route) : msg.requestUri);
     if (!target || target.host === '') return undefined;
-    const node = this.registry.findByAddress(bareHost(target.host), target.port ?? 5060);
+    const node = this.registry.findByAddress(bareHost(target.host), target.port ?? uriDefaultPort(target));
     if (!node || node.state === 'bad' || (initial && !node.acceptsNewWork)) return undefined;
     return node;
   }
@@ -581,9 +591,9 @@ export class SipForwarder {
     const topRoute = msg.firstListValue('route');
     const ruri = parseUri(msg.requestUri);
     const next = topRoute !== undefined ? parseUri(uriOfNameAddr(topRoute)) : ruri;
-    const nextIsNode = next !== undefined && bareHost(next.host) === node.ip && (next.port ?? 5060) === port;
+    const nextIsNode = next !== undefined && bareHost(next.host) === node.ip && (next.port ?? uriDefaultPort(next)) === port;
     if (!nextIsNode) {
-      if (topRoute === undefined && ruri && ruri.host !== '' && this.local.isLocal(ruri.host, ruri.port)) {
+      if (topRoute === undefined && ruri && ruri.host !== '' && this.local.isLocal(ruri.host, ruri.port ?? uriDefaultPort(ruri))) {
         msg.setRequestUri(rewriteUriHostPort(ruri, node.ip, port));
       } else {
         msg.prependListValue('Route', `<sip:${uriHost(node.ip)}:${port};transport=${transport};lr>`);
@@ -702,7 +712,7 @@ export class SipForwarder {
     const node =
       (hint && this.registry.findByHint(hint.host, hint.port, hint.transport, hint.version)) ??
       this.registry.findByAddress(flow.remoteAddress, flow.remotePort) ??
-      this.registry.findByAddress(bareHost(via.host), via.port ?? 5060);
+      this.registry.findByAddress(bareHost(via.host), via.port ?? viaDefaultPort(via));
     const nodeLeg: NodeLeg = node
       ? { node, nodeHost: node.ip, nodePort: node.ports[flow.transport] ?? via.port ?? flow.remotePort, version: node.version }
       : { node: undefined, nodeHost: hint?.host ?? bareHost(via.host), nodePort: hint?.port ?? via.port ?? flow.remotePort, version: hint?.version ?? this.registry.latestVersion };
@@ -765,13 +775,13 @@ export class SipForwarder {
 
     // Remove the balancer's own Vias (one per leg).
     let via = msg.topVia;
-    if (!via || !this.local.isLocal(via.host, via.port)) {
+    if (!via || !this.local.isLocal(via.host, via.port ?? viaDefaultPort(via))) {
       this.stats.dropped.inc('response-not-for-us');
       return;
     }
     msg.removeTopVia();
     via = msg.topVia;
-    if (via && this.local.isLocal(via.host, via.port)) {
+    if (via && this.local.isLocal(via.host, via.port ?? viaDefaultPort(via))) {
       msg.removeTopVia();
       via = msg.topVia;
     }

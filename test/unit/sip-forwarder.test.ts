@@ -9,7 +9,7 @@ import { CallIdAffinityAlgorithm } from '../../src/algorithms/call-id-affinity.j
 import { RoundRobinAlgorithm } from '../../src/algorithms/round-robin.js';
 import { SipStats } from '../../src/stats/sip-stats.js';
 import { createNodeHealthMonitor } from '../../src/algorithms/health.js';
-import { RecentInvites, SipForwarder, branchBase, legBranch, popBalancerRoutes, responseTarget, stampReceived, versionOfBranch } from '../../src/sip/forwarder.js';
+import { LocalAddresses, RecentInvites, SipForwarder, branchBase, legBranch, popBalancerRoutes, responseTarget, stampReceived, versionOfBranch } from '../../src/sip/forwarder.js';
 import { parseMessage, parseVia, type SipMessage } from '../../src/sip/message.js';
 import { parseUri, uriOfNameAddr, paramOf } from '../../src/sip/uri.js';
 import type { SipTransport } from '../../src/config/types.js';
@@ -504,5 +504,15 @@ describe('trust follows the side', () => {
     s.fromClient(request('INVITE', { via: 'SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-r;received=203.0.113.5' }));
     // No node: the 503 goes back to the source, not to the forged received.
     expect(s.ext.sent.map((x) => x.host)).toEqual(['127.0.0.1']);
+  });
+});
+
+describe('default ports by transport', () => {
+  it('takes a host without a port as 5061 over TLS and 5060 over UDP (RFC 3261 19.1.2)', () => {
+    const { config } = loadConfigText(`host=${LB}\nexternalPort=5060\ninternalPort=5065`);
+    const local = new LocalAddresses(config, [{ side: 'external', transport: 'tls', port: 5061 }]);
+    expect(local.isLocal(LB, undefined, 'tls')).toBe(true);
+    expect(local.isLocal(LB, undefined, 'udp')).toBe(false);
+    expect(local.isLocal(LB, 5061)).toBe(true);
   });
 });
