@@ -8,12 +8,14 @@ import { NodeRegistry } from './registry/node-registry.js';
 import { HttpHeartbeatServer } from './registry/http-heartbeat.js';
 import { Stats } from './stats/stats.js';
 import { loadAlgorithm } from './algorithms/load.js';
-import type { BalancerAlgorithm } from './algorithms/algorithm.js';
 import type { Service, ServiceContext } from './service.js';
 import { createSipService } from './sip/index.js';
 import { createHttpService } from './http/index.js';
 import { createSmppService } from './smpp/index.js';
 import { ApiServer } from './api/server.js';
+import { Dashboard } from './api/dashboard.js';
+import { LiveAlgorithm } from './algorithms/live-algorithm.js';
+import { EventJournal } from './stats/events.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -23,7 +25,9 @@ export class LoadBalancer {
   readonly log: Logger;
   readonly stats: Stats;
   readonly registry: NodeRegistry;
-  private algorithm: BalancerAlgorithm | undefined;
+  /** Node events and reloads, newest last, for the dashboard. */
+  readonly journal = new EventJournal();
+  private algorithm: LiveAlgorithm | undefined;
   private readonly services: Service[] = [];
   private heartbeat: HttpHeartbeatServer | undefined;
   private api: ApiServer | undefined;
@@ -60,12 +64,23 @@ export class LoadBalancer {
         await this.heartbeat.start();
       }
 
-      registry.on('added', () => stats.nodes.added++);
-      registry.on('removed', (_node, reason) => stats.nodes.removed.inc(removalCause(reason)));
-      registry.on('state-changed', (node, previous) => stats.nodes.stateChanges.inc(`${previous}->${node.state}`));
+      const journal = this.journal;
+      registry.on('added', (node) => {
+        stats.nodes.added++;
+        journal.add('node-added', `${node} added`);
+      });
+      registry.on('removed', (node, reason) => {
+        stats.nodes.removed.inc(removalCause(reason));
+        journal.add('node-removed', `${node} removed: ${reason}`);
+      });
+      registry.on('state-changed', (node, previous) => {
+        stats.nodes.stateChanges.inc(`${previous}->${node.state}`);
+        journal.add('node-state', `${node} is now ${node.state} (was ${previous})${node.badReason ? `: ${node.badReason}` : ''}`);
+      });
 
       // 2. The algorithm, told of every change of the latest version's nodes.
-      const algorithm = await loadAlgorithm(config, registry, log.child({ module: 'algorithm' }));
+      // The services hold the LiveAlgorithm, so that a reload can put another algorithm behind it.
+      const algorithm = new LiveAlgorithm(await loadAlgorithm(config, registry, log.child({ module: 'algorithm' })));
       this.algorithm = algorithm;
       registry.on('changed', () => algorithm.nodesChanged(registry.live()));
       algorithm.nodesChanged(registry.live());
@@ -73,8 +88,8 @@ export class LoadBalancer {
       stats.setSources({
         releaseVersion: VERSION,
         activeNodes: () => registry.live().filter((n) => n.state === 'active').length,
-        activeCalls: () => algorithm.activeCalls?.() ?? 0,
-        algorithmStatistics: () => algorithm.statistics?.(),
+        activeCalls: () => algorithm.activeCalls(),
+        algorithmStatistics: () => algorithm.statistics(),
       });
 
       // 3–5. The protocol services.
@@ -86,7 +101,8 @@ export class LoadBalancer {
 
       // 6. The API server.
       if (config.api.port !== undefined) {
-        this.api = new ApiServer(config.api, { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers }, log.child({ module: 'api' }));
+        const dashboard = new Dashboard({ stats, registry, journal, version: VERSION, algorithmName: () => algorithm.name, activeCalls: () => algorithm.activeCalls() });
+        this.api = new ApiServer(config.api, { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, dashboard }, log.child({ module: 'api' }));
         await this.api.start();
       }
       this.started = true;

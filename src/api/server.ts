@@ -7,12 +7,15 @@ import { closeHttpServer, listen } from '../listen.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { Stats } from '../stats/stats.js';
 import { isIP } from 'node:net';
+import type { Dashboard } from './dashboard.js';
 
 export interface ApiSources {
   readonly stats: Stats;
   readonly registry: NodeRegistry;
   readonly version: string;
   readonly smppRemoteServers: readonly HostPort[];
+  /** The dashboard page and its state (`/`, `/dashboard`, `/dashboard/state`). */
+  readonly dashboard?: Dashboard;
 }
 
 export class ApiServer {
@@ -34,12 +37,14 @@ export class ApiServer {
     });
     await listen(server, this.config.port!, this.config.host);
     this.server = server;
-    this.log.info(`Statistics (/lbstat, /lbinfo, /metrics) listening on ${this.config.host}:${this.config.port}`);
+    this.sources.dashboard?.start();
+    this.log.info(`Statistics (/lbstat, /lbinfo, /metrics, dashboard) listening on ${this.config.host}:${this.config.port}`);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.sources.dashboard?.stop();
     if (!server) return;
     await closeHttpServer(server);
   }
@@ -74,7 +79,8 @@ export class ApiServer {
         return;
       }
       default:
-        this.send(res, 404, 'application/json', JSON.stringify({ error: 'not found', endpoints: ['/lbstat', '/lbinfo', '/metrics'] }) + '\n');
+        if (this.sources.dashboard?.serve(path, res)) return;
+        this.send(res, 404, 'application/json', JSON.stringify({ error: 'not found', endpoints: ['/lbstat', '/lbinfo', '/metrics', '/dashboard'] }) + '\n');
     }
   }
 

@@ -38,6 +38,9 @@ export class ServerNode {
   readonly permanent: boolean;
   readonly registeredAt: number;
   lastSeen: number;
+  /** New calls (and HTTP requests) the algorithm gave this node, and every request it routed to it. */
+  newCalls = 0;
+  routedRequests = 0;
 
   constructor(init: ServerNodeInit, now: number) {
     this.ip = init.ip;
@@ -103,6 +106,8 @@ export class ServerNode {
       permanent: this.permanent || undefined,
       properties: this.properties,
       lastHeartbeatAgeMs: now - this.lastSeen,
+      newCalls: this.newCalls,
+      routedRequests: this.routedRequests,
       registeredAt: new Date(this.registeredAt).toISOString(),
     };
   }
