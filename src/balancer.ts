@@ -16,6 +16,8 @@ import { ApiServer } from './api/server.js';
 import { Dashboard } from './api/dashboard.js';
 import { LiveAlgorithm } from './algorithms/live-algorithm.js';
 import { EventJournal } from './stats/events.js';
+import { NodeProber, type ProbeOptions } from './registry/probe.js';
+import { StartupError } from './service.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -30,6 +32,7 @@ export class LoadBalancer {
   private algorithm: LiveAlgorithm | undefined;
   private readonly services: Service[] = [];
   private heartbeat: HttpHeartbeatServer | undefined;
+  private prober: NodeProber | undefined;
   private api: ApiServer | undefined;
   private started = false;
 
@@ -77,6 +80,17 @@ export class LoadBalancer {
         stats.nodes.stateChanges.inc(`${previous}->${node.state}`);
         journal.add('node-state', `${node} is now ${node.state} (was ${previous})${node.badReason ? `: ${node.badReason}` : ''}`);
       });
+
+      // Static nodes (staticNodes), probed with OPTIONS; the prober also runs with none, for a reload to fill.
+      this.prober = new NodeProber(registry, probeOptions(config), log.child({ module: 'probe' }), (text) => journal.add('probe', text));
+      try {
+        await this.prober.start(config.probe.staticNodes);
+      } catch (err) {
+        throw new StartupError(`staticNodes: ${(err as Error).message}`);
+      }
+      if (config.probe.staticNodes.length > 0) {
+        log.info(`Probing ${config.probe.staticNodes.length} static node(s) with OPTIONS every ${config.probe.intervalMs} ms: a silent node is out within ${NodeProber.detectionBoundMs(config.probe)} ms`);
+      }
 
       // 2. The algorithm, told of every change of the latest version's nodes.
       // The services hold the LiveAlgorithm, so that a reload can put another algorithm behind it.
@@ -133,6 +147,8 @@ export class LoadBalancer {
       await this.algorithm.stop();
       this.algorithm = undefined;
     }
+    this.prober?.stop();
+    this.prober = undefined;
     if (this.heartbeat) {
       log.info('Unregistering the node adapter');
       await this.heartbeat.stop();
@@ -143,6 +159,16 @@ export class LoadBalancer {
     if (this.started) log.info('Load balancer stopped');
     this.started = false;
   }
+}
+
+/** The prober's options from a configuration (start-up and reload). */
+export function probeOptions(config: Config): ProbeOptions {
+  const { staticNodes: _list, ...timing } = config.probe;
+  return {
+    ...timing,
+    localHost: config.internalHost,
+    tls: { ca: config.tls.material?.ca, rejectUnauthorized: !config.tls.skipServerVerification },
+  };
 }
 
 /** A short label for why a node left, for counters (the log line keeps the full reason). */

@@ -179,7 +179,8 @@ function nodeRow(n: ServerNode, now: number, latest: boolean): Record<string, un
     latest,
     state: n.state,
     reason: n.badReason,
-    heartbeatAgeMs: now - n.lastSeen,
+    heartbeatAgeMs: n.permanent ? undefined : now - n.lastSeen,
+    probe: n.probe && { state: n.probe.state, rttMs: n.probe.lastRttMs, ageMs: n.probe.lastAnswerAt !== undefined ? now - n.probe.lastAnswerAt : undefined },
     newCalls: n.newCalls,
     routedRequests: n.routedRequests,
   };
