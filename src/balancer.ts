@@ -18,6 +18,7 @@ import { LiveAlgorithm } from './algorithms/live-algorithm.js';
 import { EventJournal } from './stats/events.js';
 import { NodeProber, type ProbeOptions } from './registry/probe.js';
 import { StartupError } from './service.js';
+import { NodePins, PinnedAlgorithm } from './algorithms/pins.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -35,6 +36,10 @@ export class LoadBalancer {
   private prober: NodeProber | undefined;
   private api: ApiServer | undefined;
   private started = false;
+  /** Regex pins (/lbnoderegex), consulted before the algorithm. */
+  readonly pins: NodePins;
+  /** Called when /lbstop asks the daemon to stop; the CLI stops it as on SIGTERM. */
+  onStopRequested: ((reason: string) => void) | undefined;
 
   constructor(config: Config, log: Logger) {
     this.config = config;
@@ -49,6 +54,7 @@ export class LoadBalancer {
       },
       log.child({ module: 'registry' }),
     );
+    this.pins = new NodePins(this.registry);
   }
 
   /** Starts every part; on failure stops what was started and rethrows. */
@@ -93,8 +99,9 @@ export class LoadBalancer {
       }
 
       // 2. The algorithm, told of every change of the latest version's nodes.
-      // The services hold the LiveAlgorithm, so that a reload can put another algorithm behind it.
-      const algorithm = new LiveAlgorithm(await loadAlgorithm(config, registry, log.child({ module: 'algorithm' })));
+      // The services hold the LiveAlgorithm, so that a reload can put another (pinned) algorithm behind it.
+      const loaded = await loadAlgorithm(config, registry, log.child({ module: 'algorithm' }));
+      const algorithm = new LiveAlgorithm(new PinnedAlgorithm(loaded, this.pins, config.algorithm.httpAffinityKey));
       this.algorithm = algorithm;
       registry.on('changed', () => algorithm.nodesChanged(registry.live()));
       algorithm.nodesChanged(registry.live());
@@ -115,8 +122,9 @@ export class LoadBalancer {
 
       // 6. The API server.
       if (config.api.port !== undefined) {
-        const dashboard = new Dashboard({ stats, registry, journal, version: VERSION, algorithmName: () => algorithm.name, activeCalls: () => algorithm.activeCalls() });
-        this.api = new ApiServer(config.api, { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, dashboard }, log.child({ module: 'api' }));
+        const dashboard = new Dashboard({ stats, registry, journal: this.journal, version: VERSION, algorithmName: () => algorithm.name, activeCalls: () => algorithm.activeCalls() });
+        const api = { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, pins: this.pins, rootLog: log, dashboard };
+        this.api = new ApiServer(config.api, { ...api, requestStop: (reason) => this.onStopRequested?.(reason) }, log.child({ module: 'api' }));
         await this.api.start();
       }
       this.started = true;

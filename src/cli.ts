@@ -128,6 +128,7 @@ export async function main(rawArgv: string[]): Promise<number> {
       },
     );
   };
+  balancer.onStopRequested = (reason) => shutdown(reason);
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   // A bug must never take the balancer down silently: log it; the process keeps serving.

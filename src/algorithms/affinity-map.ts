@@ -102,6 +102,10 @@ export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
     return this.picker.pick();
   }
 
+  affinityKeyOf(req: AlgorithmSipRequest): string {
+    return this.keyOf(req);
+  }
+
   activeCalls(): number {
     return this.entries.size;
   }

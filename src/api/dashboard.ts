@@ -90,6 +90,8 @@ const CSP = [
 ].join('; ');
 
 export class Dashboard {
+  /** The paths the API server routes here. */
+  static readonly PATHS = ['/', '/dashboard', '/dashboard/state'] as const;
   private readonly sampler: RateSampler;
 
   constructor(private readonly sources: DashboardSources) {
@@ -109,7 +111,7 @@ export class Dashboard {
     this.sampler.stop();
   }
 
-  /** Serves the page or its state; false for a path that is not the dashboard's. */
+  /** Serves the page or its state; false for a path that is not one of PATHS. */
   serve(path: string, res: ServerResponse): boolean {
     if (path === '/' || path === '/dashboard') {
       res.writeHead(200, {

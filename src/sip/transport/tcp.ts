@@ -2,7 +2,7 @@
 // that responses go back on the connection a request came in on and each node gets one reused connection.
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { StreamFramer } from '../message.js';
+import { StreamFramer } from '../stream-framer.js';
 import { bareHost } from '../uri.js';
 import type { SipTransport } from '../../config/types.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
