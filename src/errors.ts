@@ -89,6 +89,12 @@ export const SipDropReason = {
   truncated: 'truncated',
   /** A WebSocket handshake without the `sip` subprotocol. */
   wsSubprotocol: 'ws-subprotocol',
+  /** Node-side traffic from a source that may not send it (nodeAllowedSources). */
+  nodeSourceRefused: 'node-source-refused',
+  /** A destination taken from a header that is no address (port 0, rport=99999). */
+  badAddress: 'bad-address',
+  /** A client's response whose next Via names no node. */
+  responseNotToNode: 'response-not-to-node',
 } as const;
 export type SipDropReason = (typeof SipDropReason)[keyof typeof SipDropReason];
 

@@ -10,6 +10,7 @@ import { resolveAlgorithmName, supportedAlgorithmNames } from '../algorithms/nam
 import { parseSubclusterMap } from '../algorithms/cluster-subdomain-affinity.js';
 import { normaliseLogLevel } from '../log.js';
 import { parseStaticNode, parseStatusRanges } from '../registry/static-nodes.js';
+import { DEFAULT_MAX_ENTRIES } from '../algorithms/affinity-table.js';
 import { ConfigError } from '../errors.js';
 import type { Config, HostPort, SipPorts, SipTransport, TlsConfig, TlsMaterial } from './types.js';
 
@@ -361,6 +362,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     name: algorithmName,
     custom,
     callIdAffinityMaxTimeInCacheSeconds: r.int('callIdAffinityMaxTimeInCache', 500, { min: 0, unit: 'seconds' }),
+    callIdAffinityMaxEntries: r.int('callIdAffinityMaxEntries', DEFAULT_MAX_ENTRIES, { min: 1 }),
     callIdAffinityGroupFailover: r.bool('callIdAffinityGroupFailover', false),
     sipHeaderAffinityKey: r.string('sipHeaderAffinityKey', 'Call-ID')!,
     sipHeaderAffinityExclusionPattern: r.regex('sipHeaderAffinityExclusionPattern', ['sipHeaderAffinityKeyExclusionPattern']),
