@@ -70,6 +70,10 @@ export class RateSampler {
   }
 }
 
+function num(v: unknown): number {
+  return typeof v === 'number' ? v : 0;
+}
+
 function round2(n: number): number {
   return Math.round(n * 100) / 100;
 }
@@ -96,11 +100,14 @@ export class Dashboard {
 
   constructor(private readonly sources: DashboardSources) {
     const { stats } = sources;
-    this.sampler = new RateSampler(() => ({
-      sip: stats.sip.requests + stats.sip.responses,
-      http: stats.http.requests,
-      smpp: stats.smpp.requestsToServer + stats.smpp.requestsToClient,
-    }));
+    this.sampler = new RateSampler(() => {
+      const registered = stats.protocolFields();
+      return {
+        sip: stats.sip.requests + stats.sip.responses,
+        http: stats.http.requests,
+        smpp: num(registered.NumberOfSmppRequestsToServer) + num(registered.NumberOfSmppRequestsToClient),
+      };
+    });
   }
 
   start(): void {
@@ -149,8 +156,10 @@ export class Dashboard {
     add('SIP no node (503)', stats.sip.noNode);
     add('HTTP no node', stats.http.noNode);
     add('HTTP backend errors', stats.http.backendErrors);
-    for (const [reason, n] of stats.smpp.rejected.entries()) add(`SMPP ${reason}`, n);
-    add('SMPP not responded', stats.smpp.notRespondedPackets);
+    // SMPP (and any other registered protocol) only through its /lbstat fields: the API imports no protocol.
+    const registered = stats.protocolFields();
+    for (const [reason, n] of Object.entries((registered.SmppRejectedByReason ?? {}) as Record<string, unknown>)) add(`SMPP ${reason}`, num(n));
+    add('SMPP not responded', num(registered.SmppNotRespondedPackets));
     return {
       version: this.sources.version,
       uptimeSeconds: Math.round(process.uptime()),
@@ -158,7 +167,7 @@ export class Dashboard {
       nodes: registry.all().map((n) => nodeRow(n, now, n.version === latest)),
       rates: this.sampler.rates(),
       activeCalls: this.sources.activeCalls(),
-      connections: { sip: stats.sip.activeConnections.total(), http: stats.http.activeConnections, smpp: stats.smpp.activeConnections },
+      connections: { sip: stats.sip.activeConnections.total(), http: stats.http.activeConnections, smpp: num(registered.NumberOfActiveSmppConnections) },
       dropped,
       reloads: this.sources.reloads?.() ?? { succeeded: 0, failed: 0 },
       nodeEvents: journal.recent(['node-added', 'node-removed', 'node-state', 'probe']).slice(0, 20),
