@@ -2,10 +2,10 @@
 // Configuration problems stop start-up with exit code 2 and one line per problem.
 
 import yargs from 'yargs';
-import { ConfigError, loadConfigFile, type LoadedConfig } from './config/load.js';
+import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { createLogger, normaliseLogLevel, type LogFormat } from './log.js';
 import { LoadBalancer, VERSION } from './balancer.js';
-import { StartupError } from './service.js';
+import { ConfigError, StartupError } from './errors.js';
 
 /** The original's `-mobicents-balancer-config=<file>` becomes `--config <file>`. */
 export function normaliseArgv(argv: string[]): string[] {

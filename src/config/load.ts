@@ -10,14 +10,11 @@ import { resolveAlgorithmName, supportedAlgorithmNames } from '../algorithms/nam
 import { parseSubclusterMap } from '../algorithms/cluster-subdomain-affinity.js';
 import { normaliseLogLevel } from '../log.js';
 import { parseSourceEntry } from '../registry/node-sources.js';
+import { ConfigError } from '../errors.js';
 import type { Config, HostPort, SipPorts, SipTransport, TlsConfig, TlsMaterial } from './types.js';
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(readonly problems: readonly string[], readonly warnings: readonly string[] = []) {
-    super(problems.join('\n'));
-  }
-}
+// Re-exported for callers that imported it from here; it lives in errors.ts.
+export { ConfigError };
 
 export interface LoadedConfig {
   readonly config: Config;

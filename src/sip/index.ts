@@ -2,7 +2,7 @@
 // configured transport and hands every framed message to the stateless forwarder.
 
 import type { Service, ServiceContext } from '../service.js';
-import { StartupError } from '../service.js';
+import { StartupError } from '../errors.js';
 import type { SipTransport } from '../config/types.js';
 import { SipForwarder } from './forwarder.js';
 import { createNodeHealthMonitor, type NodeHealthMonitor } from '../algorithms/health.js';

@@ -2,6 +2,7 @@
 // any byte round-trips), read lazily, edited in place, and untouched header lines are written back as-is.
 
 import { headerParam, uriOfNameAddr, userOfUri } from './uri.js';
+import { SipParseError } from '../errors.js';
 
 const CR = 13;
 const LF = 10;
@@ -127,10 +128,6 @@ export interface ViaValue {
   readonly rport: string | undefined;
   /** Every parameter in order, names lowercased, value '' when absent. */
   readonly params: readonly (readonly [string, string | undefined])[];
-}
-
-export class SipParseError extends Error {
-  override readonly name = 'SipParseError';
 }
 
 const TOKEN_CHARS = (() => {

@@ -7,7 +7,7 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { SmppStats } from './smpp-stats.js';
-import { StartupError } from '../service.js';
+import { StartupError } from '../errors.js';
 import { serverTlsOptions } from '../config/tls-options.js';
 import { SmscList } from './server-list.js';
 import { SmppSession, type SessionContext } from './session.js';

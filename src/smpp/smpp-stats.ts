@@ -2,6 +2,7 @@
 // the SMPP module and registered with the shared /lbstat document and Prometheus registry.
 
 import type { Registry } from 'prom-client';
+import type { SmppRejectReason } from '../errors.js';
 import { CounterMap, promCounter, promCounterMap } from '../stats/counters.js';
 import type { ProtocolStats } from '../stats/stats.js';
 import { commandName } from './pdu.js';
@@ -62,7 +63,7 @@ export class SmppStats implements ProtocolStats {
   notBindClients = 0;
   notRespondedPackets = 0;
   /** PDUs refused with generic_nack or an error status, by reason. */
-  readonly rejected = new CounterMap<string>();
+  readonly rejected = new CounterMap<SmppRejectReason>();
 
   lbstatFields(): Record<string, unknown> {
     return {

@@ -1,6 +1,7 @@
 // SIP counters (manual "Getting statistic" 1.a–f, plus what a proxy must count to be operable).
 
 import type { Registry } from 'prom-client';
+import type { SipDropReason } from '../errors.js';
 import { CounterMap, promCounter, promCounterMap, promGaugeMap } from './counters.js';
 
 export class SipStats {
@@ -14,8 +15,8 @@ export class SipStats {
   readonly activeConnections = new CounterMap<string>();
   /** Messages that could not be framed or parsed. */
   malformed = 0;
-  /** Messages dropped for any other reason (no route, send failure after retry, …), by reason. */
-  readonly dropped = new CounterMap<string>();
+  /** Messages dropped for any other reason (no route, send failure after retry, …), by reason (a closed set). */
+  readonly dropped = new CounterMap<SipDropReason>();
   /** Requests whose next hop was the balancer itself. */
   looped = 0;
   /** Requests answered 503 because no node could take them. */
