@@ -10,6 +10,7 @@ import { resolveAlgorithmName, supportedAlgorithmNames } from '../algorithms/nam
 import { parseSubclusterMap } from '../algorithms/cluster-subdomain-affinity.js';
 import { normaliseLogLevel } from '../log.js';
 import { parseSourceEntry } from '../registry/node-sources.js';
+import { DEFAULT_MAX_ENTRIES } from '../algorithms/affinity-table.js';
 import { ConfigError } from '../errors.js';
 import type { Config, HostPort, SipPorts, SipTransport, TlsConfig, TlsMaterial } from './types.js';
 
@@ -342,6 +343,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     name: algorithmName,
     custom,
     callIdAffinityMaxTimeInCacheSeconds: r.int('callIdAffinityMaxTimeInCache', 500, { min: 0, unit: 'seconds' }),
+    callIdAffinityMaxEntries: r.int('callIdAffinityMaxEntries', DEFAULT_MAX_ENTRIES, { min: 1 }),
     callIdAffinityGroupFailover: r.bool('callIdAffinityGroupFailover', false),
     sipHeaderAffinityKey: r.string('sipHeaderAffinityKey', 'Call-ID')!,
     sipHeaderAffinityExclusionPattern: r.regex('sipHeaderAffinityExclusionPattern', ['sipHeaderAffinityKeyExclusionPattern']),
@@ -373,10 +375,6 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     requestCheckPattern: r.regex('requestCheckPattern'),
     fastPath: r.bool('httpFastPath', true),
   };
-
-  if (http.requestCheckPattern) {
-    r.warn(r.raw('requestCheckPattern'), 'requestCheckPattern', 'accepted but not used yet: HTTP answers do not mark nodes bad in this version (SIP traffic health and heartbeats do)');
-  }
 
   // --- SMPP ---------------------------------------------------------------------------------------------
   const smppHost = r.string('smppHost', host)!;
