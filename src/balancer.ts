@@ -14,9 +14,20 @@ import { createSipService } from './sip/index.js';
 import { createHttpService } from './http/index.js';
 import { createSmppService } from './smpp/index.js';
 import { ApiServer } from './api/server.js';
+import { sameChoiceInEveryWorker } from './workers/same-choice.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
+
+/**
+ * How this process serves: alone (`workers=1`), or as one of several workers, which leave the registry's
+ * expiry, the JSON heartbeat port and the statistics port to the primary (src/workers/primary.ts).
+ */
+export interface BalancerRole {
+  readonly worker?: boolean;
+  /** The registry to use (a worker's replica of the primary's). */
+  readonly registry?: NodeRegistry;
+}
 
 export class LoadBalancer {
   readonly config: Config;
@@ -28,12 +39,14 @@ export class LoadBalancer {
   private heartbeat: HttpHeartbeatServer | undefined;
   private api: ApiServer | undefined;
   private started = false;
+  private readonly worker: boolean;
 
-  constructor(config: Config, log: Logger) {
+  constructor(config: Config, log: Logger, role: BalancerRole = {}) {
     this.config = config;
     this.log = log;
     this.stats = new Stats();
-    this.registry = new NodeRegistry(
+    this.worker = role.worker === true;
+    this.registry = role.registry ?? new NodeRegistry(
       {
         nodeTimeoutMs: config.registry.nodeTimeoutMs,
         heartbeatIntervalMs: config.registry.heartbeatIntervalMs,
@@ -50,7 +63,7 @@ export class LoadBalancer {
     try {
       // 1. The node registry and its JSON heartbeat listener.
       registry.start();
-      if (config.registry.heartbeatPort !== undefined) {
+      if (config.registry.heartbeatPort !== undefined && !this.worker) {
         this.heartbeat = new HttpHeartbeatServer(
           { host: config.registry.heartbeatHost, port: config.registry.heartbeatPort },
           registry,
@@ -60,19 +73,19 @@ export class LoadBalancer {
         await this.heartbeat.start();
       }
 
-      registry.on('added', () => stats.nodes.added++);
-      registry.on('removed', (_node, reason) => stats.nodes.removed.inc(removalCause(reason)));
-      registry.on('state-changed', (node, previous) => stats.nodes.stateChanges.inc(`${previous}->${node.state}`));
+      if (!this.worker) countNodeEvents(registry, stats);
 
       // 2. The algorithm, told of every change of the latest version's nodes.
-      const algorithm = await loadAlgorithm(config, registry, log.child({ module: 'algorithm' }));
+      const loaded = await loadAlgorithm(config, registry, log.child({ module: 'algorithm' }));
+      const algorithm = this.worker ? sameChoiceInEveryWorker(loaded, registry) : loaded;
       this.algorithm = algorithm;
       registry.on('changed', () => algorithm.nodesChanged(registry.live()));
       algorithm.nodesChanged(registry.live());
       log.info(`Balancer algorithm ${algorithm.name} initialised`);
       stats.setSources({
         releaseVersion: VERSION,
-        activeNodes: () => registry.live().filter((n) => n.state === 'active').length,
+        // The primary counts the nodes once for the daemon; workers report only their own traffic.
+        activeNodes: () => (this.worker ? 0 : registry.live().filter((n) => n.state === 'active').length),
         activeCalls: () => algorithm.activeCalls?.() ?? 0,
         algorithmStatistics: () => algorithm.statistics?.(),
       });
@@ -85,12 +98,12 @@ export class LoadBalancer {
       for (const service of this.services) await service.start();
 
       // 6. The API server.
-      if (config.api.port !== undefined) {
+      if (config.api.port !== undefined && !this.worker) {
         this.api = new ApiServer(config.api, { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers }, log.child({ module: 'api' }));
         await this.api.start();
       }
       this.started = true;
-      log.info({ version: VERSION, nodeVersion: process.version }, `Load balancer started (sipbalancer ${VERSION})`);
+      if (!this.worker) log.info({ version: VERSION, nodeVersion: process.version }, `Load balancer started (sipbalancer ${VERSION})`);
     } catch (err) {
       await this.stop().catch(() => undefined);
       throw err;
@@ -124,9 +137,16 @@ export class LoadBalancer {
     }
     log.info('Stopping the node registry');
     this.registry.stop();
-    if (this.started) log.info('Load balancer stopped');
+    if (this.started && !this.worker) log.info('Load balancer stopped');
     this.started = false;
   }
+}
+
+/** Node registrations, removals by cause and state transitions, in /lbstat and /metrics. */
+export function countNodeEvents(registry: NodeRegistry, stats: Stats): void {
+  registry.on('added', () => stats.nodes.added++);
+  registry.on('removed', (_node, reason) => stats.nodes.removed.inc(removalCause(reason)));
+  registry.on('state-changed', (node, previous) => stats.nodes.stateChanges.inc(`${previous}->${node.state}`));
 }
 
 /** A short label for why a node left, for counters (the log line keeps the full reason). */

@@ -13,6 +13,8 @@ export interface ApiSources {
   readonly registry: NodeRegistry;
   readonly version: string;
   readonly smppRemoteServers: readonly HostPort[];
+  /** With workers: the whole daemon's /lbstat and /metrics, gathered from every process. */
+  readonly daemonFigures?: { lbstat(): Promise<object>; metrics(): Promise<string> };
 }
 
 export class ApiServer {
@@ -63,14 +65,14 @@ export class ApiServer {
     }
     switch (path) {
       case '/lbstat':
-        this.send(res, 200, 'application/json', JSON.stringify(this.sources.stats.lbstat(), null, 2) + '\n');
+        this.send(res, 200, 'application/json', JSON.stringify(await (this.sources.daemonFigures?.lbstat() ?? this.sources.stats.lbstat()), null, 2) + '\n');
         return;
       case '/lbinfo':
         this.send(res, 200, 'application/json', JSON.stringify(this.lbinfo(), null, 2) + '\n');
         return;
       case '/metrics': {
         const registry = this.sources.stats.registry;
-        this.send(res, 200, registry.contentType, await registry.metrics());
+        this.send(res, 200, registry.contentType, await (this.sources.daemonFigures?.metrics() ?? registry.metrics()));
         return;
       }
       default:

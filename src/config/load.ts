@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { parseLines, type Pair } from 'dot-properties';
 import { PropertyReader, type RawProperty } from './reader.js';
 import { readIdentity, readTrustedCertificates } from './keystore.js';
@@ -51,6 +52,20 @@ export function parseProperties(text: string): { props: Map<string, RawProperty>
   }
   const duplicates = [...seen].filter(([, lines]) => lines.length > 1).map(([key, lines]) => ({ key, lines }));
   return { props, duplicates };
+}
+
+/**
+ * `workers`: how many processes serve the listening points (a number, or `auto` = the machine's cores).
+ * Default 1, one process as before: a second process only pays on a machine with a core to spare.
+ */
+function readWorkers(r: PropertyReader): number {
+  const p = r.raw('workers');
+  const v = p?.value.trim().toLowerCase();
+  if (v === 'auto') {
+    r.string('workers');
+    return availableParallelism();
+  }
+  return r.int('workers', 1, { min: 1, max: 256, unit: 'processes, or auto' });
 }
 
 /** Keys the original reads that have no meaning for this daemon: accepted, with the reason. */
@@ -177,6 +192,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
   const logLevel = normaliseLogLevel(logLevelRaw);
   if (!logLevel) r.error({ key: 'logLevel', value: logLevelRaw, line: r.raw('logLevel', ['LogLevel'])?.line ?? 0 }, 'logLevel', 'expected one of fatal, error, warn, info, debug, trace, silent');
   const shutdownTimeoutMs = r.int('shutdownTimeout', 10_000, { min: 0, unit: 'milliseconds' });
+  const workers = readWorkers(r);
   const nodeTimeoutMs = r.int('nodeTimeout', 8400, { min: 15, unit: 'milliseconds' });
   const heartbeatIntervalMs = r.int('heartbeatInterval', 150, { min: 15, unit: 'milliseconds' });
   const heartbeatPort = r.port('heartbeatPort', 2610);
@@ -472,6 +488,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     internalHost,
     logLevel: logLevel ?? 'info',
     shutdownTimeoutMs,
+    workers,
     registry: { nodeTimeoutMs, heartbeatIntervalMs, heartbeatPort, heartbeatHost: internalHost },
     sip,
     health,

@@ -166,6 +166,8 @@ export interface Config {
   readonly internalHost: string;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
+  /** Processes serving the listening points (1: one process; more: a primary and that many workers). */
+  readonly workers: number;
   readonly registry: RegistryConfig;
   readonly sip: SipConfig;
   readonly health: HealthConfig;
