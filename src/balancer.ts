@@ -15,6 +15,7 @@ import { createHttpService } from './http/index.js';
 import { createSmppService } from './smpp/index.js';
 import { ApiServer } from './api/server.js';
 import { sameChoiceInEveryWorker } from './workers/same-choice.js';
+import { NodePins, PinnedAlgorithm } from './algorithms/pins.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -40,6 +41,10 @@ export class LoadBalancer {
   private api: ApiServer | undefined;
   private started = false;
   private readonly worker: boolean;
+  /** Regex pins (/lbnoderegex), consulted before the algorithm. */
+  readonly pins: NodePins;
+  /** Called when /lbstop asks the daemon to stop; the CLI stops it as on SIGTERM. */
+  onStopRequested: ((reason: string) => void) | undefined;
 
   constructor(config: Config, log: Logger, role: BalancerRole = {}) {
     this.config = config;
@@ -55,6 +60,7 @@ export class LoadBalancer {
       },
       log.child({ module: 'registry' }),
     );
+    this.pins = new NodePins(this.registry);
   }
 
   /** Starts every part; on failure stops what was started and rethrows. */
@@ -77,7 +83,7 @@ export class LoadBalancer {
 
       // 2. The algorithm, told of every change of the latest version's nodes.
       const loaded = await loadAlgorithm(config, registry, log.child({ module: 'algorithm' }));
-      const algorithm = this.worker ? sameChoiceInEveryWorker(loaded, registry) : loaded;
+      const algorithm = new PinnedAlgorithm(this.worker ? sameChoiceInEveryWorker(loaded, registry) : loaded, this.pins, config.algorithm.httpAffinityKey);
       this.algorithm = algorithm;
       registry.on('changed', () => algorithm.nodesChanged(registry.live()));
       algorithm.nodesChanged(registry.live());
@@ -99,7 +105,8 @@ export class LoadBalancer {
 
       // 6. The API server.
       if (config.api.port !== undefined && !this.worker) {
-        this.api = new ApiServer(config.api, { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers }, log.child({ module: 'api' }));
+        const api = { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, pins: this.pins, rootLog: log };
+        this.api = new ApiServer(config.api, { ...api, requestStop: (reason) => this.onStopRequested?.(reason) }, log.child({ module: 'api' }));
         await this.api.start();
       }
       this.started = true;

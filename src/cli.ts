@@ -2,10 +2,10 @@
 // Configuration problems stop start-up with exit code 2 and one line per problem.
 
 import yargs from 'yargs';
-import { ConfigError, loadConfigFile, type LoadedConfig } from './config/load.js';
+import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { createLogger, normaliseLogLevel, type LogFormat, type Logger } from './log.js';
 import { LoadBalancer, VERSION } from './balancer.js';
-import { StartupError } from './service.js';
+import { ConfigError, StartupError } from './errors.js';
 import cluster from 'node:cluster';
 import { Primary } from './workers/primary.js';
 import { WorkerProcess, workerIndex } from './workers/worker.js';
@@ -134,6 +134,7 @@ export async function main(rawArgv: string[]): Promise<number> {
       },
     );
   };
+  balancer.onStopRequested = (reason) => shutdown(reason);
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   // A bug must never take the balancer down silently: log it; the process keeps serving.

@@ -24,7 +24,5 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/** An error that stops start-up with a message for the operator (no stack trace). */
-export class StartupError extends Error {
-  override readonly name = 'StartupError';
-}
+// Moved to errors.ts; re-exported until every branch imports it from there.
+export { StartupError } from './errors.js';

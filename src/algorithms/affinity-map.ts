@@ -1,6 +1,7 @@
 // The shared shape of the map-based algorithms (user-based, cluster-subdomain-affinity, weighted,
 // least-calls): an affinity key → node map, new keys placed by a NewCallPicker (weights, ramp-up),
-// the entries of a dead node moved at once, idle entries evicted by one sweep timer.
+// the entries of a dead node moved at once, idle entries evicted by one sweep timer, the map bounded
+// (AffinityTable: callIdAffinityMaxEntries, least recently used first).
 
 import type { IncomingMessage } from 'node:http';
 import { activeNodes, type AlgorithmContext, type AlgorithmSipRequest, type BalancerAlgorithm } from './algorithm.js';
@@ -8,11 +9,7 @@ import { NewCallPicker, rampUpOf } from './new-call-picker.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-
-interface Entry {
-  nodeId: string;
-  lastUsed: number;
-}
+import { AffinityTable, DEFAULT_MAX_ENTRIES } from './affinity-table.js';
 
 export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
   abstract readonly name: string;
@@ -23,10 +20,8 @@ export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
   protected picker = new NewCallPicker();
   protected log: Logger = silentLogger();
   protected live = new Map<string, ServerNode>();
-  private readonly entries = new Map<string, Entry>();
-  /** Entries per node id, for least-calls and group failover. */
-  protected readonly callsPerNode = new Map<string, number>();
-  private maxIdleMs = 500_000;
+  /** Key → node, bounded (callIdAffinityMaxEntries, least recently used evicted first). */
+  private entries = new AffinityTable(DEFAULT_MAX_ENTRIES, 500_000);
   private groupFailover = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   protected now: () => number = Date.now;
@@ -34,13 +29,14 @@ export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
   init(ctx: AlgorithmContext): void {
     this.log = ctx.log;
     const a = ctx.config.algorithm;
-    this.maxIdleMs = a.callIdAffinityMaxTimeInCacheSeconds * 1000;
+    const maxIdleMs = a.callIdAffinityMaxTimeInCacheSeconds * 1000;
+    this.entries = new AffinityTable(a.callIdAffinityMaxEntries, maxIdleMs, () => this.now());
     this.groupFailover = a.callIdAffinityGroupFailover;
     this.picker = new NewCallPicker({ rampUp: rampUpOf(a), useWeights: this.useWeights, now: () => this.now() });
     this.configure(ctx);
-    if (this.maxIdleMs > 0) {
+    if (maxIdleMs > 0) {
       // One sweep for all entries; never a timer per call.
-      this.sweepTimer = setInterval(() => this.evictIdle(), Math.min(6000, Math.max(1000, this.maxIdleMs / 10)));
+      this.sweepTimer = setInterval(() => this.evictIdle(), Math.min(6000, Math.max(1000, maxIdleMs / 10)));
       this.sweepTimer.unref();
     }
   }
@@ -70,36 +66,37 @@ export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
 
   pickForSipRequest(req: AlgorithmSipRequest): ServerNode | undefined {
     const key = this.keyOf(req);
-    const entry = this.entries.get(key);
+    const known = this.entries.get(key);
     let failedFrom: ServerNode | undefined;
-    if (entry) {
-      const node = this.live.get(entry.nodeId);
-      if (node && this.usable(node)) {
-        entry.lastUsed = this.now();
-        return node;
-      }
+    if (known) {
+      const node = this.live.get(known.id);
+      if (node && this.usable(node)) return node;
       failedFrom = node;
     }
     const node = (failedFrom && this.failoverTarget(failedFrom)) || this.pickNew(req);
-    if (node) this.setEntry(key, node.id);
+    if (node) this.entries.set(key, node);
     return node;
   }
 
   pickForAssignedSipRequest(req: AlgorithmSipRequest, assigned: ServerNode | undefined): ServerNode | undefined {
     // A dialog stays on its node while the node lives, graceful or not.
     if (assigned && this.live.has(assigned.id) && assigned.state !== 'bad') {
-      this.setEntry(this.keyOf(req), assigned.id);
+      this.entries.set(this.keyOf(req), assigned);
       return assigned;
     }
     return this.pickForSipRequest(req);
   }
 
   assignToNode(req: AlgorithmSipRequest, node: ServerNode): void {
-    this.setEntry(this.keyOf(req), node.id);
+    this.entries.set(this.keyOf(req), node);
   }
 
   pickForHttpRequest(_req: IncomingMessage): ServerNode | undefined {
     return this.picker.pick();
+  }
+
+  affinityKeyOf(req: AlgorithmSipRequest): string {
+    return this.keyOf(req);
   }
 
   activeCalls(): number {
@@ -108,19 +105,27 @@ export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
 
   /** The node id `key` is mapped to, for tests and diagnostics. */
   assignedNodeId(key: string): string | undefined {
-    return this.entries.get(key)?.nodeId;
+    return this.entries.peek(key)?.id;
+  }
+
+  statistics(): Readonly<Record<string, number | boolean>> {
+    const s = this.entries.stats();
+    return { AffinityEntries: s.entries, AffinityEvictedFull: s.evictedFull, AffinityExpired: s.expired };
   }
 
   evictIdle(): void {
-    const deadline = this.now() - this.maxIdleMs;
-    for (const [key, entry] of this.entries) if (entry.lastUsed < deadline) this.deleteEntry(key, entry);
+    this.entries.evictIdle();
   }
 
   stop(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     this.entries.clear();
-    this.callsPerNode.clear();
+  }
+
+  /** Entries (calls) held by a node, for least-calls and group failover. */
+  protected callsOn(node: ServerNode): number {
+    return this.entries.countOf(node);
   }
 
   protected usable(node: ServerNode): boolean {
@@ -132,7 +137,7 @@ export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
     let best: ServerNode | undefined;
     let bestCalls = Infinity;
     for (const node of this.picker.candidates) {
-      const calls = this.callsPerNode.get(node.id) ?? 0;
+      const calls = this.callsOn(node);
       if (calls < bestCalls) {
         best = node;
         bestCalls = calls;
@@ -142,42 +147,9 @@ export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
   }
 
   private moveEntriesOf(dead: ServerNode): void {
-    let moved = 0;
     // One target for all of a dead node's keys when the subclass has one (group failover), else spread.
     const groupTarget = this.failoverTarget(dead);
-    for (const entry of this.entries.values()) {
-      if (entry.nodeId !== dead.id) continue;
-      const target = groupTarget ?? this.picker.pick();
-      if (!target) return;
-      this.count(entry.nodeId, -1);
-      entry.nodeId = target.id;
-      this.count(target.id, 1);
-      moved++;
-    }
+    const moved = this.entries.reassign(dead, () => groupTarget ?? this.picker.pick());
     if (moved > 0) this.log.info(`${this.name}: moved ${moved} affinity entries of the dead node ${dead}`);
-  }
-
-  private setEntry(key: string, nodeId: string): void {
-    const entry = this.entries.get(key);
-    if (entry) {
-      entry.lastUsed = this.now();
-      if (entry.nodeId === nodeId) return;
-      this.count(entry.nodeId, -1);
-      entry.nodeId = nodeId;
-    } else {
-      this.entries.set(key, { nodeId, lastUsed: this.now() });
-    }
-    this.count(nodeId, 1);
-  }
-
-  private deleteEntry(key: string, entry: Entry): void {
-    this.entries.delete(key);
-    this.count(entry.nodeId, -1);
-  }
-
-  private count(nodeId: string, delta: number): void {
-    const n = (this.callsPerNode.get(nodeId) ?? 0) + delta;
-    if (n <= 0) this.callsPerNode.delete(nodeId);
-    else this.callsPerNode.set(nodeId, n);
   }
 }

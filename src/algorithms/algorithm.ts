@@ -46,6 +46,8 @@ export interface BalancerAlgorithm {
   assignToNode?(req: AlgorithmSipRequest, node: ServerNode): void;
   /** Choose a node for an HTTP request without session stickiness; undefined lets the HTTP balancer decide. */
   pickForHttpRequest(req: IncomingMessage): ServerNode | undefined;
+  /** The affinity key of a request (Call-ID, From URI, To user, …), for regex pins; Call-ID when absent. */
+  affinityKeyOf?(req: AlgorithmSipRequest): string;
   /** Calls (affinity entries) the algorithm tracks, for /lbstat NumberOfActiveCalls. */
   activeCalls?(): number;
   /** The algorithm's own figures (e.g. its shared store's writes and outages), for /lbstat AlgorithmStatistics. */

@@ -1,23 +1,32 @@
 // call-id-affinity (the default; the original's CallIDAffinityBalancerAlgorithm): a Call-ID → node map,
-// new Call-IDs round robin over active nodes, idle entries evicted by one sweep timer.
+// new Call-IDs round robin over active nodes; the map is bounded (AffinityTable: an entry cap, LRU first).
 
 import type { IncomingMessage } from 'node:http';
 import { activeNodes, registerAlgorithm, type AlgorithmContext, type AlgorithmSipRequest, type BalancerAlgorithm } from './algorithm.js';
 import { RoundRobinPicker, newCallChooser, type NewCallChooser } from './round-robin.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
+import { AffinityTable, DEFAULT_MAX_ENTRIES } from './affinity-table.js';
 
-interface Entry {
-  node: ServerNode;
-  lastUsed: number;
+/**
+ * Requests that start state a node keeps (a dialog, a subscription): only these create a Call-ID entry.
+ * What follows an INVITE (ACK, CANCEL, PRACK, UPDATE, INFO, BYE) finds the INVITE's entry; every other
+ * out-of-dialog request (OPTIONS, MESSAGE, REGISTER, PUBLISH...) costs nothing that outlives it: it goes to
+ * the node its Call-ID hashes to, so its retransmissions and an authenticated retry reach the same node.
+ */
+const CREATES_ENTRY = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
+export function createsAffinity(method: string): boolean {
+  return CREATES_ENTRY.has(method);
 }
 
 export class CallIdAffinityAlgorithm implements BalancerAlgorithm {
   readonly name: string = 'call-id-affinity';
   protected picker: NewCallChooser = new RoundRobinPicker();
-  protected readonly calls = new Map<string, Entry>();
-  protected liveIds = new Set<string>();
-  private maxIdleMs = 500_000;
+  protected calls = new AffinityTable(DEFAULT_MAX_ENTRIES, 500_000);
+  protected live = new Map<string, ServerNode>();
+  /** Active nodes by id, for the hashed pick of requests that create no entry. */
+  private active: ServerNode[] = [];
   private groupFailover = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   protected now: () => number = Date.now;
@@ -30,51 +39,48 @@ export class CallIdAffinityAlgorithm implements BalancerAlgorithm {
   init(ctx: AlgorithmContext): void {
     this.registry = ctx.registry;
     this.picker = newCallChooser(ctx, this.now);
-    this.maxIdleMs = ctx.config.algorithm.callIdAffinityMaxTimeInCacheSeconds * 1000;
-    this.groupFailover = ctx.config.algorithm.callIdAffinityGroupFailover;
-    if (this.maxIdleMs > 0) {
+    const a = ctx.config.algorithm;
+    const maxIdleMs = a.callIdAffinityMaxTimeInCacheSeconds * 1000;
+    // 0 = no idle limit: the entry cap alone bounds the table (never unbounded).
+    this.calls = new AffinityTable(a.callIdAffinityMaxEntries, maxIdleMs, this.now);
+    this.groupFailover = a.callIdAffinityGroupFailover;
+    if (maxIdleMs > 0) {
       // One sweep for all calls; never a timer per call.
-      this.sweepTimer = setInterval(() => this.evictIdle(), Math.min(6000, Math.max(1000, this.maxIdleMs / 10)));
+      this.sweepTimer = setInterval(() => this.evictIdle(), Math.min(6000, Math.max(1000, maxIdleMs / 10)));
       this.sweepTimer.unref();
     }
   }
 
   nodesChanged(live: readonly ServerNode[]): void {
-    const previous = this.liveIds;
-    this.liveIds = new Set(live.map((n) => n.id));
-    this.picker.update(activeNodes(live));
+    const previous = this.live;
+    this.live = new Map(live.map((n) => [n.id, n]));
+    this.active = activeNodes(live);
+    this.picker.update(this.active);
     // Move the calls of nodes that died: all to one node with group failover, else spread round robin.
-    const dead = [...previous].filter((id) => !this.liveIds.has(id));
-    if (dead.length === 0 || this.picker.size === 0) return;
-    const deadSet = new Set(dead);
-    const target = this.groupFailover ? this.picker.pick() : undefined;
-    for (const entry of this.calls.values()) {
-      if (deadSet.has(entry.node.id)) entry.node = target ?? this.picker.pick()!;
+    if (this.picker.size === 0) return;
+    for (const node of previous.values()) {
+      if (this.live.has(node.id)) continue;
+      const target = this.groupFailover ? this.picker.pick() : undefined;
+      this.calls.reassign(node, () => target ?? this.picker.pick());
     }
   }
 
   pickForSipRequest(req: AlgorithmSipRequest): ServerNode | undefined {
     const callId = req.callId;
-    const entry = this.calls.get(callId);
-    if (entry && this.liveIds.has(entry.node.id) && entry.node.state !== 'bad') {
-      entry.lastUsed = this.now();
-      return entry.node;
-    }
+    const known = this.calls.get(callId);
+    if (known && this.live.has(known.id) && known.state !== 'bad') return known;
+    if (!known && !CREATES_ENTRY.has(req.method)) return this.hashed(callId);
     const node = this.picker.pick();
-    if (node) this.calls.set(callId, { node, lastUsed: this.now() });
+    if (node) this.calls.set(callId, node);
     return node;
   }
 
   pickForAssignedSipRequest(req: AlgorithmSipRequest, assigned: ServerNode | undefined, version?: string): ServerNode | undefined {
     const registry = this.registry;
-    const alive = assigned !== undefined && assigned.state !== 'bad' && (this.liveIds.has(assigned.id) || registry?.get(assigned.id) === assigned);
+    const alive = assigned !== undefined && assigned.state !== 'bad' && (this.live.has(assigned.id) || registry?.get(assigned.id) === assigned);
     if (alive) {
       // Graceful nodes keep their dialogs: only new calls avoid them.
-      const entry = this.calls.get(req.callId);
-      if (entry) {
-        entry.node = assigned;
-        entry.lastUsed = this.now();
-      }
+      if (this.calls.peek(req.callId)) this.calls.set(req.callId, assigned);
       return assigned;
     }
     // Mid-call failover stays within the dialog's version: an older version's nodes are not in the picker.
@@ -82,14 +88,14 @@ export class CallIdAffinityAlgorithm implements BalancerAlgorithm {
       const candidates = activeNodes(registry.live(version));
       if (candidates.length === 0) return undefined;
       const node = candidates[fnv(req.callId) % candidates.length]!;
-      this.calls.set(req.callId, { node, lastUsed: this.now() });
+      this.remember(req, node);
       return node;
     }
     return this.pickForSipRequest(req);
   }
 
   assignToNode(req: AlgorithmSipRequest, node: ServerNode): void {
-    this.calls.set(req.callId, { node, lastUsed: this.now() });
+    this.remember(req, node);
   }
 
   pickForHttpRequest(_req: IncomingMessage): ServerNode | undefined {
@@ -100,15 +106,29 @@ export class CallIdAffinityAlgorithm implements BalancerAlgorithm {
     return this.calls.size;
   }
 
+  statistics(): Readonly<Record<string, number | boolean>> {
+    const s = this.calls.stats();
+    return { AffinityEntries: s.entries, AffinityEvictedFull: s.evictedFull, AffinityExpired: s.expired };
+  }
+
   evictIdle(): void {
-    const deadline = this.now() - this.maxIdleMs;
-    for (const [callId, entry] of this.calls) if (entry.lastUsed < deadline) this.calls.delete(callId);
+    this.calls.evictIdle();
   }
 
   stop(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     this.calls.clear();
+  }
+
+  /** Keeps `req`'s Call-ID on `node` when it creates an entry or already has one. */
+  private remember(req: AlgorithmSipRequest, node: ServerNode): void {
+    if (CREATES_ENTRY.has(req.method) || this.calls.peek(req.callId)) this.calls.set(req.callId, node);
+  }
+
+  private hashed(callId: string): ServerNode | undefined {
+    const n = this.active.length;
+    return n === 0 ? undefined : this.active[fnv(callId) % n];
   }
 }
 

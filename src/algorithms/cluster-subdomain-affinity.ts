@@ -82,7 +82,7 @@ export class ClusterSubdomainAffinityAlgorithm extends AffinityMapAlgorithm {
       let bestCalls = Infinity;
       for (const node of this.picker.candidates) {
         if (node.id === dead.id || this.groupIndex(node) !== group) continue;
-        const calls = this.callsPerNode.get(node.id) ?? 0;
+        const calls = this.callsOn(node);
         if (calls < bestCalls) {
           best = node;
           bestCalls = calls;

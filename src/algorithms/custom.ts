@@ -11,16 +11,13 @@ import type { AlgorithmContext, AlgorithmSipRequest, BalancerAlgorithm } from '.
 import { ServerNode } from '../registry/server-node.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
+import { CustomAlgorithmError } from '../errors.js';
 
 /** Methods a custom algorithm must have; the others of BalancerAlgorithm are optional. */
 export const REQUIRED_METHODS = ['nodesChanged', 'pickForSipRequest'] as const;
 export const OPTIONAL_METHODS = ['init', 'stop', 'pickForHttpRequest', 'pickForAssignedSipRequest', 'assignToNode', 'activeCalls'] as const;
 /** The export names looked for, in order (then the module itself, for a module of plain functions). */
 const EXPORT_NAMES = ['default', 'createAlgorithm', 'Algorithm'] as const;
-
-export class CustomAlgorithmError extends Error {
-  override readonly name = 'CustomAlgorithmError';
-}
 
 function isPath(specifier: string): boolean {
   return specifier.startsWith('./') || specifier.startsWith('../') || specifier.startsWith('/') || specifier.startsWith('file:') || isAbsolute(specifier);

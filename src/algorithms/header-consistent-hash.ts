@@ -60,6 +60,10 @@ export class HeaderConsistentHashAlgorithm implements BalancerAlgorithm {
     return this.ring.lookup(this.keyOf(req));
   }
 
+  affinityKeyOf(req: AlgorithmSipRequest): string {
+    return this.keyOf(req);
+  }
+
   pickForAssignedSipRequest(req: AlgorithmSipRequest, assigned: ServerNode | undefined): ServerNode | undefined {
     if (assigned && this.live.has(assigned.id) && assigned.state !== 'bad') return assigned;
     return this.pickForSipRequest(req);

@@ -25,7 +25,7 @@ export class LeastCallsAlgorithm extends AffinityMapAlgorithm {
       const node = nodes[i]!;
       const weight = this.picker.weightAt(i);
       if (weight <= 0) continue;
-      const load = ((this.callsPerNode.get(node.id) ?? 0) + 1) / weight;
+      const load = (this.callsOn(node) + 1) / weight;
       if (load < bestLoad) {
         best = node;
         bestLoad = load;

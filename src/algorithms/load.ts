@@ -3,9 +3,9 @@
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
-import { StartupError } from '../service.js';
+import { CustomAlgorithmError, StartupError } from '../errors.js';
 import type { BalancerAlgorithm } from './algorithm.js';
-import { CustomAlgorithmError, loadCustomAlgorithm } from './custom.js';
+import { loadCustomAlgorithm } from './custom.js';
 import { createBuiltInAlgorithm, registeredAlgorithmNames } from './index.js';
 
 export async function loadAlgorithm(config: Config, registry: NodeRegistry, log: Logger): Promise<BalancerAlgorithm> {

@@ -10,14 +10,12 @@ import { readIdentity, readTrustedCertificates } from './keystore.js';
 import { resolveAlgorithmName, supportedAlgorithmNames } from '../algorithms/names.js';
 import { parseSubclusterMap } from '../algorithms/cluster-subdomain-affinity.js';
 import { normaliseLogLevel } from '../log.js';
+import { DEFAULT_MAX_ENTRIES } from '../algorithms/affinity-table.js';
+import { ConfigError } from '../errors.js';
 import type { Config, HostPort, SipPorts, SipTransport, TlsConfig, TlsMaterial } from './types.js';
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(readonly problems: readonly string[], readonly warnings: readonly string[] = []) {
-    super(problems.join('\n'));
-  }
-}
+// Re-exported for callers that imported it from here; it lives in errors.ts.
+export { ConfigError };
 
 export interface LoadedConfig {
   readonly config: Config;
@@ -355,6 +353,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     name: algorithmName,
     custom,
     callIdAffinityMaxTimeInCacheSeconds: r.int('callIdAffinityMaxTimeInCache', 500, { min: 0, unit: 'seconds' }),
+    callIdAffinityMaxEntries: r.int('callIdAffinityMaxEntries', DEFAULT_MAX_ENTRIES, { min: 1 }),
     callIdAffinityGroupFailover: r.bool('callIdAffinityGroupFailover', false),
     sipHeaderAffinityKey: r.string('sipHeaderAffinityKey', 'Call-ID')!,
     sipHeaderAffinityExclusionPattern: r.regex('sipHeaderAffinityExclusionPattern', ['sipHeaderAffinityKeyExclusionPattern']),

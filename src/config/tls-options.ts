@@ -3,7 +3,7 @@
 
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
 import type { TlsConfig } from './types.js';
-import { StartupError } from '../service.js';
+import { StartupError } from '../errors.js';
 
 /** True when config.tls holds a certificate and key the balancer can serve. */
 export function hasIdentity(tls: TlsConfig): boolean {

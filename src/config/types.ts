@@ -87,6 +87,8 @@ export interface AlgorithmConfig {
   /** True when `name` is a path or package of a custom algorithm module. */
   readonly custom: boolean;
   readonly callIdAffinityMaxTimeInCacheSeconds: number;
+  /** Most affinity entries kept (least recently used evicted first). */
+  readonly callIdAffinityMaxEntries: number;
   readonly callIdAffinityGroupFailover: boolean;
   readonly sipHeaderAffinityKey: string;
   readonly sipHeaderAffinityExclusionPattern?: RegExp;

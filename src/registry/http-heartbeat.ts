@@ -9,13 +9,12 @@ import type { NodeRegistry } from './node-registry.js';
 import { ServerNode, type ServerNodeInit } from './server-node.js';
 import type { SipTransport } from '../config/types.js';
 import { isIP } from 'node:net';
+import { HeartbeatError } from '../errors.js';
 
 const MAX_BODY = 64 * 1024;
 const PORT_KEYS: Record<string, SipTransport> = { udpPort: 'udp', tcpPort: 'tcp', tlsPort: 'tls', wsPort: 'ws', wssPort: 'wss' };
 /** Fields of a start message that are not free-form properties. */
 const KNOWN_FIELDS = new Set(['hostName', 'hostname', 'ip', 'httpPort', 'sslPort', 'smppPort', 'version', 'sessionId', 'jvmRoute', ...Object.keys(PORT_KEYS)]);
-
-export class HeartbeatError extends Error {}
 
 function asString(v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;

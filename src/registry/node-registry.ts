@@ -42,6 +42,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   private liveCache: readonly ServerNode[] | undefined;
   private latest = '0';
   private readonly extraHosts: ReadonlySet<string>;
+  private readonly extraIps: ReadonlySet<string>;
 
   constructor(opts: RegistryOptions, log: Logger) {
     super();
@@ -49,6 +50,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     this.log = log;
     this.now = opts.now ?? Date.now;
     this.extraHosts = new Set((opts.extraServerNodes ?? []).map((e) => `${e.host}:${e.port}`));
+    this.extraIps = new Set((opts.extraServerNodes ?? []).map((e) => e.host));
   }
 
   start(): void {
@@ -196,6 +198,12 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   /** True when host:port is a live node or an extraServerNodes entry (direction analysis). */
   isServerAddress(host: string, port: number): boolean {
     return this.findByAddress(host, port) !== undefined || this.extraHosts.has(`${host}:${port}`);
+  }
+
+  /** True when `ip` is the address of a live node or of an extraServerNodes entry (whatever the port). */
+  hasNodeAddress(ip: string): boolean {
+    for (const node of this.all()) if (node.ip === ip) return true;
+    return this.extraIps.has(ip);
   }
 
   /** Removes nodes silent for longer than nodeTimeout. Called by the sweep timer; public for tests. */

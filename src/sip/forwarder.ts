@@ -9,6 +9,7 @@ import type { ServerNode } from '../registry/server-node.js';
 import type { BalancerAlgorithm } from '../algorithms/algorithm.js';
 import type { NodeHealthMonitor } from '../algorithms/health.js';
 import type { SipStats } from '../stats/sip-stats.js';
+import { RateLimitedLog } from '../log-limit.js';
 import { parseDatagram, withReceived, type SipMessage, type ViaValue } from './message.js';
 import { bareHost, isIpLiteral, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';
 import { buildReply } from './replies.js';
@@ -19,6 +20,8 @@ import { familyOf, preferClientFamily } from './transport/dual-stack.js';
 
 export const INITIAL_REMOTE_ADDR = 'X-Sip-Balancer-InitialRemoteAddr';
 export const INITIAL_REMOTE_PORT = 'X-Sip-Balancer-InitialRemotePort';
+/** Lowercase prefix of the balancer's own headers: never taken from a client (issue 10, finding 5). */
+const OWN_HEADER_PREFIX = 'x-sip-balancer-';
 const MAGIC_COOKIE = 'z9hG4bK';
 /** Requests that create a dialog, and so get the balancer's Record-Route when they carry no To tag. */
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
@@ -222,7 +225,8 @@ export function asTransport(t: string | undefined): SipTransport | undefined {
 export function stampReceived(msg: SipMessage, via: ViaValue, flow: { transport: SipTransport; remoteAddress: string; remotePort: number }): ViaValue {
   const stream = flow.transport !== 'udp';
   const wantsRport = via.rport !== undefined || stream;
-  const hostDiffers = bareHost(via.host) !== flow.remoteAddress;
+  // A received= the peer wrote itself is replaced too: it would choose where responses go.
+  const hostDiffers = bareHost(via.host) !== flow.remoteAddress || (via.received !== undefined && via.received !== flow.remoteAddress);
   if (!wantsRport && !hostDiffers) return via;
   if (via.received === flow.remoteAddress && (!wantsRport || via.rport === String(flow.remotePort))) return via;
   const stamped = withReceived(via, flow.remoteAddress, wantsRport ? flow.remotePort : undefined);
@@ -230,15 +234,34 @@ export function stampReceived(msg: SipMessage, via: ViaValue, flow: { transport:
   return stamped;
 }
 
-/** Where a response goes: the Via's received/rport, else its sent-by (RFC 3261 18.2.2, RFC 3581 4). */
+/**
+ * Where a response goes: the Via's received/rport, else its sent-by (RFC 3261 18.2.2, RFC 3581 4). The port
+ * is 0 when the Via's is not one (port 0, rport=99999): the caller drops such a message (isPort).
+ */
 export function responseTarget(via: ViaValue): { host: string; port: number; transport: SipTransport } {
   const transport = asTransport(via.transport) ?? 'udp';
   const rport = via.rport ? Number(via.rport) : NaN;
-  return {
-    host: bareHost(via.received || via.host),
-    port: Number.isInteger(rport) && rport > 0 ? rport : via.port ?? defaultPort(transport),
-    transport,
-  };
+  const port = Number.isInteger(rport) && rport > 0 ? rport : via.port ?? defaultPort(transport);
+  return { host: bareHost(via.received || via.host), port: isPort(port) ? port : 0, transport };
+}
+
+/** A port a message may be sent to: 1 to 65535. */
+export function isPort(port: number): boolean {
+  return port > 0 && port <= 65535 && Number.isInteger(port);
+}
+
+/**
+ * Removes every header whose name starts with X-Sip-Balancer- (all copies): only the balancer writes them,
+ * so a client's own values must never reach a node. One pass over the header list, no string built.
+ */
+export function removeOwnHeaders(msg: SipMessage): void {
+  const headers = msg.headers;
+  for (let i = 0; i < headers.length; i++) {
+    if (headers[i]!.key.startsWith(OWN_HEADER_PREFIX)) {
+      msg.removeHeader(headers[i]!.key);
+      i = -1;
+    }
+  }
 }
 
 /** Rewrites a URI's host and port, keeping scheme, user, parameters and headers. */
@@ -322,6 +345,11 @@ export interface ForwarderDeps {
   readonly algorithm: BalancerAlgorithm;
   readonly stats: SipStats;
   readonly log: Logger;
+  /**
+   * nodeAllowedSources: when given, node-side traffic (SIP heartbeats, requests and responses from nodes) from
+   * any other source address is refused and counted.
+   */
+  readonly nodeSources?: { allows(address: string): boolean };
 }
 
 export class SipForwarder {
@@ -334,6 +362,9 @@ export class SipForwarder {
   private readonly singleEntry: boolean;
   private readonly health: NodeHealthMonitor | undefined;
   private readonly recentInvites = new RecentInvites();
+  private readonly nodeSources: { allows(address: string): boolean } | undefined;
+  /** Warnings a peer can provoke at will (errors, refused sources): once per cause per interval. */
+  private readonly warnings: RateLimitedLog;
   readonly local: LocalAddresses;
 
   constructor(deps: ForwarderDeps, points: readonly ListeningPoint[]) {
@@ -343,6 +374,8 @@ export class SipForwarder {
     this.stats = deps.stats;
     this.log = deps.log;
     this.health = deps.health?.enabled ? deps.health : undefined;
+    this.nodeSources = deps.nodeSources;
+    this.warnings = new RateLimitedLog(deps.log);
     for (const p of points) this.points[p.side][p.transport] = p;
     this.singleEntry = deps.config.sip.singleEntryMode || !points.some((p) => p.side === 'internal');
     this.local = new LocalAddresses(deps.config, points);
@@ -354,11 +387,44 @@ export class SipForwarder {
       if (msg.isRequest) this.handleRequest(msg, flow, undefined);
       else this.handleResponse(msg, flow);
     } catch (err) {
-      // A peer's bytes must never take the process down.
-      this.stats.dropped.inc('error');
-      this.log.warn({ err }, `Dropped a SIP message from ${flow.remoteAddress}:${flow.remotePort}: ${(err as Error).message}`);
+      this.failed(err, flow);
     }
   };
+
+  /** A peer's bytes must never take the process down, nor flood the log: counted, warned once per interval. */
+  private failed(err: unknown, flow: Flow): void {
+    this.stats.dropped.inc('error');
+    this.warnings.warn('error', `Dropped a SIP message from ${flow.remoteAddress}:${flow.remotePort}: ${(err as Error).message}`, err);
+  }
+
+  /**
+   * Whether a message comes from a node. Trust follows the side, never the message: in two-port mode, the
+   * internal side (but not a connection the balancer opened to an address that is not a registered node's); in
+   * single-entry mode, the packet's source: a registered node's address, or a stream a node's address opened
+   * (nodes connect from passing ports). With nodeAllowedSources, only from an allowed source. A refused
+   * source returns 'refused' (the message is then dropped and counted).
+   */
+  private nodeSide(flow: Flow): boolean | 'refused' {
+    let node: boolean;
+    if (!this.singleEntry) {
+      if (flow.local.side !== 'internal') return false;
+      if (flow.outbound === true && !this.registry.isServerAddress(flow.remoteAddress, flow.remotePort)) return 'refused';
+      node = true;
+    } else {
+      node =
+        this.registry.isServerAddress(flow.remoteAddress, flow.remotePort) ||
+        (flow.transport !== 'udp' && flow.outbound !== true && this.registry.hasNodeAddress(flow.remoteAddress));
+      if (!node) return false;
+    }
+    return this.nodeSources === undefined || this.nodeSources.allows(flow.remoteAddress) ? node : 'refused';
+  }
+
+  /** Counts (and warns once per interval of) node-side traffic from a source that may not send it. */
+  private refuseNodeSource(flow: Flow, what: string): void {
+    this.stats.nodeSourceRefused++;
+    this.stats.dropped.inc('node-source-refused');
+    this.warnings.warn('node-source-refused', `Refused ${what} from ${flow.remoteAddress}:${flow.remotePort} (${flow.transport}): not an allowed node source (nodeAllowedSources) or a connection the balancer opened to a non-node`);
+  }
 
   /** The listening point for a side and transport; in single-entry mode everything is external. */
   private point(side: Side, transport: SipTransport): ListeningPoint | undefined {
@@ -384,9 +450,10 @@ export class SipForwarder {
     // After stamping, so that the 200 OK honours rport like any other reply.
     if (isSipHeartbeat(msg)) return this.heartbeat(msg, flow);
 
-    const fromNode = this.singleEntry
-      ? this.registry.isServerAddress(bareHost(via.host), via.port ?? 5060) || this.registry.isServerAddress(flow.remoteAddress, flow.remotePort)
-      : flow.local.side === 'internal';
+    // In single-entry mode by the packet's source address, never by its Via (issue 10, finding 3).
+    const side = this.nodeSide(flow);
+    if (side === 'refused') return this.refuseNodeSource(flow, `a ${msg.method}`);
+    const fromNode = side;
 
     const mf = msg.maxForwards;
     if (mf !== undefined && mf <= 0) {
@@ -397,11 +464,8 @@ export class SipForwarder {
     msg.setMaxForwards(mf === undefined ? 70 : mf - 1);
     const hint = popBalancerRoutes(msg, this.local);
 
+    removeOwnHeaders(msg);
     if (fromNode) {
-      if (msg.hasHeader(INITIAL_REMOTE_ADDR)) {
-        msg.removeHeader(INITIAL_REMOTE_ADDR);
-        msg.removeHeader(INITIAL_REMOTE_PORT);
-      }
       if (flow.local.side === 'internal') this.registry.touchAddress(flow.remoteAddress, flow.remotePort);
       this.fromNodeToClient(msg, flow, via, hint);
     } else {
@@ -414,6 +478,11 @@ export class SipForwarder {
       // Manual: heartbeats on the external entry point are ignored, for security.
       this.stats.heartbeatOnExternalPort++;
       this.log.debug(`Ignored a SIP heartbeat on the external port from ${flow.remoteAddress}:${flow.remotePort}`);
+      return;
+    }
+    // A node heartbeats to the balancer's port: never on a connection the balancer opened (issue 10, finding 1).
+    if (flow.outbound === true || (this.nodeSources !== undefined && !this.nodeSources.allows(flow.remoteAddress))) {
+      this.refuseNodeSource(flow, 'a SIP heartbeat');
       return;
     }
     const hb = parseSipHeartbeat(msg.body.toString('latin1'), flow.remoteAddress);
@@ -522,27 +591,33 @@ export class SipForwarder {
     }
 
     if (msg.method === 'REGISTER' || msg.body.length > 0) {
-      msg.setHeader(INITIAL_REMOTE_ADDR, flow.remoteAddress);
-      msg.setHeader(INITIAL_REMOTE_PORT, String(flow.remotePort));
+      // The client's own copies are gone already (removeOwnHeaders): add, never set.
+      msg.addHeader(INITIAL_REMOTE_ADDR, flow.remoteAddress);
+      msg.addHeader(INITIAL_REMOTE_PORT, String(flow.remotePort));
     }
 
     const data = msg.toBuffer();
     this.health?.requestForwarded(node, msg.method);
     const retryable = original !== undefined && initial && msg.method !== 'ACK' && msg.method !== 'CANCEL';
     out.sendTo(data, node.ip, port, (err) => {
-      this.stats.sendFailures++;
-      this.log.warn(`Sending ${msg.method} to ${node} failed: ${err.message}`);
-      if (!retryable) {
-        this.stats.dropped.inc('send-failed');
-        return;
-      }
-      // Try the next node once, from the original bytes.
-      const again = parseDatagram(original);
-      if (again.kind !== 'message') return;
-      if (this.nextNodeAfter(node)) this.handleRequest(again.message, flow, node);
-      else {
-        this.stats.dropped.inc('send-failed');
-        this.reply(again.message, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
+      // A socket callback, outside onMessage: it catches for itself.
+      try {
+        this.stats.sendFailures++;
+        this.warnings.warn('send-failed', `Sending ${msg.method} to ${node} failed: ${err.message}`);
+        if (!retryable) {
+          this.stats.dropped.inc('send-failed');
+          return;
+        }
+        // Try the next node once, from the original bytes.
+        const again = parseDatagram(original);
+        if (again.kind !== 'message') return;
+        if (this.nextNodeAfter(node)) this.handleRequest(again.message, flow, node);
+        else {
+          this.stats.dropped.inc('send-failed');
+          this.reply(again.message, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
+        }
+      } catch (e) {
+        this.failed(e, flow);
       }
     });
   }
@@ -594,6 +669,10 @@ export class SipForwarder {
     }
     const port = target.port ?? defaultPort(out.transport);
     const host = bareHost(target.host);
+    if (!isPort(port)) {
+      this.badAddress(flow, 'a request from a node', host, port);
+      return;
+    }
     if (this.local.isLocal(host, port)) {
       this.stats.looped++;
       return;
@@ -626,18 +705,27 @@ export class SipForwarder {
     }
 
     const data = msg.toBuffer();
-    const send = (address: string): void =>
-      out.sendTo(data, address, port, this.countSendFailure);
-    if (isIpLiteral(host)) send(host);
+    if (isIpLiteral(host)) out.sendTo(data, host, port, this.countSendFailure);
     else {
       lookup(host, (err, address) => {
-        if (err) {
-          this.stats.dropped.inc('dns');
-          this.log.debug(`Cannot resolve ${host}: ${err.message}`);
-        } else if (this.local.isLocal(address, port)) this.stats.looped++;
-        else send(address);
+        // A DNS callback, outside onMessage: it catches for itself.
+        try {
+          if (err) {
+            this.stats.dropped.inc('dns');
+            this.log.debug(`Cannot resolve ${host}: ${err.message}`);
+          } else if (this.local.isLocal(address, port)) this.stats.looped++;
+          else out.sendTo(data, address, port, this.countSendFailure);
+        } catch (e) {
+          this.failed(e, flow);
+        }
       });
     }
+  }
+
+  /** A destination taken from a header that is no address (port 0, rport=99999): a counted drop. */
+  private badAddress(flow: Flow, what: string, host: string, port: number): void {
+    this.stats.dropped.inc('bad-address');
+    this.warnings.warn('bad-address', `Dropped ${what} from ${flow.remoteAddress}:${flow.remotePort}: its destination ${host}:${port} is not a valid address`);
   }
 
   // ---- responses ----
@@ -645,9 +733,9 @@ export class SipForwarder {
   private handleResponse(msg: SipMessage, flow: Flow): void {
     this.stats.responses++;
     this.stats.responsesByStatus.inc(msg.status);
-    const fromNode = this.singleEntry
-      ? this.registry.isServerAddress(flow.remoteAddress, flow.remotePort)
-      : flow.local.side === 'internal';
+    const side = this.nodeSide(flow);
+    if (side === 'refused') return this.refuseNodeSource(flow, 'a response');
+    const fromNode = side;
     if (fromNode && !this.singleEntry) this.registry.touchAddress(flow.remoteAddress, flow.remotePort);
     if (fromNode && this.health) {
       const node = this.registry.findByAddress(flow.remoteAddress, flow.remotePort);
@@ -671,13 +759,32 @@ export class SipForwarder {
       return;
     }
     const target = responseTarget(via);
-    if (!fromNode) markClientContact(msg, flow, target.transport);
+    if (target.port === 0) {
+      this.badAddress(flow, 'a response', target.host, target.port);
+      return;
+    }
     const out = this.point(fromNode ? 'external' : 'internal', target.transport);
     if (!out) {
       this.stats.dropped.inc('no-transport');
       return;
     }
+    if (!fromNode) {
+      // A client's response goes only to a node: a registered node's address, or a connection a node opened.
+      // Never where the client's Via says otherwise (issue 10, findings 1 and 2).
+      if (!this.isNodeDestination(out, target.host, target.port)) {
+        this.stats.dropped.inc('response-not-to-node');
+        this.warnings.warn('response-not-to-node', `Dropped a response from ${flow.remoteAddress}:${flow.remotePort}: its next Via names no node`);
+        return;
+      }
+      markClientContact(msg, flow, target.transport);
+    }
     out.sendTo(msg.toBuffer(), target.host, target.port, this.countSendFailure);
+  }
+
+  /** host:port is a registered node's address, or a connection open on `out` from a registered node's address. */
+  private isNodeDestination(out: ListeningPoint, host: string, port: number): boolean {
+    if (this.registry.isServerAddress(host, port)) return true;
+    return out.hasConnection !== undefined && this.registry.hasNodeAddress(host) && out.hasConnection(host, port);
   }
 
   /** One shared callback (no closure per message) for sends whose failure is only counted. */
@@ -696,6 +803,10 @@ export class SipForwarder {
     }
     const via = req.topVia;
     const target = via ? responseTarget(via) : { host: flow.remoteAddress, port: flow.remotePort };
+    if (target.port === 0) {
+      this.badAddress(flow, `our ${status} reply to a ${req.method}`, target.host, target.port);
+      return;
+    }
     flow.local.sendTo(data, target.host, target.port);
   }
 }

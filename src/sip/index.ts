@@ -2,7 +2,7 @@
 // configured transport and hands every framed message to the stateless forwarder.
 
 import type { Service, ServiceContext } from '../service.js';
-import { StartupError } from '../service.js';
+import { StartupError } from '../errors.js';
 import type { SipTransport } from '../config/types.js';
 import { SipForwarder } from './forwarder.js';
 import { createNodeHealthMonitor, type NodeHealthMonitor } from '../algorithms/health.js';
@@ -108,7 +108,7 @@ export function createSipService(ctx: ServiceContext): Service {
             (groups.size > 1 ? ` (${g.transports.join(', ')})` : ''),
         );
       }
-      if (sip.singleEntryMode || !points.some((p) => p.side === 'internal')) log.info('SIP single entry point mode: nodes are told apart by their Via address');
+      if (sip.singleEntryMode || !points.some((p) => p.side === 'internal')) log.info('SIP single entry point mode: nodes are told apart by their source address');
     },
     async stop() {
       // The composition root has logged "Stopping the sip forwarder" (the manual's line) already.

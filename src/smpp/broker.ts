@@ -6,8 +6,8 @@ import tls from 'node:tls';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
-import type { SmppStats } from '../stats/smpp-stats.js';
-import { StartupError } from '../service.js';
+import type { SmppStats } from './smpp-stats.js';
+import { StartupError } from '../errors.js';
 import { serverTlsOptions } from '../config/tls-options.js';
 import { SmscList } from './server-list.js';
 import { SmppSession, type SessionContext } from './session.js';
@@ -33,6 +33,7 @@ export class SmppBroker {
       stats,
       log,
       servers: this.list,
+      idleSupervision: false,
       connect: {
         tls: smpp.isRemoteServerSsl,
         ca: material?.ca,

@@ -13,21 +13,22 @@ export class PduConnection {
   enquireSentAt = 0;
   closed = false;
   /**
-   * Set by the owner: called for each complete PDU. Returning true means "relay it to the peer as it is
-   * now" (after the owner patched its sequence number in place); the bytes of consecutive relayed PDUs of
-   * one chunk then go out in a single write, without copying.
+   * Set by the owner: called for each complete PDU. Returning a connection means "relay it there as it is
+   * now" (after the owner patched its sequence number in place); the bytes of consecutive PDUs of one
+   * chunk relayed to the same connection then go out in a single write, without copying.
    */
-  onPdu: (pdu: Buffer) => boolean = () => false;
+  onPdu: (pdu: Buffer) => PduConnection | undefined = () => undefined;
   /** Set by the owner: called for a bad command_length, after the generic_nack went out. */
   onFramingError: (err: FramingError) => void = () => undefined;
-  /** Where relayed PDUs go. */
-  peer: PduConnection | undefined;
   /** Date.now() of the chunk being processed: one clock read per chunk, not per PDU. */
   now: number;
-  /** The run of relayed PDUs not yet written: a range of the buffer being framed. */
+  /** The run of relayed PDUs not yet written: a range of the buffer being framed, and where it goes. */
   private runBuffer: Buffer | undefined;
+  private runTarget: PduConnection | undefined;
   private runStart = 0;
   private runEnd = 0;
+  /** True while this socket is paused until a full target drains. */
+  private waitingForDrain = false;
 
   constructor(
     socket: Socket,
@@ -43,7 +44,8 @@ export class PduConnection {
       maxPduSize,
       (pdu, data, offset) => {
         this.lastReceivedAt = this.now;
-        if (this.onPdu(pdu)) this.addToRun(data, offset, pdu.length);
+        const target = this.onPdu(pdu);
+        if (target !== undefined) this.addToRun(target, data, offset, pdu.length);
         else this.flushRun();
       },
       (err) => {
@@ -59,26 +61,43 @@ export class PduConnection {
     });
   }
 
-  private addToRun(data: Buffer, offset: number, length: number): void {
-    if (this.runBuffer === data && offset === this.runEnd) {
+  private addToRun(target: PduConnection, data: Buffer, offset: number, length: number): void {
+    if (this.runBuffer === data && this.runTarget === target && offset === this.runEnd) {
       this.runEnd += length;
       return;
     }
     this.flushRun();
     this.runBuffer = data;
+    this.runTarget = target;
     this.runStart = offset;
     this.runEnd = offset + length;
   }
 
-  /** Writes the pending run of relayed PDUs to the peer; pauses this socket when the peer is full. */
+  /** Writes the pending run of relayed PDUs to its target; pauses this socket until a full target drains. */
   flushRun(): void {
     const data = this.runBuffer;
-    if (data === undefined) return;
+    const target = this.runTarget;
+    if (data === undefined || target === undefined) return;
     this.runBuffer = undefined;
-    const peer = this.peer;
-    if (peer === undefined || peer.closed) return;
+    this.runTarget = undefined;
+    if (target.closed) return;
     const bytes = this.runStart === 0 && this.runEnd === data.length ? data : data.subarray(this.runStart, this.runEnd);
-    if (!peer.write(bytes)) this.socket.pause();
+    if (!target.write(bytes)) this.waitFor(target);
+  }
+
+  /** Back-pressure: stop reading this peer until `target` has written out what it holds. */
+  private waitFor(target: PduConnection): void {
+    if (this.waitingForDrain) return;
+    this.waitingForDrain = true;
+    this.socket.pause();
+    const resume = (): void => {
+      target.socket.off('drain', resume);
+      target.socket.off('close', resume);
+      this.waitingForDrain = false;
+      if (!this.closed) this.socket.resume();
+    };
+    target.socket.on('drain', resume);
+    target.socket.on('close', resume);
   }
 
   /** Writes a PDU; false when the socket's buffer is full (the caller may pause its source). */

@@ -2,9 +2,12 @@
 
 import type { Service, ServiceContext } from '../service.js';
 import { SmppBroker } from './broker.js';
+import { SmppStats } from './smpp-stats.js';
 
 export function createSmppService(ctx: ServiceContext): Service {
-  const broker = new SmppBroker(ctx.config, ctx.registry, ctx.stats.smpp, ctx.log);
+  const stats = new SmppStats();
+  ctx.stats.addProtocol(stats);
+  const broker = new SmppBroker(ctx.config, ctx.registry, stats, ctx.log);
   return {
     name: 'SMPP balancer',
     start: () => broker.start(),

@@ -8,6 +8,8 @@ export interface InflightEntry {
   readonly originalSeq: number;
   readonly commandId: number;
   readonly deadline: number;
+  /** Who sent it, as the owner numbers its peers (mux mode: the ESME or upstream id); 0 when unused. */
+  readonly origin: number;
 }
 
 const MAX_SEQUENCE = 0x7fffffff;
@@ -26,8 +28,9 @@ export class InflightTable {
   private originals = new Uint32Array(INITIAL_CAPACITY);
   private commands = new Uint32Array(INITIAL_CAPACITY);
   private deadlines = new Float64Array(INITIAL_CAPACITY);
+  private origins = new Uint32Array(INITIAL_CAPACITY);
   /** The entry removed by the last successful take(); overwritten by the next one. */
-  readonly taken = { originalSeq: 0, commandId: 0 };
+  readonly taken = { originalSeq: 0, commandId: 0, origin: 0 };
 
   get size(): number {
     return this.count;
@@ -41,7 +44,7 @@ export class InflightTable {
   }
 
   /** Records a relayed request and returns the sequence number it carries on this connection. */
-  add(originalSeq: number, commandId: number, deadline: number): number {
+  add(originalSeq: number, commandId: number, deadline: number, origin = 0): number {
     const seq = this.nextSequence();
     if (this.count === 0) this.oldest = seq;
     while (this.seqs[seq & this.mask] !== 0) this.grow();
@@ -50,6 +53,7 @@ export class InflightTable {
     this.originals[slot] = originalSeq;
     this.commands[slot] = commandId;
     this.deadlines[slot] = deadline;
+    this.origins[slot] = origin;
     this.count++;
     return seq;
   }
@@ -63,6 +67,7 @@ export class InflightTable {
     if (seq === 0 || this.seqs[slot] !== seq) return false;
     this.taken.originalSeq = this.originals[slot]!;
     this.taken.commandId = this.commands[slot]!;
+    this.taken.origin = this.origins[slot]!;
     this.seqs[slot] = 0;
     this.count--;
     return true;
@@ -75,7 +80,7 @@ export class InflightTable {
       const slot = seq & this.mask;
       if (this.seqs[slot] === seq) {
         if (this.deadlines[slot]! > now) return;
-        const entry = { originalSeq: this.originals[slot]!, commandId: this.commands[slot]!, deadline: this.deadlines[slot]! };
+        const entry = this.entryAt(slot);
         this.seqs[slot] = 0;
         this.count--;
         this.oldest = after(seq);
@@ -92,7 +97,7 @@ export class InflightTable {
     for (let seq = this.oldest; this.count > 0 && seq !== this.next; seq = after(seq)) {
       const slot = seq & this.mask;
       if (this.seqs[slot] !== seq) continue;
-      all.push({ originalSeq: this.originals[slot]!, commandId: this.commands[slot]!, deadline: this.deadlines[slot]! });
+      all.push(this.entryAt(slot));
       this.seqs[slot] = 0;
       this.count--;
     }
@@ -101,8 +106,12 @@ export class InflightTable {
     for (const entry of all) onEntry(entry);
   }
 
+  private entryAt(slot: number): InflightEntry {
+    return { originalSeq: this.originals[slot]!, commandId: this.commands[slot]!, deadline: this.deadlines[slot]!, origin: this.origins[slot]! };
+  }
+
   private grow(): void {
-    const { seqs, originals, commands, deadlines } = this;
+    const { seqs, originals, commands, deadlines, origins } = this;
     let capacity = seqs.length * 2;
     // Sequence numbers wrap at 0x7FFFFFFF, so live ones can clash in a bigger ring too: double until not.
     for (;;) {
@@ -125,6 +134,7 @@ export class InflightTable {
     this.originals = new Uint32Array(capacity);
     this.commands = new Uint32Array(capacity);
     this.deadlines = new Float64Array(capacity);
+    this.origins = new Uint32Array(capacity);
     for (let i = 0; i < seqs.length; i++) {
       const seq = seqs[i]!;
       if (seq === 0) continue;
@@ -133,6 +143,7 @@ export class InflightTable {
       this.originals[slot] = originals[i]!;
       this.commands[slot] = commands[i]!;
       this.deadlines[slot] = deadlines[i]!;
+      this.origins[slot] = origins[i]!;
     }
     this.mask = mask;
   }

@@ -20,6 +20,8 @@ export interface SmscConnectOptions {
   readonly countBytes: (n: number) => void;
   readonly onSocketOpen: () => void;
   readonly onSocketClose: () => void;
+  /** The TCP (or TLS) connection is up and the bind is about to go out. */
+  readonly onConnected?: () => void;
 }
 
 export interface BindOutcome {
@@ -72,16 +74,17 @@ export function connectAndBind(target: HostPort, bind: BindFields, seq: number, 
       c.onFramingError = () => finish({ error: 'bad command_length from SMSC' });
       c.onPdu = (pdu) => {
         const id = commandId(pdu);
-        if (sequenceNumber(pdu) !== seq || (id !== ((bind.commandId | RESPONSE_BIT) >>> 0) && id !== Cmd.generic_nack)) return false;
+        if (sequenceNumber(pdu) !== seq || (id !== ((bind.commandId | RESPONSE_BIT) >>> 0) && id !== Cmd.generic_nack)) return undefined;
         const resp = Buffer.from(pdu);
         if (id === Cmd.generic_nack || commandStatus(pdu) !== 0) {
           finish({ resp, error: `bind refused with status 0x${commandStatus(pdu).toString(16)}` });
         } else {
-          c.onPdu = () => false;
+          c.onPdu = () => undefined;
           finish({ conn: c, resp });
         }
-        return false;
+        return undefined;
       };
+      opts.onConnected?.();
       c.write(encodeBind(bind, seq));
     });
   });

@@ -1,6 +1,7 @@
 // SIP counters (manual "Getting statistic" 1.a–f, plus what a proxy must count to be operable).
 
 import type { Registry } from 'prom-client';
+import type { SipDropReason } from '../errors.js';
 import { CounterMap, promCounter, promCounterMap, promGaugeMap } from './counters.js';
 
 export class SipStats {
@@ -14,14 +15,16 @@ export class SipStats {
   readonly activeConnections = new CounterMap<string>();
   /** Messages that could not be framed or parsed. */
   malformed = 0;
-  /** Messages dropped for any other reason (no route, send failure after retry, …), by reason. */
-  readonly dropped = new CounterMap<string>();
+  /** Messages dropped for any other reason (no route, send failure after retry, …), by reason (a closed set). */
+  readonly dropped = new CounterMap<SipDropReason>();
   /** Requests whose next hop was the balancer itself. */
   looped = 0;
   /** Requests answered 503 because no node could take them. */
   noNode = 0;
   /** Heartbeats received on an external port (ignored). */
   heartbeatOnExternalPort = 0;
+  /** Node-side traffic (heartbeats, requests, responses) refused: not from an allowed node source (issue 10). */
+  nodeSourceRefused = 0;
   /** SIP heartbeats accepted on an internal port. */
   heartbeats = 0;
   /** Sends to a node that failed. */
@@ -46,6 +49,7 @@ export class SipStats {
       SipNoNodeAvailable: this.noNode,
       SipHeartbeats: this.heartbeats,
       SipHeartbeatsOnExternalPort: this.heartbeatOnExternalPort,
+      SipNodeSourceRefused: this.nodeSourceRefused,
       SipSendFailures: this.sendFailures,
       SipConnectionErrors: this.connectionErrors,
       SipTlsHandshakeFailures: this.tlsHandshakeFailures,
@@ -63,6 +67,7 @@ export class SipStats {
     promCounter(registry, 'sipbalancer_sip_no_node_total', 'SIP requests answered 503 for want of a node', () => this.noNode);
     promCounter(registry, 'sipbalancer_sip_heartbeats_total', 'SIP heartbeats accepted on internal ports', () => this.heartbeats);
     promCounter(registry, 'sipbalancer_sip_heartbeats_external_total', 'SIP heartbeats ignored on external ports', () => this.heartbeatOnExternalPort);
+    promCounter(registry, 'sipbalancer_sip_node_source_refused_total', 'SIP node-side messages refused: not from an allowed node source', () => this.nodeSourceRefused);
     promCounter(registry, 'sipbalancer_sip_send_failures_total', 'Failed sends of SIP messages', () => this.sendFailures);
     promCounter(registry, 'sipbalancer_sip_connection_errors_total', 'SIP stream connections closed on error', () => this.connectionErrors);
     promCounter(registry, 'sipbalancer_sip_tls_handshake_failures_total', 'Failed TLS handshakes on SIP ports', () => this.tlsHandshakeFailures);

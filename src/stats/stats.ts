@@ -1,11 +1,11 @@
 // Every counter of the daemon, the /lbstat document built from them, and the Prometheus registry that
-// exports the same figures. Protocol modules increment their own part (sip, http, smpp, heartbeat).
+// exports the same figures. Protocol modules increment their own part (sip, http, heartbeat); a protocol
+// that owns its statistics (SMPP) registers them here, so this layer imports no protocol.
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { CounterMap, promCounterMap } from './counters.js';
 import { SipStats } from './sip-stats.js';
 import { HttpStats } from './http-stats.js';
-import { SmppStats } from './smpp-stats.js';
 
 /** Changes of the node set: registrations, removals and state transitions ("active->bad", …). */
 export class NodeStats {
@@ -53,20 +53,30 @@ export interface LbstatSources {
   algorithmStatistics?: () => Readonly<Record<string, number | boolean>> | undefined;
 }
 
+/** A protocol's own statistics as the shared document sees them. */
+export interface ProtocolStats {
+  /** The `protocol` label of sipbalancer_active_connections. */
+  readonly protocol: string;
+  readonly activeConnections: number;
+  /** /lbstat fields: the original's names (picked into their place in its order), then breakdowns. */
+  lbstatFields(): Record<string, unknown>;
+  /** Adds the protocol's Prometheus collectors. */
+  register(registry: Registry): void;
+}
+
 export class Stats {
   readonly sip = new SipStats();
   readonly http = new HttpStats();
-  readonly smpp = new SmppStats();
   readonly heartbeat = new HeartbeatStats();
   readonly nodes = new NodeStats();
   readonly process = new ProcessSampler();
   readonly registry = new Registry();
+  private readonly protocols: ProtocolStats[] = [];
   private sources: LbstatSources = { releaseVersion: '0.0.0', activeNodes: () => 0, activeCalls: () => 0 };
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.sip.register(this.registry);
     this.http.register(this.registry);
-    this.smpp.register(this.registry);
     const hb = this.heartbeat;
     promCounterMap(this.registry, 'sipbalancer_heartbeat_commands_total', 'JSON heartbeat commands accepted, by command', 'command', hb.commands);
     new Counter({
@@ -83,7 +93,7 @@ export class Stats {
     const nodes = this.nodes;
     promCounterMap(this.registry, 'sipbalancer_node_state_changes_total', 'Node state transitions (active, graceful, bad)', 'transition', nodes.stateChanges);
     promCounterMap(this.registry, 'sipbalancer_nodes_removed_total', 'Nodes removed, by cause', 'cause', nodes.removed);
-    const { sip, http, smpp } = this;
+    const { sip, http, protocols } = this;
     const sources = (): LbstatSources => this.sources;
     new Gauge({
       name: 'sipbalancer_active_connections',
@@ -93,7 +103,7 @@ export class Stats {
       collect() {
         this.set({ protocol: 'sip' }, sip.activeConnections.total());
         this.set({ protocol: 'http' }, http.activeConnections);
-        this.set({ protocol: 'smpp' }, smpp.activeConnections);
+        for (const p of protocols) this.set({ protocol: p.protocol }, p.activeConnections);
       },
     });
     new Gauge({
@@ -115,6 +125,12 @@ export class Stats {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'sipbalancer_' });
   }
 
+  /** A protocol module registers its statistics once, when it is built. */
+  addProtocol(stats: ProtocolStats): void {
+    this.protocols.push(stats);
+    stats.register(this.registry);
+  }
+
   setSources(sources: LbstatSources): void {
     this.sources = sources;
   }
@@ -123,8 +139,9 @@ export class Stats {
   lbstat(): { Metrics: Record<string, unknown> } {
     const sip = this.sip.lbstatFields();
     const http = this.http.lbstatFields();
-    const smpp = this.smpp.lbstatFields();
-    const pick = (o: Record<string, unknown>, k: string): unknown => o[k];
+    // Registered protocols' fields; the original's names read 0 when that protocol is not running.
+    const registered = Object.assign({}, ...this.protocols.map((p) => p.lbstatFields())) as Record<string, unknown>;
+    const pick = (o: Record<string, unknown>, k: string): unknown => o[k] ?? 0;
     return {
       Metrics: {
         releaseName: 'sipbalancer',
@@ -134,21 +151,21 @@ export class Stats {
         JvmHeapSize: this.process.heapUsed(),
         NumberOfActiveHttpConnections: pick(http, 'NumberOfActiveHttpConnections'),
         NumberOfActiveSipConnections: pick(sip, 'NumberOfActiveSipConnections'),
-        NumberOfActiveSmppConnections: pick(smpp, 'NumberOfActiveSmppConnections'),
+        NumberOfActiveSmppConnections: pick(registered, 'NumberOfActiveSmppConnections'),
         NumberOfBytesTransferred: pick(sip, 'NumberOfBytesTransferred'),
         NumberOfHttpBytesToClient: pick(http, 'NumberOfHttpBytesToClient'),
         NumberOfHttpBytesToServer: pick(http, 'NumberOfHttpBytesToServer'),
         NumberOfHttpRequests: pick(http, 'NumberOfHttpRequests'),
         NumberOfRequestsProcessed: pick(sip, 'NumberOfRequestsProcessed'),
         NumberOfResponsesProcessed: pick(sip, 'NumberOfResponsesProcessed'),
-        NumberOfSmppBytesToClient: pick(smpp, 'NumberOfSmppBytesToClient'),
-        NumberOfSmppBytesToServer: pick(smpp, 'NumberOfSmppBytesToServer'),
-        NumberOfSmppRequestsToClient: pick(smpp, 'NumberOfSmppRequestsToClient'),
-        NumberOfSmppRequestsToServer: pick(smpp, 'NumberOfSmppRequestsToServer'),
+        NumberOfSmppBytesToClient: pick(registered, 'NumberOfSmppBytesToClient'),
+        NumberOfSmppBytesToServer: pick(registered, 'NumberOfSmppBytesToServer'),
+        NumberOfSmppRequestsToClient: pick(registered, 'NumberOfSmppRequestsToClient'),
+        NumberOfSmppRequestsToServer: pick(registered, 'NumberOfSmppRequestsToServer'),
         NumberOfActiveCalls: this.sources.activeCalls(),
         ...sip,
         ...http,
-        ...smpp,
+        ...registered,
         NodesAdded: this.nodes.added,
         NodesRemoved: this.nodes.removed.toJSON(),
         NodeStateChanges: this.nodes.stateChanges.toJSON(),

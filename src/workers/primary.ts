@@ -47,6 +47,8 @@ export class Primary {
   private stopping = false;
   private started = false;
   private nextFiguresId = 1;
+  /** Called when /lbstop asks the daemon to stop; the CLI stops it as on SIGTERM. */
+  onStopRequested: ((reason: string) => void) | undefined;
   private readonly figuresWaiters = new Map<number, (from: Worker, figures: WorkerFigures) => void>();
 
   constructor(
@@ -104,6 +106,8 @@ export class Primary {
             version: VERSION,
             smppRemoteServers: config.smpp.remoteServers,
             daemonFigures: { lbstat: () => this.lbstat(), metrics: () => this.metrics() },
+            // Regex pins and the log level live in each worker: not offered here yet (their endpoints answer 404).
+            requestStop: (reason) => this.onStopRequested?.(reason),
           },
           log.child({ module: 'api' }),
         );

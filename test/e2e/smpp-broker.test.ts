@@ -10,7 +10,8 @@ import { Cmd, commandId, commandStatus, encodeBind, encodePdu, sequenceNumber } 
 const TIMEOUT_RESPONSE = 1500;
 const TIMEOUT_CONNECTION = 500;
 const TIMEOUT_ENQUIRE = 400;
-const CHECK = 400;
+// Wide enough that a loaded machine stalling the test process does not look like a dead ESME.
+const CHECK = 1200;
 const RECONNECT = 200;
 
 let daemon: Daemon;

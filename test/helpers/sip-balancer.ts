@@ -10,6 +10,7 @@ export interface Balancer {
   daemon: Daemon;
   externalPort: number;
   internalPort: number;
+  heartbeatPort: number;
   statisticPort: number;
   stop(): Promise<void>;
 }
@@ -29,5 +30,5 @@ export async function startBalancer(extra: Record<string, string | number | bool
       ...extra,
     },
   });
-  return { daemon, externalPort: externalPort!, internalPort: internalPort!, statisticPort: statisticPort!, stop: async () => void (await daemon.stop()) };
+  return { daemon, externalPort: externalPort!, internalPort: internalPort!, heartbeatPort: heartbeatPort!, statisticPort: statisticPort!, stop: async () => void (await daemon.stop()) };
 }

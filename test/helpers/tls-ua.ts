@@ -7,7 +7,8 @@ import { createServer as netServer, connect as netConnect, isIPv6, type Server, 
 import { createServer as tlsServer, connect as tlsConnect, type ConnectionOptions, type TlsOptions } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { StreamFramer, parseDatagram, type SipMessage } from '../../src/sip/message.js';
+import { parseDatagram, type SipMessage } from '../../src/sip/message.js';
+import { StreamFramer } from '../../src/sip/stream-framer.js';
 import { headerParam, parseUri, uriOfNameAddr } from '../../src/sip/uri.js';
 
 export type PeerTransport = 'udp' | 'tcp' | 'tls' | 'ws';

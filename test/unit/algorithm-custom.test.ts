@@ -3,7 +3,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CustomAlgorithmError, loadCustomAlgorithm } from '../../src/algorithms/custom.js';
+import { loadCustomAlgorithm } from '../../src/algorithms/custom.js';
+import { CustomAlgorithmError } from '../../src/errors.js';
 import { contextFor, node, nodes, request } from './algorithm-fixtures.js';
 import { ServerNode } from '../../src/registry/server-node.js';
 

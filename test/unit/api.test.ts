@@ -2,6 +2,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { ApiServer } from '../../src/api/server.js';
 import { Stats } from '../../src/stats/stats.js';
+import { SmppStats } from '../../src/smpp/smpp-stats.js';
 import { NodeRegistry } from '../../src/registry/node-registry.js';
 import { silentLogger } from '../../src/log.js';
 import { freePort } from '../helpers/ports.js';
@@ -9,6 +10,8 @@ import { freePort } from '../helpers/ports.js';
 let base: string;
 let api: ApiServer;
 const stats = new Stats();
+const smppStats = new SmppStats();
+stats.addProtocol(smppStats);
 const registry = new NodeRegistry({ nodeTimeoutMs: 8400, heartbeatIntervalMs: 150 }, silentLogger());
 
 beforeAll(async () => {
@@ -32,7 +35,7 @@ describe('API server', () => {
     stats.sip.requestsByMethod.inc('BYE');
     stats.sip.responsesByStatus.inc(200, 2);
     stats.http.requestsByMethod.inc('GET');
-    stats.smpp.requestsByCommand.inc('submit_sm', 4);
+    smppStats.requestsByCommand.inc('submit_sm', 4);
     const res = await fetch(`${base}/lbstat`);
     expect(res.headers.get('content-type')).toBe('application/json');
     const { Metrics: m } = (await res.json()) as { Metrics: Record<string, unknown> };

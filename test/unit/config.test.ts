@@ -2,7 +2,8 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfigText, parseProperties, type LoadedConfig } from '../../src/config/load.js';
+import { loadConfigText, parseProperties, type LoadedConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
 
 const example1 = readFileSync(new URL('../fixtures/manual-example-1.properties', import.meta.url), 'latin1');

@@ -384,8 +384,19 @@ describe('responses', () => {
 
   it('sends a client\'s response to a node-initiated request back to the node on the internal side', () => {
     const s = setup();
+    s.addNode(5070);
     s.fromClient(response(200, ['SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx_0;rport', 'SIP/2.0/UDP 127.0.0.1:5065;branch=z9hG4bKxzsd_0;rport', 'SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-node']), 5090);
     expect(s.int.sent.map((x) => x.port)).toEqual([5070]);
+  });
+
+  it('drops (and counts) a client\'s response whose next Via names no node, over UDP and TCP', () => {
+    const s = setup();
+    s.addNode(5070);
+    s.fromClient(response(200, ['SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx_0;rport', 'SIP/2.0/UDP 127.0.0.1:5065;branch=z9hG4bKxzsd_0;rport', 'SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bK-evil']), 5090);
+    s.fromClient(response(200, ['SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bKx_0;rport', 'SIP/2.0/TCP 203.0.113.7:5070;branch=z9hG4bK-evil']), 5090, s.extTcp);
+    expect(s.int.sent).toHaveLength(0);
+    expect(s.intTcp.sent).toHaveLength(0);
+    expect(s.stats.dropped.get('response-not-to-node')).toBe(2);
   });
 
   it('drops a response whose top Via is not the balancer\'s', () => {
@@ -409,10 +420,10 @@ describe('node health from traffic', () => {
   });
 });
 
-describe('SIP heartbeats', () => {
-  const heartbeat = (body: string, header = 'Mobicents-Heartbeat: 1') =>
-    request('OPTIONS', { ruri: 'sip:X@127.0.0.1:5065;lr', via: 'SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-hb', extra: [header, 'Content-Type: text/plain;charset=UTF-8'], body });
+const heartbeat = (body: string, header = 'Mobicents-Heartbeat: 1') =>
+  request('OPTIONS', { ruri: 'sip:X@127.0.0.1:5065;lr', via: 'SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-hb', extra: [header, 'Content-Type: text/plain;charset=UTF-8'], body });
 
+describe('SIP heartbeats', () => {
   it('registers the node from the body on the internal port and answers 200 OK', () => {
     const s = setup();
     s.fromNode(heartbeat('tcpPort=5070\r\nudpPort=5070\r\nhostname=sipHeartbeat\r\nip=127.0.0.1\r\nversion=2\r\nregion=eu\r\n'), 5070);
@@ -446,7 +457,7 @@ describe('SIP heartbeats', () => {
 });
 
 describe('single entry point', () => {
-  it('adds one Via and one Record-Route, and tells nodes apart by their Via address', () => {
+  it('adds one Via and one Record-Route, and tells nodes apart by their source address', () => {
     const s = setup({ internalPort: '' });
     expect(s.config.sip.singleEntryMode).toBe(true);
     s.addNode(5070);
@@ -458,5 +469,40 @@ describe('single entry point', () => {
     s.ext.sent.length = 0;
     s.fromClient(request('BYE', { ruri: 'sip:alice@127.0.0.1:5061', via: 'SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-nbye', toTag: 'x', route: ['<sip:127.0.0.1:5060;transport=udp;lr;node_host=127.0.0.1;node_port=5070;version=0>'] }), 5070);
     expect(s.ext.sent.map((x) => [x.host, x.port])).toEqual([['127.0.0.1', 5061]]);
+  });
+
+  it('takes a client that writes a node\'s address in its Via for a client: its request goes to the node', () => {
+    const s = setup({ internalPort: '' });
+    s.addNode(5070);
+    s.fromClient(request('MESSAGE', { ruri: 'sip:victim@203.0.113.9:5060', via: 'SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-forged' }), 5099);
+    expect(s.ext.sent.filter((x) => x.msg.isRequest).map((x) => [x.host, x.port])).toEqual([['127.0.0.1', 5070]]);
+  });
+});
+
+describe('trust follows the side', () => {
+  it('removes every copy of the X-Sip-Balancer-* headers a client wrote, then adds its own once', () => {
+    const s = setup();
+    s.addNode(5070);
+    s.fromClient(request('REGISTER', { extra: ['X-Sip-Balancer-InitialRemoteAddr: 6.6.6.6', 'x-sip-balancer-initialremoteaddr: 7.7.7.7', 'X-Sip-Balancer-Other: 1'] }));
+    const msg = s.int.sent[0]!.msg;
+    expect(msg.headers.filter((h) => h.key.startsWith('x-sip-balancer-')).map((h) => `${h.name}: ${h.value}`)).toEqual([
+      'X-Sip-Balancer-InitialRemoteAddr: 127.0.0.1',
+      'X-Sip-Balancer-InitialRemotePort: 5061',
+    ]);
+  });
+
+  it('refuses a heartbeat on a connection the balancer opened to an address that is not a node', () => {
+    const s = setup();
+    const flow: Flow = { transport: 'tcp', local: s.intTcp, remoteAddress: '127.0.0.9', remotePort: 5070, outbound: true, send: () => undefined };
+    s.fwd.onMessage(parseMessage(heartbeat('udpPort=5070\nip=127.0.0.9\nversion=99\n')), flow);
+    expect(s.registry.size).toBe(0);
+    expect(s.stats.nodeSourceRefused).toBe(1);
+  });
+
+  it('overwrites a received= the client wrote itself, so replies go to its source address', () => {
+    const s = setup();
+    s.fromClient(request('INVITE', { via: 'SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-r;received=203.0.113.5' }));
+    // No node: the 503 goes back to the source, not to the forged received.
+    expect(s.ext.sent.map((x) => x.host)).toEqual(['127.0.0.1']);
   });
 });

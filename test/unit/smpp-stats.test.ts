@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { CommandCounterMap, SmppStats } from '../../src/stats/smpp-stats.js';
+import { CommandCounterMap, SmppStats } from '../../src/smpp/smpp-stats.js';
 import { Cmd } from '../../src/smpp/pdu.js';
 
 describe('CommandCounterMap', () => {

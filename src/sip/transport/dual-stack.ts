@@ -58,6 +58,11 @@ export class DualStackListeningPoint implements ListeningPoint {
     (familyOf(host) === 6 ? this.v6 : this.v4).sendTo(data, host, port, onError);
   }
 
+  hasConnection(host: string, port: number): boolean {
+    const p = familyOf(host) === 6 ? this.v6 : this.v4;
+    return p.hasConnection?.(host, port) ?? false;
+  }
+
   toString(): string {
     return `${String(this.v4)} + ${String(this.v6)}`;
   }

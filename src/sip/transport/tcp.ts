@@ -2,7 +2,7 @@
 // that responses go back on the connection a request came in on and each node gets one reused connection.
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { StreamFramer } from '../message.js';
+import { StreamFramer } from '../stream-framer.js';
 import { bareHost } from '../uri.js';
 import type { SipTransport } from '../../config/types.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
@@ -70,6 +70,7 @@ export class TcpListeningPoint implements ListeningPoint {
       local: this,
       remoteAddress: address,
       remotePort: port,
+      outbound: !connected,
       send: (data) => {
         stats.bytes += data.length;
         socket.write(data);
@@ -135,7 +136,14 @@ export class TcpListeningPoint implements ListeningPoint {
         onError?.(new Error(`${this.transport} listening point is stopped`));
         return;
       }
-      const socket = this.connectTo(address, port);
+      let socket: Socket;
+      try {
+        socket = this.connectTo(address, port);
+      } catch (err) {
+        // A bad port or address (from a header): a failed send, never an exception for the caller.
+        onError?.(err as Error);
+        return;
+      }
       conn = this.adopt(socket, address, port, false);
       const c = conn;
       socket.once(this.connectEvent, () => {
@@ -147,6 +155,11 @@ export class TcpListeningPoint implements ListeningPoint {
     if (onError && conn.waiting) conn.waiting.push(onError);
     this.opts.stats.bytes += data.length;
     conn.socket.write(data);
+  }
+
+  hasConnection(host: string, port: number): boolean {
+    const conn = this.pool.get(`${bareHost(host)}:${port}`);
+    return conn !== undefined && !conn.socket.destroyed;
   }
 
   /** The event after which an outbound socket can carry messages ('secureConnect' for TLS). */

@@ -15,6 +15,11 @@ export interface Flow {
   readonly local: ListeningPoint;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /**
+   * True on a connection the balancer opened itself (towards a node, or a client on the external side). Such a
+   * connection is never taken for a node's unless it leads to a registered node's address (issue 10).
+   */
+  readonly outbound?: boolean;
   /** Sends on this flow: the same connection for streams, from the same socket for datagrams. */
   send(data: Buffer): void;
 }
@@ -32,6 +37,8 @@ export interface ListeningPoint {
    * new outbound one). `onError` is called at most once when the send fails.
    */
   sendTo(data: Buffer, host: string, port: number, onError?: (err: Error) => void): void;
+  /** Stream transports: true when a connection to or from host:port is open (a node's flow). */
+  hasConnection?(host: string, port: number): boolean;
 }
 
 export interface TransportOptions {

@@ -87,7 +87,16 @@ export class UdpListeningPoint implements ListeningPoint {
     // No completion callback: with one, every datagram costs a call back into JavaScript once sent. A
     // datagram the kernel accepted cannot fail later in a way we would learn of here; the rare local
     // failure comes as the socket's 'error' event, which counts it.
-    socket.send(data, port, host);
+    try {
+      socket.send(data, port, host);
+    } catch (err) {
+      // A bad port (0, 99999) or address taken from a header throws at once: a failed send, not a crash.
+      if (onError) onError(err as Error);
+      else {
+        this.opts.stats.sendFailures++;
+        this.opts.log.debug({ err }, `UDP send to ${host}:${port} refused`);
+      }
+    }
   }
 
   async stop(): Promise<void> {

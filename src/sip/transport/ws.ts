@@ -169,6 +169,7 @@ export class WsListeningPoint implements ListeningPoint {
         local: this,
         remoteAddress: address,
         remotePort: port,
+        outbound: queue !== undefined,
         send: (data) => this.write(conn, data),
       },
       lastActivity: Date.now(),
@@ -259,11 +260,22 @@ export class WsListeningPoint implements ListeningPoint {
         onError?.(new Error(`${this.transport} listening point is stopped`));
         return;
       }
-      conn = this.connect(address, port);
+      try {
+        conn = this.connect(address, port);
+      } catch (err) {
+        // A bad port or address (from a header): a failed send, never an exception for the caller.
+        onError?.(err as Error);
+        return;
+      }
       this.pool.set(key, conn);
     }
     if (onError && conn.waiting) conn.waiting.push(onError);
     this.write(conn, data);
+  }
+
+  hasConnection(host: string, port: number): boolean {
+    const conn = this.pool.get(`${bareHost(host)}:${port}`);
+    return conn !== undefined && conn.ws.readyState !== WebSocket.CLOSING && conn.ws.readyState !== WebSocket.CLOSED;
   }
 
   /** A WebSocket to a node's ws/wss port, offering the `sip` subprotocol. */

@@ -1,8 +1,11 @@
-// SMPP broker counters (manual "Getting statistic" 3.a–g, plus the original's notBind/notResponded).
+// SMPP broker counters (manual "Getting statistic" 3.a–g, plus the original's notBind/notResponded), owned by
+// the SMPP module and registered with the shared /lbstat document and Prometheus registry.
 
 import type { Registry } from 'prom-client';
-import { commandName } from '../smpp/pdu.js';
-import { CounterMap, promCounter, promCounterMap } from './counters.js';
+import type { SmppRejectReason } from '../errors.js';
+import { CounterMap, promCounter, promCounterMap } from '../stats/counters.js';
+import type { ProtocolStats } from '../stats/stats.js';
+import { commandName } from './pdu.js';
 
 /**
  * Counts by SMPP command_id on the relay's hot path: an array slot per defined command (ids up to 0x3FF,
@@ -47,7 +50,8 @@ export class CommandCounterMap extends CounterMap<string> {
   }
 }
 
-export class SmppStats {
+export class SmppStats implements ProtocolStats {
+  readonly protocol = 'smpp';
   requestsToServer = 0;
   requestsToClient = 0;
   bytesToServer = 0;
@@ -59,7 +63,7 @@ export class SmppStats {
   notBindClients = 0;
   notRespondedPackets = 0;
   /** PDUs refused with generic_nack or an error status, by reason. */
-  readonly rejected = new CounterMap<string>();
+  readonly rejected = new CounterMap<SmppRejectReason>();
 
   lbstatFields(): Record<string, unknown> {
     return {

@@ -1,0 +1,185 @@
+// The SMSC side's state machine on its own, against a tiny SMSC on a local socket and an owner that records calls.
+
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PduConnection } from '../../src/smpp/connection.js';
+import type { InflightEntry } from '../../src/smpp/inflight.js';
+import { Cmd, PduFramer, commandId, commandStatus, encodePdu, sequenceNumber, type BindFields } from '../../src/smpp/pdu.js';
+import { SmscSide, type SmscOwner } from '../../src/smpp/smsc-side.js';
+import { silentLogger } from '../../src/log.js';
+import { smppContext } from './smpp-fixtures.js';
+
+/** Answers binds with `bindStatus`, enquire_link and unbind; records everything else. */
+class TinySmsc {
+  readonly received: Buffer[] = [];
+  readonly sockets: net.Socket[] = [];
+  bindStatus = 0;
+  port = 0;
+  private readonly server = net.createServer((socket) => {
+    this.sockets.push(socket);
+    socket.on('error', () => undefined);
+    const framer = new PduFramer(65536, (pdu) => {
+      const id = commandId(pdu);
+      const seq = sequenceNumber(pdu);
+      if (id === Cmd.bind_transceiver) socket.write(encodePdu(Cmd.bind_transceiver_resp, this.bindStatus, seq, Buffer.from('tiny\0')));
+      else if (id === Cmd.enquire_link) socket.write(encodePdu(Cmd.enquire_link_resp, 0, seq));
+      else if (id === Cmd.unbind) socket.write(encodePdu(Cmd.unbind_resp, 0, seq));
+      else this.received.push(Buffer.from(pdu));
+    }, () => socket.destroy());
+    socket.on('data', (c: Buffer) => framer.push(c));
+  });
+
+  async listen(): Promise<this> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  send(pdu: Buffer): void {
+    this.sockets[this.sockets.length - 1]!.write(pdu);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+class RecordingOwner implements SmscOwner {
+  readonly requests: number[] = [];
+  readonly responses: { id: number; originalSeq: number; origin: number }[] = [];
+  readonly unanswered: { entry: InflightEntry; expired: boolean }[] = [];
+  lost: string[] = [];
+  smscRequest(_s: SmscSide, _pdu: Buffer, id: number): PduConnection | undefined {
+    this.requests.push(id);
+    return undefined;
+  }
+  smscResponse(_s: SmscSide, _pdu: Buffer, id: number, entry: { originalSeq: number; origin: number }): PduConnection | undefined {
+    this.responses.push({ id, originalSeq: entry.originalSeq, origin: entry.origin });
+    return undefined;
+  }
+  smscUnanswered(_s: SmscSide, entry: InflightEntry, expired: boolean): void {
+    this.unanswered.push({ entry, expired });
+  }
+  smscLost(_s: SmscSide, why: string): void {
+    this.lost.push(why);
+  }
+}
+
+const FIELDS: BindFields = { commandId: Cmd.bind_transceiver, systemId: 'esme', password: 'pw', systemType: '', interfaceVersion: 0x34, addrTon: 0, addrNpi: 0, addressRange: '' };
+
+async function until(test: () => boolean): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+let smsc: TinySmsc | undefined;
+afterEach(async () => {
+  await smsc?.close();
+  smsc = undefined;
+});
+
+function side(): { s: SmscSide; owner: RecordingOwner } {
+  const owner = new RecordingOwner();
+  const s = new SmscSide(smppContext(), owner, silentLogger());
+  return { s, owner };
+}
+
+describe('SmscSide state machine', () => {
+  it('INITIAL → OPEN → BINDING → BOUND on a successful bind', async () => {
+    smsc = await new TinySmsc().listen();
+    const { s } = side();
+    expect(s.state).toBe('INITIAL');
+    const outcome = await s.bindTo({ host: '127.0.0.1', port: smsc.port }, FIELDS);
+    expect(outcome.conn).toBeDefined();
+    expect(s.state).toBe('BOUND');
+    expect(s.name).toBe(`127.0.0.1:${smsc.port}`);
+    s.drop('test');
+    expect(s.state).toBe('CLOSED');
+  });
+
+  it('a refused bind returns to INITIAL with the SMSC\'s status; a refused connection too', async () => {
+    smsc = await new TinySmsc().listen();
+    smsc.bindStatus = 0x0e;
+    const { s } = side();
+    const refused = await s.bindTo({ host: '127.0.0.1', port: smsc.port }, FIELDS);
+    expect(refused.conn).toBeUndefined();
+    expect(commandStatus(refused.resp!)).toBe(0x0e);
+    expect(s.state).toBe('INITIAL');
+    const port = smsc.port;
+    await smsc.close();
+    smsc = undefined;
+    const down = await s.bindTo({ host: '127.0.0.1', port }, FIELDS);
+    expect(down.error).toMatch(/ECONNREFUSED/);
+    expect(s.state).toBe('INITIAL');
+  });
+
+  it('BOUND: relays requests and responses through the owner, with the sender\'s number and origin', async () => {
+    smsc = await new TinySmsc().listen();
+    const { s, owner } = side();
+    await s.bindTo({ host: '127.0.0.1', port: smsc.port }, FIELDS);
+    const submit = encodePdu(Cmd.submit_sm, 0, 4242, Buffer.from('\0\0\0'));
+    s.forward(submit, Cmd.submit_sm, 4242, Date.now(), 7).write(submit);
+    await until(() => smsc!.received.length === 1);
+    const seen = sequenceNumber(smsc.received[0]!);
+    expect(seen).not.toBe(4242);
+    smsc.send(encodePdu(Cmd.submit_sm_resp, 0, seen, Buffer.from('id\0')));
+    smsc.send(encodePdu(Cmd.deliver_sm, 0, 9));
+    smsc.send(encodePdu(0x00004444, 0, 10));
+    await until(() => owner.requests.length === 1 && owner.responses.length === 1);
+    expect(owner.responses).toEqual([{ id: Cmd.submit_sm_resp, originalSeq: 4242, origin: 7 }]);
+    expect(owner.requests).toEqual([Cmd.deliver_sm]);
+    s.drop('test');
+  });
+
+  it('BOUND → REBINDING when the SMSC goes away; what was in flight goes back to the owner', async () => {
+    smsc = await new TinySmsc().listen();
+    const { s, owner } = side();
+    await s.bindTo({ host: '127.0.0.1', port: smsc.port }, FIELDS);
+    const submit = encodePdu(Cmd.submit_sm, 0, 77, Buffer.from('\0\0\0'));
+    s.forward(submit, Cmd.submit_sm, 77, Date.now()).write(submit);
+    await until(() => smsc!.received.length === 1);
+    for (const sock of smsc.sockets) sock.destroy();
+    await until(() => owner.lost.length === 1);
+    expect(s.state).toBe('REBINDING');
+    expect(owner.unanswered.map((u) => [u.entry.originalSeq, u.expired])).toEqual([[77, false]]);
+    // REBINDING → OPEN → BINDING → BOUND again.
+    await s.bindTo({ host: '127.0.0.1', port: smsc.port }, FIELDS);
+    expect(s.state).toBe('BOUND');
+    s.drop('test');
+  });
+
+  it('BOUND → UNBINDING → CLOSED on unbind_resp', async () => {
+    smsc = await new TinySmsc().listen();
+    const { s } = side();
+    await s.bindTo({ host: '127.0.0.1', port: smsc.port }, FIELDS);
+    s.unbind('ESME closed');
+    expect(s.state).toBe('UNBINDING');
+    await until(() => s.state === 'CLOSED');
+  });
+
+  it('a request unanswered after timeoutResponse goes back to the owner as expired', async () => {
+    smsc = await new TinySmsc().listen();
+    const { s, owner } = side();
+    await s.bindTo({ host: '127.0.0.1', port: smsc.port }, FIELDS);
+    const now = Date.now();
+    const submit = encodePdu(Cmd.submit_sm, 0, 5, Buffer.from('\0\0\0'));
+    s.forward(submit, Cmd.submit_sm, 5, now).write(submit);
+    s.sweep(now + 999);
+    expect(owner.unanswered).toHaveLength(0);
+    s.sweep(now + 1000);
+    expect(owner.unanswered.map((u) => [u.entry.originalSeq, u.expired])).toEqual([[5, true]]);
+    s.drop('test');
+  });
+
+  it('refuses transitions the machine does not have', async () => {
+    const { s } = side();
+    s.drop('closed first');
+    const outcome = await s.bindTo({ host: '127.0.0.1', port: 1 }, FIELDS);
+    expect(outcome.error).toMatch(/CLOSED/);
+    expect(s.state).toBe('CLOSED');
+  });
+});
