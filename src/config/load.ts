@@ -386,10 +386,6 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     fastPath: r.bool('httpFastPath', true),
   };
 
-  if (http.requestCheckPattern) {
-    r.warn(r.raw('requestCheckPattern'), 'requestCheckPattern', 'accepted but not used yet: HTTP answers do not mark nodes bad in this version (SIP traffic health and heartbeats do)');
-  }
-
   // --- SMPP ---------------------------------------------------------------------------------------------
   const smppHost = r.string('smppHost', host)!;
   const remoteRaw = r.raw('remoteServers');
