@@ -6,6 +6,7 @@ import type { Config } from './config/types.js';
 import type { Logger } from './log.js';
 import { NodeRegistry } from './registry/node-registry.js';
 import { HttpHeartbeatServer } from './registry/http-heartbeat.js';
+import { NodeSources, nodeSideExposure } from './registry/node-sources.js';
 import { Stats } from './stats/stats.js';
 import { loadAlgorithm } from './algorithms/load.js';
 import type { BalancerAlgorithm } from './algorithms/algorithm.js';
@@ -69,12 +70,17 @@ export class LoadBalancer {
     try {
       // 1. The node registry and its JSON heartbeat listener.
       registry.start();
+      const allowed = config.registry.nodeAllowedSources;
+      const exposure = nodeSideExposure(config);
+      // With workers the primary says this, once.
+      if (!this.worker) announceNodeSide(log, exposure, allowed);
       if (config.registry.heartbeatPort !== undefined && !this.worker) {
         this.heartbeat = new HttpHeartbeatServer(
           { host: config.registry.heartbeatHost, port: config.registry.heartbeatPort },
           registry,
           stats.heartbeat,
           log.child({ module: 'heartbeat' }),
+          allowed.length > 0 ? NodeSources.of(allowed) : undefined,
         );
         await this.heartbeat.start();
       }
@@ -147,6 +153,12 @@ export class LoadBalancer {
     if (this.started && !this.worker) log.info('Load balancer stopped');
     this.started = false;
   }
+}
+
+/** The warning (or note) on who may reach the node side, logged once at start. */
+export function announceNodeSide(log: Logger, exposure: string | undefined, allowed: readonly string[]): void {
+  if (exposure) log.warn(exposure);
+  else if (allowed.length > 0) log.info(`Node side accepts heartbeats and node traffic only from nodeAllowedSources: ${allowed.join(', ')}`);
 }
 
 /** Node registrations, removals by cause and state transitions, in /lbstat and /metrics. */

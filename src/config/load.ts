@@ -10,6 +10,7 @@ import { readIdentity, readTrustedCertificates } from './keystore.js';
 import { resolveAlgorithmName, supportedAlgorithmNames } from '../algorithms/names.js';
 import { parseSubclusterMap } from '../algorithms/cluster-subdomain-affinity.js';
 import { normaliseLogLevel } from '../log.js';
+import { parseSourceEntry } from '../registry/node-sources.js';
 import { DEFAULT_MAX_ENTRIES } from '../algorithms/affinity-table.js';
 import { ConfigError } from '../errors.js';
 import type { Config, HostPort, SipPorts, SipTransport, TlsConfig, TlsMaterial } from './types.js';
@@ -199,6 +200,11 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
   const login = r.string('login');
   const password = r.string('password');
   if (securityRequired && (!login || !password)) r.error(undefined, 'securityRequired', 'securityRequired=true needs login and password');
+  // The node side's gate (issue 10): who may send heartbeats and node-side SIP traffic.
+  const nodeAllowedSources = r.list('nodeAllowedSources');
+  for (const s of nodeAllowedSources) {
+    if (!parseSourceEntry(s)) r.error(r.raw('nodeAllowedSources'), 'nodeAllowedSources', `"${s}" is not an IP address or CIDR (e.g. 10.0.0.0/8, 192.0.2.7, fd00::/8)`);
+  }
 
   // --- SIP listening points ---------------------------------------------------------------------------
   const isTransportWs = r.bool('isTransportWs', false);
@@ -484,7 +490,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     logLevel: logLevel ?? 'info',
     shutdownTimeoutMs,
     workers,
-    registry: { nodeTimeoutMs, heartbeatIntervalMs, heartbeatPort, heartbeatHost: internalHost },
+    registry: { nodeTimeoutMs, heartbeatIntervalMs, heartbeatPort, heartbeatHost: internalHost, nodeAllowedSources },
     sip,
     health,
     algorithm,
@@ -572,7 +578,8 @@ function readTls(r: PropertyReader, need: { listenerKeys: string[]; outgoingTls:
   r.sources.push({ key: 'tlsMinVersion', value: minVersion, source: protoRaw ? 'file' : 'default', line: protoRaw?.line });
 
   let material: TlsMaterial | undefined;
-  const needIdentity = need.listenerKeys.length > 0;
+  // Outgoing TLS alone (isRemoteServerSsl) offers the keystore's certificate when one is set, for nodes and SMSCs that require one.
+  const needIdentity = need.listenerKeys.length > 0 || (need.outgoingTls && ksRaw !== undefined && ksRaw.value.trim() !== '');
   const needTrust = needIdentity || need.outgoingTls;
   if (needIdentity) {
     if (!ksRaw || ksRaw.value.trim() === '') {
@@ -582,7 +589,7 @@ function readTls(r: PropertyReader, need: { listenerKeys: string[]; outgoingTls:
         const identity = readIdentity(ksRaw.value.trim(), ksPass);
         material = { ...identity };
       } catch (err) {
-        r.error(ksRaw, ksRaw.key, `${(err as Error).message} (needed by ${need.listenerKeys.join(', ')})`);
+        r.error(ksRaw, ksRaw.key, `${(err as Error).message} (needed by ${need.listenerKeys.length > 0 ? need.listenerKeys.join(', ') : 'isRemoteServerSsl'})`);
       }
     }
   }

@@ -11,7 +11,8 @@ import { HttpHeartbeatServer } from '../registry/http-heartbeat.js';
 import { Stats } from '../stats/stats.js';
 import { ApiServer } from '../api/server.js';
 import { StartupError } from '../service.js';
-import { VERSION, countNodeEvents } from '../balancer.js';
+import { VERSION, announceNodeSide, countNodeEvents } from '../balancer.js';
+import { NodeSources, nodeSideExposure } from '../registry/node-sources.js';
 import { applyOp, recordOf, type RegistrySnapshot } from './registry-sync.js';
 import { WORKER_INDEX_ENV, isToPrimary, type ToPrimary, type ToWorker, type WorkerFigures } from './messages.js';
 import { aggregateMetrics, sumDocuments } from './aggregate.js';
@@ -78,12 +79,15 @@ export class Primary {
     const { config, log, registry } = this;
     try {
       registry.start();
+      const allowed = config.registry.nodeAllowedSources;
+      announceNodeSide(log, nodeSideExposure(config), allowed);
       if (config.registry.heartbeatPort !== undefined) {
         this.heartbeat = new HttpHeartbeatServer(
           { host: config.registry.heartbeatHost, port: config.registry.heartbeatPort },
           registry,
           this.stats.heartbeat,
           log.child({ module: 'heartbeat' }),
+          allowed.length > 0 ? NodeSources.of(allowed) : undefined,
         );
         await this.heartbeat.start();
       }
