@@ -259,7 +259,7 @@ async function startBalancer(lane, uasPort, dir, opts) {
   const proc = startProcess(process.execPath, [...opts.nodeArgs, BALANCER_BIN, '--config', cfgPath], { cwd: ROOT });
   const ready = async () => {
     await waitUdpBound(externalPort, 60_000, 'the balancer');
-    for (let until = Date.now() + 60_000; !(await fetch(`http://${HOST}:${statisticPort}/lbstat`).then((r) => r.ok, () => false)); await sleep(100)) {
+    for (let until = Date.now() + 60_000; !(await globalThis.fetch(`http://${HOST}:${statisticPort}/lbstat`).then((r) => r.ok, () => false)); await sleep(100)) {
       if (Date.now() > until) throw new Error('the balancer\'s statistics port did not open within 60 s');
     }
   };
