@@ -147,6 +147,16 @@ export class NodeHealthMonitor {
     }
   }
 
+  /**
+   * Marks `node` bad now for a failure seen outside SIP traffic (an HTTP check URL answered with an error,
+   * requestCheckPattern); the quarantine brings it back as for the rules above. False when it was bad already.
+   */
+  markBadNow(node: ServerNode, reason: string): boolean {
+    if (node.state === 'bad') return false;
+    this.markBad(this.stateOf(node), reason);
+    return true;
+  }
+
   /** Returns quarantined nodes that still show signs of life. Called by the timer; public for tests. */
   sweep(): void {
     if (this.quarantineMs <= 0) return;

@@ -14,9 +14,5 @@ export function readHttpSection(r: PropertyReader, host: string): HttpConfig {
     requestCheckPattern: r.regex('requestCheckPattern'),
     fastPath: r.bool('httpFastPath', true),
   };
-
-  if (http.requestCheckPattern) {
-    r.warn(r.raw('requestCheckPattern'), 'requestCheckPattern', 'accepted but not used yet: HTTP answers do not mark nodes bad in this version (SIP traffic health and heartbeats do)');
-  }
   return http;
 }

@@ -15,10 +15,11 @@ import type { HttpStats } from '../stats/http-stats.js';
 import { HttpNodeChooser, type BackendKind, type NodeChoice } from './node-chooser.js';
 import { addForwardedHeaders, hasHopByHop, isIdempotent, stripHopByHop } from './headers.js';
 import { incomingResponseHead, outgoingRequestHead, type OutgoingRequestHead } from './raw-headers.js';
-import { jvmRouteFromSetCookie } from './session.js';
 import { clientTlsOptions, serverTlsOptions } from '../config/tls-options.js';
 import { parseHostPort, redirectLocation, serviceUnavailableBody } from './replies.js';
 import { BackendPool, FastConnection, type FastPathContext } from './fast-path.js';
+import { RequestCheck } from './request-check.js';
+import { createNodeHealthMonitor, type NodeHealthMonitor } from '../algorithms/health.js';
 
 /** What the balancer remembers about a request while it is proxied. */
 interface BalancedRequest extends IncomingMessage {
@@ -59,6 +60,7 @@ export class HttpBalancer implements Service {
   private readonly pool = new BackendPool();
   private readonly sockets = new Set<CountedSocket>();
   private flushTimer: NodeJS.Timeout | undefined;
+  private health: NodeHealthMonitor | undefined;
   private readonly unavailable: { host: string; port: number } | undefined;
   /** Cached proxy targets, one per node, protocol and port. */
   private readonly targets = new WeakMap<ServerNode, Map<number, URL>>();
@@ -85,7 +87,7 @@ export class HttpBalancer implements Service {
   async start(): Promise<void> {
     const { config, log } = this.ctx;
     const cfg = config.http;
-    this.chooser = new HttpNodeChooser(this.ctx.registry, this.ctx.algorithm);
+    this.chooser = new HttpNodeChooser(this.ctx.registry, this.ctx.algorithm, { requestCheck: this.startRequestCheck() });
     if (cfg.port !== undefined) {
       const server = http.createServer({ keepAlive: true });
       this.attach(server, false);
@@ -130,7 +132,18 @@ export class HttpBalancer implements Service {
     this.flushTimer.unref();
   }
 
+  /** requestCheckPattern's rule, with its own node-health monitor (quarantine as for SIP), when the key is set. */
+  private startRequestCheck(): RequestCheck | undefined {
+    const pattern = this.ctx.config.http.requestCheckPattern;
+    if (pattern === undefined) return undefined;
+    this.health = createNodeHealthMonitor(this.ctx);
+    this.health.start();
+    return new RequestCheck(pattern, this.health, this.stats, this.ctx.log);
+  }
+
   async stop(): Promise<void> {
+    this.health?.stop();
+    this.health = undefined;
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.flushTimer = undefined;
     const closing = [this.fastServer, this.httpServer, this.httpsServer]
@@ -264,10 +277,7 @@ export class HttpBalancer implements Service {
     const status = nodeRes.statusCode ?? 502;
     this.stats.responsesByStatus.inc(status);
     const head = incomingResponseHead(nodeRes.rawHeaders);
-    if (head.setCookie !== undefined && req.sbNode !== undefined) {
-      const route = jvmRouteFromSetCookie(head.setCookie);
-      if (route !== undefined) this.chooser?.learnRoute(route, req.sbNode);
-    }
+    if (req.sbNode !== undefined) this.chooser?.observeResponse(req.sbNode, req.url ?? '/', status, head.setCookie);
     if (res.destroyed) {
       nodeRes.destroy();
       return;
@@ -310,11 +320,7 @@ export class HttpBalancer implements Service {
     this.stats.responsesByStatus.inc(proxyRes.statusCode ?? 0);
     const headers = proxyRes.headers;
     if (hasHopByHop(headers)) stripHopByHop(headers);
-    const setCookie = headers['set-cookie'];
-    if (setCookie !== undefined && req.sbNode !== undefined) {
-      const route = jvmRouteFromSetCookie(setCookie);
-      if (route !== undefined) this.chooser?.learnRoute(route, req.sbNode);
-    }
+    if (req.sbNode !== undefined) this.chooser?.observeResponse(req.sbNode, req.url ?? '/', proxyRes.statusCode ?? 0, headers['set-cookie']);
   }
 
   private noNode(req: BalancedRequest, res: ServerResponse): void {

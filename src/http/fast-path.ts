@@ -14,7 +14,6 @@ import type { HttpNodeChooser, NodeChoice } from './node-chooser.js';
 import { ChunkedBodyEnd } from './chunked.js';
 import { parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './http1-head.js';
 import { incomingResponseHead, outgoingRequestHead } from './raw-headers.js';
-import { jvmRouteFromSetCookie } from './session.js';
 import { isIdempotent } from './headers.js';
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -354,10 +353,7 @@ export class FastConnection implements BackendOwner {
       return false;
     }
     stats.responsesByStatus.inc(resp.status);
-    if (out.setCookie !== undefined) {
-      const route = jvmRouteFromSetCookie(out.setCookie);
-      if (route !== undefined) this.ctx.chooser()?.learnRoute(route, this.choice!.node);
-    }
+    this.ctx.chooser()?.observeResponse(this.choice!.node, this.head!.target, resp.status, out.setCookie);
     const noBody = this.head!.method === 'HEAD' || resp.status === 204 || resp.status === 304;
     let untilClose = false;
     if (noBody) {

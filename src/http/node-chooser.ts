@@ -1,17 +1,21 @@
 // Which node takes an HTTP request or WebSocket upgrade, in the documented order: the Restcomm instance id
-// in the URL, the jvmRoute of the session (from the node's heartbeat or learned from its Set-Cookie), the
-// algorithm's pickForHttpRequest, then round robin over the active nodes that can take the request.
+// in the URL, the jvmRoute of the session (from the node's heartbeat or learned from its Set-Cookie), a
+// session id without jvmRoute (the node that created it, else its hash), the algorithm's
+// pickForHttpRequest, then round robin over the active nodes that can take the request. What the nodes
+// answer (Set-Cookie, requestCheckPattern) comes back through observeResponse(), for both HTTP paths.
 
 import type { IncomingMessage } from 'node:http';
 import type { BalancerAlgorithm } from '../algorithms/algorithm.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { ServerNode } from '../registry/server-node.js';
-import { requestedJvmRoute, restcommInstanceId } from './session.js';
+import { jvmRouteOfSessionId, requestedJvmRoute, requestedSessionId, restcommInstanceId, sessionIdFromSetCookie } from './session.js';
+import { SessionAffinity } from './session-affinity.js';
+import type { RequestCheck } from './request-check.js';
 
 /** The port a request goes to on a node. */
 export type BackendKind = 'http' | 'https' | 'ws' | 'wss';
 
-export type ChoiceReason = 'instance-id' | 'jvm-route' | 'algorithm' | 'round-robin';
+export type ChoiceReason = 'instance-id' | 'jvm-route' | 'session' | 'algorithm' | 'round-robin';
 
 export interface NodeChoice {
   readonly node: ServerNode;
@@ -57,10 +61,14 @@ export class HttpNodeChooser {
   private readonly onChanged = (): void => this.rebuild();
   /** Nodes that refused a connection: node id → until when (ms) they get no requests. */
   private readonly refused = new Map<string, number>();
+  /** JSESSIONIDs without jvmRoute: learned from Set-Cookie, else hashed. */
+  private readonly sessions = new SessionAffinity();
+  private readonly requestCheck: RequestCheck | undefined;
 
-  constructor(registry: NodeRegistry, algorithm: BalancerAlgorithm) {
+  constructor(registry: NodeRegistry, algorithm: BalancerAlgorithm, opts: { requestCheck?: RequestCheck } = {}) {
     this.registry = registry;
     this.algorithm = algorithm;
+    this.requestCheck = opts.requestCheck;
     registry.on('changed', this.onChanged);
     this.rebuild();
   }
@@ -78,6 +86,7 @@ export class HttpNodeChooser {
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       if (rr.next >= rr.nodes.length) rr.next = 0;
     }
+    this.sessions.update(this.roundRobin.http.nodes);
     // Forget routes and refusals of nodes that left.
     for (const [route, id] of this.learnedRoutes) {
       if (this.registry.get(id) === undefined) this.learnedRoutes.delete(route);
@@ -100,6 +109,32 @@ export class HttpNodeChooser {
     if (until > Date.now()) return true;
     this.refused.delete(node.id);
     return false;
+  }
+
+  /**
+   * What a node answered to a request for `url`, from either HTTP path: its Set-Cookie teaches the jvmRoute
+   * or the session id it owns; requestCheckPattern may mark it bad.
+   */
+  observeResponse(node: ServerNode, url: string, status: number, setCookie: string | readonly string[] | undefined): void {
+    if (setCookie !== undefined) {
+      const id = sessionIdFromSetCookie(setCookie);
+      if (id !== undefined) {
+        const route = jvmRouteOfSessionId(id);
+        if (route !== undefined) this.learnRoute(route, node);
+        else this.sessions.learn(id, node);
+      }
+    }
+    this.requestCheck?.onResponse(node, url, status);
+  }
+
+  /** The node of a session id without jvmRoute: the live node that created it, else the hash ring's. */
+  nodeForSession(id: string): ServerNode | undefined {
+    const learned = this.sessions.learnedNodeId(id);
+    if (learned !== undefined) {
+      const node = this.registry.get(learned);
+      if (node !== undefined && this.live.includes(node)) return node;
+    }
+    return this.sessions.hashed(id);
   }
 
   /** Remembers that `route` belongs to `node` (from `Set-Cookie: JSESSIONID=<id>.<route>` of its response). */
@@ -140,6 +175,12 @@ export class HttpNodeChooser {
     if (route !== undefined) {
       const choice = this.sticky(this.nodeForRoute(route), kind, exclude, 'jvm-route');
       if (choice) return choice;
+    } else {
+      const id = requestedSessionId(url, cookie === undefined ? req.headers.cookie : (cookie ?? undefined));
+      if (id !== undefined) {
+        const choice = this.sticky(this.nodeForSession(id), kind, exclude, 'session');
+        if (choice) return choice;
+      }
     }
     if (exclude === undefined) {
       const picked = this.algorithm.pickForHttpRequest(req);

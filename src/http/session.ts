@@ -96,22 +96,44 @@ export function requestedJvmRoute(url: string, cookie: string | undefined): stri
   return fromUrl === undefined ? undefined : jvmRouteOfSessionId(fromUrl);
 }
 
+/** The JSESSIONID value of one Set-Cookie line (which sets exactly one cookie, whose name comes first). */
+function sessionIdOfSetCookieLine(line: string): string | undefined {
+  const eq = line.indexOf('=');
+  if (eq < 0 || line.slice(0, eq).trim().toLowerCase() !== COOKIE_NAME) return undefined;
+  let end = line.indexOf(';', eq + 1);
+  if (end < 0) end = line.length;
+  let value = line.slice(eq + 1, end).trim();
+  if (value.length >= 2 && value[0] === '"' && value[value.length - 1] === '"') value = value.slice(1, -1);
+  return value === '' ? undefined : value;
+}
+
 /** The jvmRoute a node announces in `Set-Cookie: JSESSIONID=<id>.<route>`, or undefined. */
 export function jvmRouteFromSetCookie(setCookie: string | readonly string[] | undefined): string | undefined {
   if (setCookie === undefined) return undefined;
-  const list = typeof setCookie === 'string' ? [setCookie] : setCookie;
-  for (const line of list) {
-    // A Set-Cookie line sets exactly one cookie, whose name comes first.
-    const eq = line.indexOf('=');
-    if (eq < 0 || line.slice(0, eq).trim().toLowerCase() !== COOKIE_NAME) continue;
-    let end = line.indexOf(';', eq + 1);
-    if (end < 0) end = line.length;
-    let value = line.slice(eq + 1, end).trim();
-    if (value.length >= 2 && value[0] === '"' && value[value.length - 1] === '"') value = value.slice(1, -1);
-    const route = jvmRouteOfSessionId(value);
+  for (const line of typeof setCookie === 'string' ? [setCookie] : setCookie) {
+    const value = sessionIdOfSetCookieLine(line);
+    const route = value === undefined ? undefined : jvmRouteOfSessionId(value);
     if (route !== undefined) return route;
   }
   return undefined;
+}
+
+/** The session id a node sets in `Set-Cookie: JSESSIONID=<id>` (with or without a jvmRoute), or undefined. */
+export function sessionIdFromSetCookie(setCookie: string | readonly string[] | undefined): string | undefined {
+  if (setCookie === undefined) return undefined;
+  for (const line of typeof setCookie === 'string' ? [setCookie] : setCookie) {
+    const value = sessionIdOfSetCookieLine(line);
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/** The session id a request carries: the JSESSIONID cookie first, then the URL's path or query parameter. */
+export function requestedSessionId(url: string, cookie: string | undefined): string | undefined {
+  const fromCookie = sessionIdFromCookie(cookie);
+  if (fromCookie !== undefined) return fromCookie;
+  if (url.indexOf('=') < 0) return undefined;
+  return sessionIdFromUrl(url);
 }
 
 /**

@@ -15,6 +15,9 @@ export class HttpStats {
   /** Backend errors (refused, reset) answered 502 or retried. */
   backendErrors = 0;
   webSocketUpgrades = 0;
+  /** Error answers (4xx/5xx) to requests matching requestCheckPattern, and the nodes they marked bad. */
+  requestCheckFailures = 0;
+  requestCheckMarkedBad = 0;
 
   lbstatFields(): Record<string, unknown> {
     return {
@@ -27,6 +30,8 @@ export class HttpStats {
       HttpNoNodeAvailable: this.noNode,
       HttpBackendErrors: this.backendErrors,
       HttpWebSocketUpgrades: this.webSocketUpgrades,
+      HttpRequestCheckFailures: this.requestCheckFailures,
+      HttpRequestCheckNodesMarkedBad: this.requestCheckMarkedBad,
     };
   }
 
@@ -38,5 +43,7 @@ export class HttpStats {
     promCounter(registry, 'sipbalancer_http_no_node_total', 'HTTP requests with no node to take them', () => this.noNode);
     promCounter(registry, 'sipbalancer_http_backend_errors_total', 'HTTP backend connection errors', () => this.backendErrors);
     promCounter(registry, 'sipbalancer_http_websocket_upgrades_total', 'WebSocket upgrades proxied', () => this.webSocketUpgrades);
+    promCounter(registry, 'sipbalancer_http_request_check_failures_total', 'Error answers to requests matching requestCheckPattern', () => this.requestCheckFailures);
+    promCounter(registry, 'sipbalancer_http_request_check_marked_bad_total', 'Nodes marked bad by requestCheckPattern', () => this.requestCheckMarkedBad);
   }
 }

@@ -36,6 +36,10 @@ export interface TestNode {
 export interface NodeOptions {
   /** Answer GET /setcookie with `Set-Cookie: JSESSIONID=<random>.<route>`. */
   readonly setCookieRoute?: string;
+  /** Answer GET /setcookie with `Set-Cookie: JSESSIONID=<random>` (a plain servlet container: no jvmRoute). */
+  readonly sessionWithoutRoute?: boolean;
+  /** A status to answer instead of 200, per request URL (undefined: 200); read at each request. */
+  readonly statusFor?: (url: string) => number | undefined;
   /** Also run a SIP-over-WebSocket connector (subprotocol sip) on its own port. */
   readonly sipWebSocket?: boolean;
   /** Serve HTTPS on an sslPort too, with this certificate. */
@@ -74,10 +78,12 @@ function handler(name: string, opts: NodeOptions, seen: Seen[], aborted: string[
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-node': name };
     if (url.startsWith('/setcookie') && opts.setCookieRoute) {
       headers['set-cookie'] = `JSESSIONID=${Math.random().toString(36).slice(2)}.${opts.setCookieRoute}; Path=/; HttpOnly`;
+    } else if (url.startsWith('/setcookie') && opts.sessionWithoutRoute) {
+      headers['set-cookie'] = `JSESSIONID=${name}-${Math.random().toString(36).slice(2)}; Path=/; HttpOnly`;
     }
     req.resume();
     req.on('end', () => {
-      res.writeHead(200, headers);
+      res.writeHead(opts.statusFor?.(url) ?? 200, headers);
       res.end(JSON.stringify({ node: name, scheme, method: req.method, url, headers: req.headers }));
     });
   };

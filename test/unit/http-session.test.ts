@@ -3,7 +3,9 @@ import {
   jvmRouteFromSetCookie,
   jvmRouteOfSessionId,
   requestedJvmRoute,
+  requestedSessionId,
   restcommInstanceId,
+  sessionIdFromSetCookie,
   sessionIdFromCookie,
   sessionIdFromUrl,
 } from '../../src/http/session.js';
@@ -82,6 +84,21 @@ describe('Set-Cookie of a node response', () => {
     expect(jvmRouteFromSetCookie(['theme=dark.blue'])).toBeUndefined();
     expect(jvmRouteFromSetCookie(['JSESSIONID=abc; Path=/x.y'])).toBeUndefined();
     expect(jvmRouteFromSetCookie(undefined)).toBeUndefined();
+  });
+});
+
+describe('session ids without jvmRoute', () => {
+  it('are read from the Set-Cookie of a node, route or not', () => {
+    expect(sessionIdFromSetCookie(['theme=dark', 'JSESSIONID=abc; Path=/'])).toBe('abc');
+    expect(sessionIdFromSetCookie('JSESSIONID="q.r7"; Path=/')).toBe('q.r7');
+    expect(sessionIdFromSetCookie(['JSESSIONID=; Path=/'])).toBeUndefined();
+    expect(sessionIdFromSetCookie(undefined)).toBeUndefined();
+  });
+  it('are read from a request: the cookie first, then the URL', () => {
+    expect(requestedSessionId('/app;jsessionid=fromurl', 'JSESSIONID=fromcookie')).toBe('fromcookie');
+    expect(requestedSessionId('/app;jsessionid=fromurl', undefined)).toBe('fromurl');
+    expect(requestedSessionId('/app?jsessionid=q1', 'theme=dark')).toBe('q1');
+    expect(requestedSessionId('/app', 'theme=dark')).toBeUndefined();
   });
 });
 
