@@ -3,6 +3,7 @@
 
 import { isIP } from 'node:net';
 import { normaliseLogLevel } from '../log.js';
+import { parseSourceEntry } from '../registry/node-sources.js';
 import { isHostName } from './hosts.js';
 import type { PropertyReader } from './reader.js';
 import type { Config } from './types.js';
@@ -31,6 +32,11 @@ export function readCommonSection(r: PropertyReader): CommonConfig {
   const login = r.string('login');
   const password = r.string('password');
   if (securityRequired && (!login || !password)) r.error(undefined, 'securityRequired', 'securityRequired=true needs login and password');
+  // The node side's gate (issue 10): who may send heartbeats and node-side SIP traffic.
+  const nodeAllowedSources = r.list('nodeAllowedSources');
+  for (const s of nodeAllowedSources) {
+    if (!parseSourceEntry(s)) r.error(r.raw('nodeAllowedSources'), 'nodeAllowedSources', `"${s}" is not an IP address or CIDR (e.g. 10.0.0.0/8, 192.0.2.7, fd00::/8)`);
+  }
   return {
     host,
     ipv6Host,
@@ -38,7 +44,7 @@ export function readCommonSection(r: PropertyReader): CommonConfig {
     internalHost,
     logLevel: logLevel ?? 'info',
     shutdownTimeoutMs,
-    registry: { nodeTimeoutMs, heartbeatIntervalMs, heartbeatPort, heartbeatHost: internalHost },
+    registry: { nodeTimeoutMs, heartbeatIntervalMs, heartbeatPort, heartbeatHost: internalHost, nodeAllowedSources },
     api: { port: statisticPort, host, securityRequired, login, password },
   };
 }

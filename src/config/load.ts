@@ -2,7 +2,7 @@
 // reading its keys through a PropertyReader that keeps file:line for every problem.
 //
 // To add a key: put it in the reader of the section it configures (common-section.ts, sip-section.ts,
-// health-section.ts, algorithm-section.ts, http-section.ts, smpp-section.ts, tls-section.ts; a key of one
+// probe-section.ts, health-section.ts, algorithm-section.ts, http-section.ts, smpp-section.ts, tls-section.ts; a key of one
 // algorithm goes in that algorithm's `readConfig`, registered with registerAlgorithm), read it with
 // r.int / r.optionalInt / r.bool / r.string / r.port / r.list / r.choice / r.regex giving its default and
 // bounds (problems become "file:line: key=value: what was expected"), add the field to the section's type in
@@ -15,6 +15,7 @@ import { readCommonSection } from './common-section.js';
 import { readHealthSection } from './health-section.js';
 import { readHttpSection } from './http-section.js';
 import { checkListenerClashes } from './port-clashes.js';
+import { readProbeSection } from './probe-section.js';
 import { parseProperties } from './properties.js';
 import { PropertyReader } from './reader.js';
 import { readSipSection } from './sip-section.js';
@@ -53,6 +54,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
 
   const common = readCommonSection(r);
   const sipSection = readSipSection(r, common.ipv6Host);
+  const probe = readProbeSection(r);
   const health = readHealthSection(r);
   const algorithm = readAlgorithmSection(r);
   const http = readHttpSection(r, common.host);
@@ -69,6 +71,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
   const config: Config = deepFreeze({
     ...common,
     file,
+    probe,
     sip: sipSection.sip,
     health,
     algorithm,
