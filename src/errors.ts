@@ -95,6 +95,10 @@ export const SipDropReason = {
   badAddress: 'bad-address',
   /** A client's response whose next Via names no node. */
   responseNotToNode: 'response-not-to-node',
+  /** An inbound stream connection over sipMaxConnections, closed at once. */
+  tooManyConnections: 'too-many-connections',
+  /** A stream connection closed because a message stayed unfinished longer than sipMessageTimeout. */
+  messageTimeout: 'message-timeout',
 } as const;
 export type SipDropReason = (typeof SipDropReason)[keyof typeof SipDropReason];
 
