@@ -113,6 +113,8 @@ export function readSipSection(r: PropertyReader, ipv6Host: string | undefined):
     retryAfterSeconds: r.int('noNodeRetryAfter', 5, { min: 0, max: 86_400, unit: 'seconds' }),
     maxMessageSize: r.int('maxSipMessageSize', 65_536, { min: 1024, max: 16 * 1024 * 1024, unit: 'bytes' }),
     tcpIdleTimeoutMs: r.int('sipConnectionIdleTimeout', 300_000, { min: 1000, unit: 'milliseconds' }),
+    maxConnections: r.int('sipMaxConnections', 10_000, { min: 0 }),
+    messageTimeoutMs: r.int('sipMessageTimeout', 10_000, { min: 0, unit: 'milliseconds' }),
     terminateTLSTraffic,
     internalTransport,
     blockedValues: r.list('blockedValues', ['sipvicious', 'sipcli', 'friendly-scanner']).map((s) => s.toLowerCase()),

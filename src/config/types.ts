@@ -64,6 +64,10 @@ export interface SipConfig {
   readonly retryAfterSeconds: number;
   readonly maxMessageSize: number;
   readonly tcpIdleTimeoutMs: number;
+  /** Inbound SIP stream connections (TCP, TLS, WS, WSS together); 0 = no limit. */
+  readonly maxConnections: number;
+  /** An unfinished message on a stream older than this closes its connection; 0 = never. */
+  readonly messageTimeoutMs: number;
   readonly terminateTLSTraffic: boolean;
   /** Transport forced on the internal leg (`internalTransport`), or undefined to keep the client's. */
   readonly internalTransport?: SipTransport;
