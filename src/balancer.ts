@@ -14,6 +14,7 @@ import { createSipService } from './sip/index.js';
 import { createHttpService } from './http/index.js';
 import { createSmppService } from './smpp/index.js';
 import { ApiServer } from './api/server.js';
+import { sameChoiceInEveryWorker } from './workers/same-choice.js';
 import { Dashboard } from './api/dashboard.js';
 import { LiveAlgorithm } from './algorithms/live-algorithm.js';
 import { EventJournal } from './stats/events.js';
@@ -23,6 +24,16 @@ import { NodePins, PinnedAlgorithm } from './algorithms/pins.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
+
+/**
+ * How this process serves: alone (`workers=1`), or as one of several workers, which leave the registry's
+ * expiry, the JSON heartbeat port and the statistics port to the primary (src/workers/primary.ts).
+ */
+export interface BalancerRole {
+  readonly worker?: boolean;
+  /** The registry to use (a worker's replica of the primary's). */
+  readonly registry?: NodeRegistry;
+}
 
 export class LoadBalancer {
   readonly config: Config;
@@ -37,16 +48,18 @@ export class LoadBalancer {
   private prober: NodeProber | undefined;
   private api: ApiServer | undefined;
   private started = false;
+  private readonly worker: boolean;
   /** Regex pins (/lbnoderegex), consulted before the algorithm. */
   readonly pins: NodePins;
   /** Called when /lbstop asks the daemon to stop; the CLI stops it as on SIGTERM. */
   onStopRequested: ((reason: string) => void) | undefined;
 
-  constructor(config: Config, log: Logger) {
+  constructor(config: Config, log: Logger, role: BalancerRole = {}) {
     this.config = config;
     this.log = log;
     this.stats = new Stats();
-    this.registry = new NodeRegistry(
+    this.worker = role.worker === true;
+    this.registry = role.registry ?? new NodeRegistry(
       {
         nodeTimeoutMs: config.registry.nodeTimeoutMs,
         heartbeatIntervalMs: config.registry.heartbeatIntervalMs,
@@ -67,9 +80,9 @@ export class LoadBalancer {
       registry.start();
       const allowed = config.registry.nodeAllowedSources;
       const exposure = nodeSideExposure(config);
-      if (exposure) log.warn(exposure);
-      else if (allowed.length > 0) log.info(`Node side accepts heartbeats and node traffic only from nodeAllowedSources: ${allowed.join(', ')}`);
-      if (config.registry.heartbeatPort !== undefined) {
+      // With workers the primary says this, once.
+      if (!this.worker) announceNodeSide(log, exposure, allowed);
+      if (config.registry.heartbeatPort !== undefined && !this.worker) {
         this.heartbeat = new HttpHeartbeatServer(
           { host: config.registry.heartbeatHost, port: config.registry.heartbeatPort },
           registry,
@@ -81,15 +94,16 @@ export class LoadBalancer {
       }
 
       const journal = this.journal;
-      registry.on('added', (node) => {
+      // With workers the primary counts node events once for the daemon.
+      if (!this.worker) registry.on('added', (node) => {
         stats.nodes.added++;
         journal.add('node-added', `${node} added`);
       });
-      registry.on('removed', (node, reason) => {
+      if (!this.worker) registry.on('removed', (node, reason) => {
         stats.nodes.removed.inc(removalCause(reason));
         journal.add('node-removed', `${node} removed: ${reason}`);
       });
-      registry.on('state-changed', (node, previous) => {
+      if (!this.worker) registry.on('state-changed', (node, previous) => {
         stats.nodes.stateChanges.inc(`${previous}->${node.state}`);
         journal.add('node-state', `${node} is now ${node.state} (was ${previous})${node.badReason ? `: ${node.badReason}` : ''}`);
       });
@@ -108,14 +122,15 @@ export class LoadBalancer {
       // 2. The algorithm, told of every change of the latest version's nodes.
       // The services hold the LiveAlgorithm, so that a reload can put another (pinned) algorithm behind it.
       const loaded = await loadAlgorithm(config, registry, log.child({ module: 'algorithm' }));
-      const algorithm = new LiveAlgorithm(new PinnedAlgorithm(loaded, this.pins, config.algorithm.httpAffinityKey));
+      const algorithm = new LiveAlgorithm(new PinnedAlgorithm(this.worker ? sameChoiceInEveryWorker(loaded, registry) : loaded, this.pins, config.algorithm.httpAffinityKey));
       this.algorithm = algorithm;
       registry.on('changed', () => algorithm.nodesChanged(registry.live()));
       algorithm.nodesChanged(registry.live());
       log.info(`Balancer algorithm ${algorithm.name} initialised`);
       stats.setSources({
         releaseVersion: VERSION,
-        activeNodes: () => registry.live().filter((n) => n.state === 'active').length,
+        // The primary counts the nodes once for the daemon; workers report only their own traffic.
+        activeNodes: () => (this.worker ? 0 : registry.live().filter((n) => n.state === 'active').length),
         activeCalls: () => algorithm.activeCalls(),
         algorithmStatistics: () => algorithm.statistics(),
       });
@@ -128,14 +143,14 @@ export class LoadBalancer {
       for (const service of this.services) await service.start();
 
       // 6. The API server.
-      if (config.api.port !== undefined) {
+      if (config.api.port !== undefined && !this.worker) {
         const dashboard = new Dashboard({ stats, registry, journal: this.journal, version: VERSION, algorithmName: () => algorithm.name, activeCalls: () => algorithm.activeCalls() });
         const api = { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, pins: this.pins, rootLog: log, dashboard };
         this.api = new ApiServer(config.api, { ...api, requestStop: (reason) => this.onStopRequested?.(reason) }, log.child({ module: 'api' }));
         await this.api.start();
       }
       this.started = true;
-      log.info({ version: VERSION, nodeVersion: process.version }, `Load balancer started (sipbalancer ${VERSION})`);
+      if (!this.worker) log.info({ version: VERSION, nodeVersion: process.version }, `Load balancer started (sipbalancer ${VERSION})`);
     } catch (err) {
       await this.stop().catch(() => undefined);
       throw err;
@@ -172,9 +187,22 @@ export class LoadBalancer {
     log.info('Stopping the node registry');
     this.registry.stop();
     this.stats.runtime.stop();
-    if (this.started) log.info('Load balancer stopped');
+    if (this.started && !this.worker) log.info('Load balancer stopped');
     this.started = false;
   }
+}
+
+/** The warning (or note) on who may reach the node side, logged once at start. */
+export function announceNodeSide(log: Logger, exposure: string | undefined, allowed: readonly string[]): void {
+  if (exposure) log.warn(exposure);
+  else if (allowed.length > 0) log.info(`Node side accepts heartbeats and node traffic only from nodeAllowedSources: ${allowed.join(', ')}`);
+}
+
+/** Node registrations, removals by cause and state transitions, in /lbstat and /metrics. */
+export function countNodeEvents(registry: NodeRegistry, stats: Stats): void {
+  registry.on('added', () => stats.nodes.added++);
+  registry.on('removed', (_node, reason) => stats.nodes.removed.inc(removalCause(reason)));
+  registry.on('state-changed', (node, previous) => stats.nodes.stateChanges.inc(`${previous}->${node.state}`));
 }
 
 /** The prober's options from a configuration (start-up and reload). */

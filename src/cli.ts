@@ -3,9 +3,12 @@
 
 import yargs from 'yargs';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
-import { createLogger, normaliseLogLevel, type LogFormat } from './log.js';
+import { createLogger, normaliseLogLevel, type LogFormat, type Logger } from './log.js';
 import { LoadBalancer, VERSION } from './balancer.js';
 import { ConfigError, StartupError } from './errors.js';
+import cluster from 'node:cluster';
+import { Primary } from './workers/primary.js';
+import { WorkerProcess, workerIndex } from './workers/worker.js';
 
 /** The original's `-mobicents-balancer-config=<file>` becomes `--config <file>`. */
 export function normaliseArgv(argv: string[]): string[] {
@@ -99,13 +102,16 @@ export async function main(rawArgv: string[]): Promise<number> {
     return 0;
   }
 
-  const log = createLogger({ level: cliLevel ?? loaded.config.logLevel, format: args['log-format'] as LogFormat | undefined });
+  const rootLog = createLogger({ level: cliLevel ?? loaded.config.logLevel, format: args['log-format'] as LogFormat | undefined });
+  if (loaded.config.workers > 1 && cluster.isWorker) return runWorker(loaded, rootLog.child({ worker: workerIndex() }));
+  const log = rootLog;
   log.info({ config: configFile, version: VERSION }, `sipbalancer ${VERSION} starting with ${configFile}`);
   for (const w of loaded.warnings) log.warn(w);
   if (loaded.notApplicable.length > 0) log.debug({ keys: loaded.notApplicable }, 'accepted configuration keys without effect here (JAIN SIP stack tuning and Java-only settings)');
   if (loaded.config.tls.skipServerVerification) log.warn('tlsSkipServerVerification=true: certificates of nodes and SMSCs are NOT verified (labs only)');
 
-  const balancer = new LoadBalancer(loaded.config, log);
+  // workers=1: one process as always; more: a primary that forks the workers (src/workers/).
+  const balancer = loaded.config.workers > 1 ? new Primary(loaded.config, log) : new LoadBalancer(loaded.config, log);
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
@@ -135,8 +141,13 @@ export async function main(rawArgv: string[]): Promise<number> {
   process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception'));
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
 
+  return startOrReport(balancer, log);
+}
+
+/** Starts the daemon (or one worker); a start-up failure is one fatal line and exit code 1. */
+async function startOrReport(daemon: { start(): Promise<void> }, log: Logger): Promise<number> {
   try {
-    await balancer.start();
+    await daemon.start();
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
     if (err instanceof StartupError) log.fatal(err.message);
@@ -146,6 +157,13 @@ export async function main(rawArgv: string[]): Promise<number> {
     return 1;
   }
   return new Promise<number>(() => {
-    /* runs until a signal */
+    /* runs until a signal (or, in a worker, until the primary stops it) */
   });
+}
+
+/** A worker of workers=N: serves until the primary stops it; a bug is logged, never fatal. */
+function runWorker(loaded: LoadedConfig, log: Logger): Promise<number> {
+  process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
+  return startOrReport(new WorkerProcess(loaded.config, log), log);
 }

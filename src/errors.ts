@@ -95,6 +95,10 @@ export const SipDropReason = {
   badAddress: 'bad-address',
   /** Node-side traffic from a source outside nodeAllowedSources, or on a connection the balancer opened to a non-node. */
   nodeSourceRefused: 'node-source-refused',
+  /** An inbound stream connection over sipMaxConnections, closed at once. */
+  tooManyConnections: 'too-many-connections',
+  /** A stream connection closed because a message stayed unfinished longer than sipMessageTimeout. */
+  messageTimeout: 'message-timeout',
 } as const;
 export type SipDropReason = (typeof SipDropReason)[keyof typeof SipDropReason];
 

@@ -3,7 +3,11 @@
 // HAProxy (nbthread 1, roundrobin, cookie stickiness, http-reuse always) and through sipbalancer with the
 // node registered over the JSON heartbeat and a sticky JSESSIONID. Prints one table with the ratio to HAProxy.
 //
-//   node bench/http/run.mjs [--duration 15] [--connections 50] [--rounds 1] [--only nginx,haproxy,naive,sipbalancer] [--cpu-prof]
+//   node bench/http/run.mjs [--duration 15] [--connections 50] [--rounds 1]
+//                           [--only nginx,haproxy,naive,sipbalancer,haproxy2,sipbalancer2] [--cpu-prof]
+//
+// haproxy2 / sipbalancer2: HAProxy with `nbthread 2` and sipbalancer with `workers=2`, so the table shows what
+// a second core buys; each row's ratio is against HAProxy with as many threads as the row has processes.
 //
 // With --rounds N every target runs N times, alternating, and the median run of each is reported: on a
 // shared machine this keeps a burst of load elsewhere from landing on one target only.
@@ -29,11 +33,11 @@ const opt = (name, def) => {
 };
 const DURATION = Number(opt('duration', '15'));
 const CONNECTIONS = Number(opt('connections', '50'));
-const ONLY = opt('only', 'nginx,haproxy,naive,sipbalancer').split(',');
+const ONLY = opt('only', 'nginx,haproxy,naive,sipbalancer,haproxy2,sipbalancer2').split(',');
 const PROFILE = args.includes('--cpu-prof');
 const ROUNDS = Number(opt('rounds', '1'));
-let lbCheck = async () => {};
-let stopBeats = () => {};
+const lbChecks = [];
+const beats = [];
 
 const dir = mkdtempSync(join(tmpdir(), 'sipbalancer-bench-http-'));
 const children = [];
@@ -167,12 +171,13 @@ http {
     targets.push({ name: 'nginx direct', url: `http://127.0.0.1:${nginxPort}/index.html`, headers: [] });
   }
 
-  if (ONLY.includes('haproxy')) {
+  for (const [lane, threads] of [['haproxy', 1], ['haproxy2', 2]]) {
+    if (!ONLY.includes(lane)) continue;
     const haproxyPort = await freePort();
     writeFileSync(
-      join(dir, 'haproxy.cfg'),
+      join(dir, `haproxy${threads}.cfg`),
       `global
-  nbthread 1
+  nbthread ${threads}
   maxconn 4096
 defaults
   mode http
@@ -190,10 +195,10 @@ backend be
   server s1 127.0.0.1:${nginxPort} cookie s1
 `,
     );
-    const haproxy = start('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], 'haproxy');
+    const haproxy = start('haproxy', ['-db', '-f', join(dir, `haproxy${threads}.cfg`)], 'haproxy');
     await waitHttp(`http://127.0.0.1:${haproxyPort}/index.html`);
     void haproxy;
-    targets.push({ name: 'HAProxy 2.6 (nbthread 1)', url: `http://127.0.0.1:${haproxyPort}/index.html`, headers: cookieHeaders });
+    targets.push({ name: `HAProxy 2.6 (nbthread ${threads})`, cores: threads, url: `http://127.0.0.1:${haproxyPort}/index.html`, headers: cookieHeaders });
   }
 
   if (ONLY.includes('naive')) {
@@ -204,9 +209,10 @@ backend be
     targets.push({ name: 'naive node:http keep-alive proxy', url: `http://127.0.0.1:${naivePort}/index.html`, headers: cookieHeaders });
   }
 
-  if (ONLY.includes('sipbalancer')) {
+  for (const [lane, workers] of [['sipbalancer', 1], ['sipbalancer2', 2]]) {
+    if (!ONLY.includes(lane)) continue;
     const [externalPort, internalPort, heartbeatPort, statisticPort, httpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    const props = join(dir, 'lb.properties');
+    const props = join(dir, `lb${workers}.properties`);
     writeFileSync(
       props,
       [
@@ -219,6 +225,7 @@ backend be
         'nodeTimeout=5000',
         'heartbeatInterval=500',
         'logLevel=warn',
+        `workers=${workers}`,
       ].join('\n') + '\n',
     );
     const profileDir = join(tmpdir(), 'sipbalancer-http-profiles');
@@ -226,21 +233,21 @@ backend be
     if (PROFILE) console.log(`CPU profile of the balancer goes to ${profileDir}`);
     const lb = start(process.execPath, [...nodeArgs, join(ROOT, 'bin', 'sipbalancer'), '--config', props, '--log-format', 'json'], 'sipbalancer');
     await waitHttp(`http://127.0.0.1:${statisticPort}/lbstat`);
-    const sessionId = `bench-${process.pid}`;
+    const sessionId = `bench-${process.pid}-${workers}`;
     const post = (body) =>
       httpRequest(`http://127.0.0.1:${heartbeatPort}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     await post({ start: { hostName: 'nginx', ip: '127.0.0.1', httpPort: nginxPort, jvmRoute: 'node1', version: '0', sessionId } });
     const beat = setInterval(() => post({ heartbeat: { sessionId } }).catch(() => undefined), 500);
     await waitHttp(`http://127.0.0.1:${httpPort}/index.html`, { cookie: 'JSESSIONID=abc.node1' });
-    targets.push({ name: 'sipbalancer (jvmRoute sticky)', url: `http://127.0.0.1:${httpPort}/index.html`, headers: cookieHeaders });
-    lbCheck = async () => {
+    targets.push({ name: workers > 1 ? `sipbalancer (sticky, workers=${workers})` : 'sipbalancer (jvmRoute sticky)', cores: workers, url: `http://127.0.0.1:${httpPort}/index.html`, headers: cookieHeaders });
+    lbChecks.push(async () => {
     const stat = JSON.parse((await httpRequest(`http://127.0.0.1:${statisticPort}/lbstat`)).body).Metrics;
     if (stat.HttpBackendErrors > 0 || Object.keys(stat.HttpResponsesByStatusCode).some((k) => k !== '200')) {
       console.error('sipbalancer responses by status:', JSON.stringify(stat.HttpResponsesByStatusCode), 'backend errors:', stat.HttpBackendErrors);
       console.error(lb.output().slice(-3000));
     }
-    };
-    stopBeats = () => clearInterval(beat);
+    });
+    beats.push(beat);
   }
 
   // Rounds: each target once per round, in turn; the median round of each target is reported.
@@ -252,25 +259,27 @@ backend be
       if (ROUNDS > 1) console.error(`round ${round + 1}/${ROUNDS} ${t.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99.toFixed(2)} ms`);
     }
   }
-  await lbCheck();
-  stopBeats();
+  for (const check of lbChecks) await check();
+  for (const beat of beats) clearInterval(beat);
   const median = (list) => [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)];
-  const results = targets.map((t) => ({ name: t.name, ...median(runs.get(t.name)) }));
+  const results = targets.map((t) => ({ name: t.name, cores: t.cores, ...median(runs.get(t.name)) }));
 
-  const haproxy = results.find((r) => r.name.startsWith('HAProxy'));
+  // Each row against HAProxy with as many threads as the row has processes (one when there is no such lane).
+  const haproxyFor = (r) => results.find((h) => h.name.startsWith('HAProxy') && h.cores === (r.cores ?? 1)) ?? results.find((h) => h.name.startsWith('HAProxy'));
   void stop;
   const pad = (s, n) => String(s).padEnd(n);
   const lines = [
     `wrk -t1 -c${CONNECTIONS} -d${DURATION}s --latency, 827-byte static file, node ${process.version}, ${new Date().toISOString()}` +
       (ROUNDS > 1 ? `, median of ${ROUNDS} alternating rounds` : ''),
     '',
-    `| ${pad('target', 33)} | ${pad('req/s', 9)} | ${pad('p50 ms', 7)} | ${pad('p99 ms', 7)} | ${pad('req/s vs HAProxy', 16)} | ${pad('p99 vs HAProxy', 14)} |`,
-    `|${'-'.repeat(35)}|${'-'.repeat(11)}|${'-'.repeat(9)}|${'-'.repeat(9)}|${'-'.repeat(18)}|${'-'.repeat(16)}|`,
+    `| ${pad('target', 36)} | ${pad('req/s', 9)} | ${pad('p50 ms', 7)} | ${pad('p99 ms', 7)} | ${pad('req/s vs HAProxy', 16)} | ${pad('p99 vs HAProxy', 14)} |`,
+    `|${'-'.repeat(38)}|${'-'.repeat(11)}|${'-'.repeat(9)}|${'-'.repeat(9)}|${'-'.repeat(18)}|${'-'.repeat(16)}|`,
   ];
   for (const r of results) {
+    const haproxy = haproxyFor(r);
     const ratio = haproxy ? (r.rps / haproxy.rps).toFixed(2) + '×' : '-';
     const p99ratio = haproxy ? (r.p99 / haproxy.p99).toFixed(2) + '×' : '-';
-    lines.push(`| ${pad(r.name, 33)} | ${pad(Math.round(r.rps), 9)} | ${pad(r.p50.toFixed(2), 7)} | ${pad(r.p99.toFixed(2), 7)} | ${pad(ratio, 16)} | ${pad(p99ratio, 14)} |`);
+    lines.push(`| ${pad(r.name, 36)} | ${pad(Math.round(r.rps), 9)} | ${pad(r.p50.toFixed(2), 7)} | ${pad(r.p99.toFixed(2), 7)} | ${pad(ratio, 16)} | ${pad(p99ratio, 14)} |`);
     if (r.errors > 0 || r.socketErrors) lines.push(`  ${r.name}: ${r.errors} non-2xx/3xx responses ${r.socketErrors}`);
   }
   console.log(lines.join('\n'));

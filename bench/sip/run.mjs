@@ -251,7 +251,7 @@ async function startNaive(lane, uasPort, _dir, opts) {
 
 async function startBalancer(lane, uasPort, dir, opts) {
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` first');
-  const [externalPort, internalPort, heartbeatPort] = [await freePort(), await freePort(), await freePort()];
+  const [externalPort, internalPort, heartbeatPort, statisticPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const props = {
     host: HOST,
     externalUdpPort: externalPort,
@@ -259,7 +259,8 @@ async function startBalancer(lane, uasPort, dir, opts) {
     internalUdpPort: internalPort,
     internalTcpPort: '',
     heartbeatPort,
-    statisticPort: '',
+    // Served once every worker serves (workers=N binds the UDP port with the first one): the bench waits for it.
+    statisticPort,
     httpPort: '',
     extraServerNodes: `${HOST}:${uasPort}`,
     performanceTestingMode: true,
@@ -270,7 +271,13 @@ async function startBalancer(lane, uasPort, dir, opts) {
   const cfgPath = join(dir, `${lane.id}.properties`);
   writeFileSync(cfgPath, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
   const proc = startProcess(process.execPath, [...opts.nodeArgs, BALANCER_BIN, '--config', cfgPath], { cwd: ROOT });
-  await Promise.race([waitUdpBound(externalPort, 15_000, 'the balancer'), proc.exited.then(() => { throw new Error(`the balancer exited:\n${proc.output()}`); })]);
+  const ready = async () => {
+    await waitUdpBound(externalPort, 60_000, 'the balancer');
+    for (let until = Date.now() + 60_000; !(await globalThis.fetch(`http://${HOST}:${statisticPort}/lbstat`).then((r) => r.ok, () => false)); await sleep(100)) {
+      if (Date.now() > until) throw new Error('the balancer\'s statistics port did not open within 60 s');
+    }
+  };
+  await Promise.race([ready(), proc.exited.then(() => { throw new Error(`the balancer exited:\n${proc.output()}`); })]);
   await sleep(300);
   return { port: externalPort, ports: [externalPort, internalPort], pid: proc.child.pid, stop: () => proc.stop('SIGTERM'), output: proc.output };
 }

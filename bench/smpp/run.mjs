@@ -2,7 +2,8 @@
 // connection to the same SMSC simulator. One command: `npm run build && node bench/smpp/run.mjs`.
 // Options: --seconds N (measured time per run, default 3), --warmup N (default 1), --repeat N (runs per
 // cell, interleaved across paths; the median is reported; default 3), --haproxy-threads N (nbthread;
-// default: HAProxy's own, one thread per CPU).
+// default: HAProxy's own, one thread per CPU). Two more paths, HAProxy nbthread 2 and the broker with
+// workers=2, show what a second core buys; each is compared with HAProxy nbthread 2.
 
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
@@ -85,11 +86,15 @@ async function waitPort(port) {
 }
 
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'latin1' }).trim()) || 100;
-/** CPU seconds (user + system, all threads) used so far by a process, from /proc. */
+/** CPU seconds (user + system, all threads) used so far by a process and its children (workers), from /proc. */
 function cpuSeconds(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  let children = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch { /* no children file */ }
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks + children.reduce((sum, c) => sum + cpuSeconds(c), 0);
 }
 
 /** Runs the load generator; with `pid`, also the CPU time that process spent per submit_sm round trip. */
@@ -115,30 +120,47 @@ function loadgen(port, { binds, window }) {
 const simPort = await freePort();
 await start(process.execPath, [join(here, 'smsc-sim.mjs'), simPort], 'ready');
 
-const haproxyPort = await freePort();
-const haproxyCfg = join(dir, 'haproxy.cfg');
-writeFileSync(haproxyCfg, [
-  'global', '  maxconn 4000', ...(haproxyThreads > 0 ? [`  nbthread ${haproxyThreads}`] : []), 'defaults', '  mode tcp', '  timeout connect 5s', '  timeout client 120s', '  timeout server 120s',
-  'frontend smpp', `  bind 127.0.0.1:${haproxyPort}`, '  default_backend smsc',
-  'backend smsc', `  server sim 127.0.0.1:${simPort}`, '',
-].join('\n'));
-const haproxy = spawn('haproxy', ['-f', haproxyCfg, '-db'], { stdio: ['ignore', 'ignore', 'inherit'] });
-children.push(haproxy);
-await waitPort(haproxyPort);
+async function startHaproxy(threads) {
+  const port = await freePort();
+  const cfg = join(dir, `haproxy-${threads}.cfg`);
+  writeFileSync(cfg, [
+    'global', '  maxconn 4000', ...(threads > 0 ? [`  nbthread ${threads}`] : []), 'defaults', '  mode tcp', '  timeout connect 5s', '  timeout client 120s', '  timeout server 120s',
+    'frontend smpp', `  bind 127.0.0.1:${port}`, '  default_backend smsc',
+    'backend smsc', `  server sim 127.0.0.1:${simPort}`, '',
+  ].join('\n'));
+  const child = spawn('haproxy', ['-f', cfg, '-db'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  await waitPort(port);
+  return { port, pid: child.pid };
+}
 
-const brokerPort = await freePort();
-const [sipPort, heartbeatPort, statisticPort] = [await freePort(), await freePort(), await freePort()];
-const props = join(dir, 'lb.properties');
-writeFileSync(props, [
-  'host=127.0.0.1', `externalPort=${sipPort}`, `heartbeatPort=${heartbeatPort}`, `statisticPort=${statisticPort}`, 'httpPort=',
-  `smppPort=${brokerPort}`, `remoteServers=127.0.0.1:${simPort}`,
-  'timeoutResponse=10000', 'timeoutEnquire=60000', 'logLevel=warn', '',
-].join('\n'));
-const broker = spawn(process.execPath, [join(root, 'bin', 'sipbalancer'), '--config', props, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
-children.push(broker);
-await waitPort(brokerPort);
+/** The broker with `workers` processes (workers=2 beside HAProxy nbthread 2: what a second core buys). */
+async function startBroker(workers) {
+  const port = await freePort();
+  const [sipPort, heartbeatPort, statisticPort] = [await freePort(), await freePort(), await freePort()];
+  const props = join(dir, `lb-${workers}.properties`);
+  writeFileSync(props, [
+    'host=127.0.0.1', `externalPort=${sipPort}`, `heartbeatPort=${heartbeatPort}`, `statisticPort=${statisticPort}`, 'httpPort=',
+    `smppPort=${port}`, `remoteServers=127.0.0.1:${simPort}`,
+    'timeoutResponse=10000', 'timeoutEnquire=60000', 'logLevel=warn', `workers=${workers}`, '',
+  ].join('\n'));
+  const child = spawn(process.execPath, [join(root, 'bin', 'sipbalancer'), '--config', props, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  await waitPort(port);
+  // With workers the port is bound as soon as the first worker listens: wait for the statistics port (all serve).
+  await waitPort(statisticPort);
+  return { port, pid: child.pid };
+}
 
-const paths = [['direct', simPort, 0], ['HAProxy TCP', haproxyPort, haproxy.pid], ['broker', brokerPort, broker.pid]];
+const haproxy = await startHaproxy(haproxyThreads);
+const haproxy2 = await startHaproxy(2);
+const broker = await startBroker(1);
+const broker2 = await startBroker(2);
+
+const paths = [
+  ['direct', simPort, 0], ['HAProxy TCP', haproxy.port, haproxy.pid], ['broker', broker.port, broker.pid],
+  ['HAProxy TCP nbthread 2', haproxy2.port, haproxy2.pid], ['broker workers=2', broker2.port, broker2.pid],
+];
 const median = (runs, key) => {
   const v = runs.map((r) => r[key]).sort((a, b) => a - b);
   return v[Math.floor(v.length / 2)];
@@ -154,7 +176,7 @@ for (const sc of scenarios) {
   }]));
   for (const [name] of paths) {
     const r = results[name];
-    rows.push({ scenario: `${sc.binds} bind × window ${sc.window}`, target: name, ...r, ratio: r.rate / results['HAProxy TCP'].rate });
+    rows.push({ scenario: `${sc.binds} bind × window ${sc.window}`, target: name, ...r, ratio: r.rate / results[name.endsWith('2') ? 'HAProxy TCP nbthread 2' : 'HAProxy TCP'].rate });
   }
 }
 

@@ -19,7 +19,7 @@ export class ActiveStandbyAlgorithm implements BalancerAlgorithm {
 
   init(ctx: AlgorithmContext): void {
     this.log = ctx.log;
-    this.failback = /^(true|yes|on|1)$/i.test(ctx.properties.activeStandbyFailback?.trim() ?? '');
+    this.failback = ctx.config.algorithm.activeStandbyFailback;
   }
 
   nodesChanged(live: readonly ServerNode[]): void {
@@ -79,4 +79,8 @@ export class ActiveStandbyAlgorithm implements BalancerAlgorithm {
   }
 }
 
-registerAlgorithm('active-standby', () => new ActiveStandbyAlgorithm());
+registerAlgorithm('active-standby', () => new ActiveStandbyAlgorithm(), {
+  description: 'one node takes all traffic until it fails',
+  javaNames: ['ActiveStandbyAlgorithm'],
+  readConfig: (r) => ({ activeStandbyFailback: r.bool('activeStandbyFailback', false) }),
+});

@@ -16,7 +16,7 @@ export interface AffinityTableStats {
 const NONE = -1;
 
 /** callIdAffinityMaxEntries's default: about 145 B of heap each (measured, 45-byte Call-IDs), so ~30 MB at most. */
-export const DEFAULT_MAX_ENTRIES = 200_000;
+export { DEFAULT_AFFINITY_MAX_ENTRIES as DEFAULT_MAX_ENTRIES } from '../config/algorithm-section.js';
 
 export class AffinityTable {
   private readonly index = new Map<string, number>();

@@ -57,20 +57,8 @@ export interface BalancerAlgorithm {
 
 export type AlgorithmFactory = () => BalancerAlgorithm;
 
-const factories = new Map<string, AlgorithmFactory>();
-
-/** Registers a built-in algorithm under its name (done by each algorithm's file). */
-export function registerAlgorithm(name: string, factory: AlgorithmFactory): void {
-  factories.set(name, factory);
-}
-
-export function algorithmFactory(name: string): AlgorithmFactory | undefined {
-  return factories.get(name);
-}
-
-export function registeredAlgorithmNames(): string[] {
-  return [...factories.keys()].sort();
-}
+// The registry of names lives in registry.ts; re-exported here for the algorithms' files.
+export { algorithmFactory, registerAlgorithm, registeredAlgorithmNames } from './registry.js';
 
 /** Active nodes of a list, in a stable order (by id), for algorithms that index into them. */
 export function activeNodes(nodes: readonly ServerNode[]): ServerNode[] {

@@ -139,4 +139,7 @@ function fnv(s: string): number {
   return h >>> 0;
 }
 
-registerAlgorithm('call-id-affinity', () => new CallIdAffinityAlgorithm());
+registerAlgorithm('call-id-affinity', () => new CallIdAffinityAlgorithm(), {
+  description: 'Call-ID → node map, new calls round robin (the default)',
+  javaNames: ['CallIDAffinityBalancerAlgorithm'],
+});

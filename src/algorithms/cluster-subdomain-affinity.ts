@@ -5,6 +5,7 @@
 import { registerAlgorithm, type AlgorithmContext } from './algorithm.js';
 import { AffinityMapAlgorithm } from './affinity-map.js';
 import type { ServerNode } from '../registry/server-node.js';
+import type { PropertyReader } from '../config/reader.js';
 
 /**
  * Parses `( 192.168.1.1, 192.168.1.2 ) ( 10.10.10.10,20.20.20.20, 30.30.30.30)`: groups in parentheses,
@@ -49,16 +50,25 @@ export function parseSubclusterMap(value: string): string[][] {
   return groups;
 }
 
+/** subclusterMap, read once when the configuration is loaded; a problem is reported with its line. */
+function readSubclusterMap(r: PropertyReader): string[][] {
+  const p = r.raw('subclusterMap');
+  if (p === undefined) return [];
+  try {
+    return parseSubclusterMap(p.value);
+  } catch (err) {
+    r.error(p, 'subclusterMap', (err as Error).message.replace(/^subclusterMap: /, ''));
+    return [];
+  }
+}
+
 export class ClusterSubdomainAffinityAlgorithm extends AffinityMapAlgorithm {
   readonly name = 'cluster-subdomain-affinity';
   /** host (ip, hostname or host:port, lower case) → group index. */
   private groupOf = new Map<string, number>();
 
   protected override configure(ctx: AlgorithmContext): void {
-    let groups = ctx.config.algorithm.subclusterMap;
-    // The loader parses subclusterMap; read the raw property if this build's loader does not yet.
-    const raw = ctx.properties.subclusterMap;
-    if (groups.length === 0 && raw !== undefined && raw.trim() !== '') groups = parseSubclusterMap(raw);
+    const groups = ctx.config.algorithm.subclusterMap;
     this.groupOf = new Map();
     groups.forEach((hosts, g) => hosts.forEach((h) => this.groupOf.set(h.toLowerCase(), g)));
     ctx.log.info(`cluster-subdomain-affinity: ${groups.length} subcluster groups: ${groups.map((g) => `(${g.join(',')})`).join(' ')}`);
@@ -94,4 +104,8 @@ export class ClusterSubdomainAffinityAlgorithm extends AffinityMapAlgorithm {
   }
 }
 
-registerAlgorithm('cluster-subdomain-affinity', () => new ClusterSubdomainAffinityAlgorithm());
+registerAlgorithm('cluster-subdomain-affinity', () => new ClusterSubdomainAffinityAlgorithm(), {
+  description: 'Call-ID affinity with failover inside subcluster groups',
+  javaNames: ['ClusterSubdomainAffinityAlgorithm'],
+  readConfig: (r) => ({ subclusterMap: readSubclusterMap(r) }),
+});

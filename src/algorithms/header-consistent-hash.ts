@@ -20,15 +20,6 @@ export function ringKeyOf(node: ServerNode): string {
   return `${node.ip}:${p.udp ?? p.tcp ?? p.tls ?? p.ws ?? p.wss ?? node.httpPort ?? ''}`;
 }
 
-/** The ring size from `hashRingVirtualNodes` (an extra property), default DEFAULT_VIRTUAL_NODES. */
-export function virtualNodesOf(properties: Readonly<Record<string, string>>): number {
-  const raw = properties.hashRingVirtualNodes;
-  if (raw === undefined || raw.trim() === '') return DEFAULT_VIRTUAL_NODES;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error(`hashRingVirtualNodes must be an integer from 1 to 100000, got "${raw}"`);
-  return n;
-}
-
 export class HeaderConsistentHashAlgorithm implements BalancerAlgorithm {
   readonly name: string = 'header-consistent-hash';
   protected ring = new HashRing<ServerNode>(ringKeyOf);
@@ -38,7 +29,7 @@ export class HeaderConsistentHashAlgorithm implements BalancerAlgorithm {
 
   init(ctx: AlgorithmContext): void {
     const a = ctx.config.algorithm;
-    this.ring = new HashRing<ServerNode>(ringKeyOf, virtualNodesOf(ctx.properties));
+    this.ring = new HashRing<ServerNode>(ringKeyOf, ctx.config.algorithm.hashRingVirtualNodes);
     this.keyOf = affinityKeyFunction({ key: a.sipHeaderAffinityKey, exclusionPattern: a.sipHeaderAffinityExclusionPattern, fallbackKey: a.sipHeaderAffinityFallbackKey });
     this.httpKey = a.httpAffinityKey;
     ctx.log.info(`${this.name}: affinity key ${a.sipHeaderAffinityKey} (fallback ${a.sipHeaderAffinityFallbackKey}), HTTP parameter ${a.httpAffinityKey}`);
@@ -78,4 +69,8 @@ export class HeaderConsistentHashAlgorithm implements BalancerAlgorithm {
   stop(): void {}
 }
 
-registerAlgorithm('header-consistent-hash', () => new HeaderConsistentHashAlgorithm());
+registerAlgorithm('header-consistent-hash', () => new HeaderConsistentHashAlgorithm(), {
+  description: 'consistent hash ring over a SIP header / HTTP parameter',
+  javaNames: ['HeaderConsistentHashBalancerAlgorithm', 'PureConsistentHashBalancerAlgorithm'],
+  readConfig: (r) => ({ hashRingVirtualNodes: r.int('hashRingVirtualNodes', DEFAULT_VIRTUAL_NODES, { min: 1, max: 100_000 }) }),
+});

@@ -4,26 +4,17 @@
 // The SIP forwarder feeds it: requestForwarded() per request sent to a node, responseReceived() per response.
 
 import type { Config, HealthConfig } from '../config/types.js';
+import { DEFAULT_QUARANTINE_MS } from '../config/health-section.js';
 import type { Logger } from '../log.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { ServerNode } from '../registry/server-node.js';
 
-export const DEFAULT_QUARANTINE_MS = 30_000;
 /** A node marked bad again soon after its quarantine waits twice as long, up to this many times the base. */
 const MAX_QUARANTINE_FACTOR = 8;
 
-/** The quarantine from the `nodeQuarantine` property (ms; 0 = only a new sessionId brings a node back). */
-export function quarantineOf(properties: Readonly<Record<string, string>>): number {
-  const raw = properties.nodeQuarantine;
-  if (raw === undefined || raw.trim() === '') return DEFAULT_QUARANTINE_MS;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`nodeQuarantine must be a whole number of milliseconds (0 = off), got "${raw}"`);
-  return n;
-}
-
 /** The monitor the configuration asks for, not started (the SIP service starts and stops it). */
 export function createNodeHealthMonitor(ctx: { readonly config: Config; readonly registry: NodeRegistry; readonly log: Logger }): NodeHealthMonitor {
-  return new NodeHealthMonitor(ctx.registry, { health: ctx.config.health, quarantineMs: quarantineOf(ctx.config.properties), log: ctx.log });
+  return new NodeHealthMonitor(ctx.registry, { health: ctx.config.health, quarantineMs: ctx.config.health.quarantineMs, log: ctx.log });
 }
 
 export interface HealthMonitorOptions {

@@ -36,4 +36,4 @@ export class LeastCallsAlgorithm extends AffinityMapAlgorithm {
   }
 }
 
-registerAlgorithm('least-calls', () => new LeastCallsAlgorithm());
+registerAlgorithm('least-calls', () => new LeastCallsAlgorithm(), { description: 'new calls to the node with the fewest active calls' });

@@ -10,32 +10,20 @@ import { MemoryAffinityStore, type AffinityStore, type AffinityStoreStats } from
 import { httpQueryParameter } from './affinity-key.js';
 import { HeaderConsistentHashAlgorithm, ringKeyOf } from './header-consistent-hash.js';
 import type { ServerNode } from '../registry/server-node.js';
-
-export const DEFAULT_AFFINITY_TTL_SECONDS = 3600;
-export const DEFAULT_AFFINITY_STORE_TIMEOUT_MS = 500;
-
-function positiveNumber(raw: string | undefined, key: string): number | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${key} must be a positive number, got "${raw}"`);
-  return n;
-}
+import { DEFAULT_AFFINITY_TTL_SECONDS } from '../config/algorithm-section.js';
 
 /** The store the configuration asks for (not started). */
 export async function createAffinityStore(ctx: AlgorithmContext): Promise<AffinityStore> {
   const a = ctx.config.algorithm;
-  const p = ctx.properties;
-  const ttlSeconds = positiveNumber(p.affinityStoreTtl, 'affinityStoreTtl') ?? DEFAULT_AFFINITY_TTL_SECONDS;
-  const url = a.affinityStore ?? (p.affinityStore?.trim() || undefined);
-  if (url === undefined || url === 'memory') return new MemoryAffinityStore({ ttlMs: ttlSeconds * 1000 });
-  if (!/^rediss?:\/\//.test(url)) throw new Error(`affinityStore must be "memory" or redis://host:port, got "${url}"`);
+  const url = a.affinityStore;
+  if (url === undefined) return new MemoryAffinityStore({ ttlMs: a.affinityStoreTtlSeconds * 1000 });
   // Loaded only when configured, so a balancer without Redis never loads the client.
   const { RedisAffinityStore } = await import('./affinity-store-redis.js');
   return new RedisAffinityStore({
     url,
-    ttlMs: ttlSeconds * 1000,
-    timeoutMs: positiveNumber(p.affinityStoreTimeout, 'affinityStoreTimeout') ?? DEFAULT_AFFINITY_STORE_TIMEOUT_MS,
-    keyPrefix: p.affinityStoreKeyPrefix?.trim() || undefined,
+    ttlMs: a.affinityStoreTtlSeconds * 1000,
+    timeoutMs: a.affinityStoreTimeoutMs,
+    keyPrefix: a.affinityStoreKeyPrefix,
     log: ctx.log,
   });
 }
@@ -123,4 +111,7 @@ export class PersistentConsistentHashAlgorithm extends HeaderConsistentHashAlgor
   }
 }
 
-registerAlgorithm('persistent-consistent-hash', () => new PersistentConsistentHashAlgorithm());
+registerAlgorithm('persistent-consistent-hash', () => new PersistentConsistentHashAlgorithm(), {
+  description: 'consistent hash that remembers assignments (memory or Redis)',
+  javaNames: ['PersistentConsistentHashBalancerAlgorithm'],
+});

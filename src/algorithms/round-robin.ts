@@ -79,4 +79,7 @@ export class RoundRobinAlgorithm implements BalancerAlgorithm {
   }
 }
 
-registerAlgorithm('round-robin', () => new RoundRobinAlgorithm());
+registerAlgorithm('round-robin', () => new RoundRobinAlgorithm(), {
+  description: 'every new call to the next active node',
+  javaNames: ['DefaultBalancerAlgorithm', 'RoundRobinBalancerAlgorithm'],
+});

@@ -24,4 +24,4 @@ export class UserBasedAlgorithm extends AffinityMapAlgorithm {
   }
 }
 
-registerAlgorithm('user-based', () => new UserBasedAlgorithm());
+registerAlgorithm('user-based', () => new UserBasedAlgorithm(), { description: 'affinity by To user / From URI', javaNames: ['UserBasedAlgorithm'] });

@@ -13,4 +13,4 @@ export class WeightedAlgorithm extends AffinityMapAlgorithm {
   }
 }
 
-registerAlgorithm('weighted', () => new WeightedAlgorithm());
+registerAlgorithm('weighted', () => new WeightedAlgorithm(), { description: 'smooth weighted round robin with Call-ID affinity' });

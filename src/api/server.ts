@@ -18,6 +18,8 @@ export interface ApiSources {
   readonly registry: NodeRegistry;
   readonly version: string;
   readonly smppRemoteServers: readonly HostPort[];
+  /** With workers: the whole daemon's /lbstat and /metrics, gathered from every process. */
+  readonly daemonFigures?: { lbstat(): Promise<object>; metrics(): Promise<string> };
   /** The regex pins /lbnoderegex edits; absent means the endpoint answers 404. */
   readonly pins?: NodePins;
   /** The logger whose level /lbloglevel sets (the root: every child follows it). */
@@ -50,7 +52,7 @@ export class ApiServer {
     private readonly log: Logger,
   ) {
     const routes = new Map<string, Route>([
-      ['/lbstat', { help: 'statistics (JSON)', handler: (_req, res) => this.json(res, 200, this.sources.stats.lbstat()) }],
+      ['/lbstat', { help: 'statistics (JSON)', handler: async (_req, res) => this.json(res, 200, await (this.sources.daemonFigures?.lbstat() ?? this.sources.stats.lbstat())) }],
       ['/lbinfo', { help: 'nodes and regex pins (JSON)', handler: (_req, res) => this.json(res, 200, this.lbinfo()) }],
       ['/metrics', { help: 'Prometheus metrics', handler: (_req, res) => this.metrics(res) }],
       ['/lbloglevel', { help: 'lbloglevel?logLevel=DEBUG: change the log level', action: true, handler: (_req, res, query) => this.logLevel(res, query) }],
@@ -139,7 +141,7 @@ export class ApiServer {
 
   private async metrics(res: ServerResponse): Promise<void> {
     const registry = this.sources.stats.registry;
-    this.send(res, 200, registry.contentType, await registry.metrics());
+    this.send(res, 200, registry.contentType, await (this.sources.daemonFigures?.metrics() ?? registry.metrics()));
   }
 
   /** /lbloglevel?logLevel=DEBUG: the log4j names (ALL, TRACE, DEBUG, INFO, WARN, ERROR, FATAL, OFF) and ours. */

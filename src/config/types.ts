@@ -64,6 +64,10 @@ export interface SipConfig {
   readonly retryAfterSeconds: number;
   readonly maxMessageSize: number;
   readonly tcpIdleTimeoutMs: number;
+  /** Inbound SIP stream connections (TCP, TLS, WS, WSS together); 0 = no limit. */
+  readonly maxConnections: number;
+  /** An unfinished message on a stream older than this closes its connection; 0 = never. */
+  readonly messageTimeoutMs: number;
   readonly terminateTLSTraffic: boolean;
   /** Transport forced on the internal leg (`internalTransport`), or undefined to keep the client's. */
   readonly internalTransport?: SipTransport;
@@ -79,10 +83,12 @@ export interface HealthConfig {
   readonly responsesStatusCodeNodeRemoval: readonly number[];
   readonly maxNumberResponsesWithError: number;
   readonly maxErrorTimeMs: number;
+  /** How long a node marked bad from traffic stays out (`nodeQuarantine`); 0 = until it re-registers. */
+  readonly quarantineMs: number;
 }
 
 export interface AlgorithmConfig {
-  /** A built-in algorithm name (see algorithms/names.ts) or a module specifier for a custom one. */
+  /** A built-in algorithm name (see algorithms/registry.ts) or a module specifier for a custom one. */
   readonly name: string;
   /** True when `name` is a path or package of a custom algorithm module. */
   readonly custom: boolean;
@@ -94,12 +100,19 @@ export interface AlgorithmConfig {
   readonly sipHeaderAffinityExclusionPattern?: RegExp;
   readonly sipHeaderAffinityFallbackKey: string;
   readonly httpAffinityKey: string;
-  /** Groups of node hosts for cluster-subdomain-affinity. */
+  /** Groups of node hosts for cluster-subdomain-affinity (read by that algorithm's own key reader). */
   readonly subclusterMap: readonly (readonly string[])[];
+  /** Points per node on the hash ring of the consistent-hash algorithms (`hashRingVirtualNodes`). */
+  readonly hashRingVirtualNodes: number;
+  /** active-standby gives traffic back to the first node when it returns (`activeStandbyFailback`). */
+  readonly activeStandbyFailback: boolean;
   readonly trafficRampupCyclePeriodMs?: number;
   readonly trafficPercentageIncrease?: number;
   /** `redis://host:port` for a shared affinity store, or undefined for in-memory. */
   readonly affinityStore?: string;
+  readonly affinityStoreTimeoutMs: number;
+  readonly affinityStoreTtlSeconds: number;
+  readonly affinityStoreKeyPrefix?: string;
 }
 
 export interface HttpConfig {
@@ -194,6 +207,8 @@ export interface Config {
   readonly internalHost: string;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
+  /** Processes serving the listening points (1: one process; more: a primary and that many workers). */
+  readonly workers: number;
   readonly registry: RegistryConfig;
   readonly probe: ProbeConfig;
   readonly sip: SipConfig;

@@ -34,7 +34,7 @@ export function compareVersions(a: string, b: string): number {
 }
 
 export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
-  private readonly nodes = new Map<string, ServerNode>();
+  protected readonly nodes = new Map<string, ServerNode>();
   private readonly opts: RegistryOptions;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -238,7 +238,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     if (init.properties) node.properties = { ...init.properties };
   }
 
-  private afterChange(): void {
+  protected afterChange(): void {
     this.liveCache = undefined;
     let latest = '0';
     for (const node of this.nodes.values()) if (compareVersions(node.version, latest) > 0) latest = node.version;

@@ -15,6 +15,7 @@ import { pairByFamily } from './transport/dual-stack.js';
 import { NodeSources } from '../registry/node-sources.js';
 import type { SipMessage } from './message.js';
 import type { Flow } from './transport/transport.js';
+import { StreamLimits } from './transport/stream-limits.js';
 
 /** Transports this build can listen on; TLS, WS and WSS plug in here as listening point classes. */
 const FACTORIES: Partial<Record<SipTransport, (opts: TransportOptions) => ListeningPoint>> = {
@@ -32,6 +33,7 @@ export function createSipService(ctx: ServiceContext): Service {
   let forwarder: SipForwarder | undefined;
   let health: NodeHealthMonitor | undefined;
   const onMessage = (msg: SipMessage, flow: Flow): void => forwarder!.onMessage(msg, flow);
+  const streamLimits = new StreamLimits(sip.maxConnections, sip.messageTimeoutMs, ctx.stats.sip, log);
 
   /** Builds one side's points on its IPv4 host, or (ipv6Host given) on ipv6Host with the IPv6 ports. */
   const build = (side: Side, ipv6Host?: string, into: ListeningPoint[] = points): void => {
@@ -55,6 +57,7 @@ export function createSipService(ctx: ServiceContext): Service {
           log,
           onMessage,
           tls: config.tls,
+          streamLimits,
         }),
       );
     }
@@ -116,6 +119,7 @@ export function createSipService(ctx: ServiceContext): Service {
     async stop() {
       // The composition root has logged "Stopping the sip forwarder" (the manual's line) already.
       health?.stop();
+      streamLimits.stop();
       health = undefined;
       for (const p of points) {
         log.info(`Removing the following Listening Point ${p.transport} ${p.host}:${p.port} (${p.side})`);

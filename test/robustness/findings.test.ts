@@ -2,7 +2,8 @@
 // each failed on the code before its fix and passes after.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectHealthy, sendPaced, seriesOf, sipRequest, startLb, startSinkNode, type Lb, type SinkNode } from './harness.js';
+import { connect, type Socket } from 'node:net';
+import { HOST, expectHealthy, sendPaced, seriesOf, sipRequest, startLb, startSinkNode, waitFor, type Lb, type SinkNode } from './harness.js';
 
 describe('bounded state and closed-set counters (findings 1, 2)', () => {
   let sink: SinkNode;
@@ -46,6 +47,54 @@ describe('bounded state and closed-set counters (findings 1, 2)', () => {
     expect(byMethod.other).toBeGreaterThanOrEqual(forwarded);
     const page = await lb.metrics();
     expect(seriesOf(page, 'sipbalancer_sip_requests_total').length).toBeLessThanOrEqual(15);
+    await expectHealthy(lb);
+  });
+});
+
+describe('stream limits (finding 3)', () => {
+  let lb: Lb;
+  const sockets: Socket[] = [];
+  beforeAll(async () => {
+    lb = await startLb([], { sipMaxConnections: 5, sipMessageTimeout: 600 });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await lb?.stop();
+  });
+
+  /** Opens a TCP connection to the external port; resolves with it and a promise of its close. */
+  async function open(): Promise<{ socket: Socket; closed: Promise<void> }> {
+    const socket = connect({ host: HOST, port: lb.externalPort });
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    return { socket, closed };
+  }
+
+  it('closes connections over sipMaxConnections at once and counts them', async () => {
+    const conns = [];
+    for (let i = 0; i < 8; i++) conns.push(await open());
+    let closedCount = 0;
+    for (const c of conns) void c.closed.then(() => closedCount++);
+    await waitFor(() => closedCount >= 3, 'three refused connections');
+    const stat = await lb.lbstat();
+    expect((stat.SipDroppedByReason as Record<string, number>)['too-many-connections']).toBe(3);
+    for (const c of conns) c.socket.destroy();
+    await Promise.all(conns.map((c) => c.closed));
+  });
+
+  it('closes a connection whose message stays unfinished past sipMessageTimeout', async () => {
+    // Closed connections are released: new ones are admitted again.
+    await waitFor(async () => ((await lb.lbstat()).NumberOfActiveSipConnections as number) === 0, 'connections released');
+    const idle = await open();
+    const slow = await open();
+    slow.socket.write(sipRequest('OPTIONS', 'slow').subarray(0, 40));
+    await slow.closed;
+    const stat = await lb.lbstat();
+    expect((stat.SipDroppedByReason as Record<string, number>)['message-timeout']).toBe(1);
+    // A connection with nothing unfinished is not the sweep's business.
+    expect(idle.socket.destroyed).toBe(false);
     await expectHealthy(lb);
   });
 });

@@ -8,7 +8,7 @@ const log = silentLogger();
 
 function setup(health: Partial<HealthConfig>, quarantineMs = 30_000) {
   const registry = new NodeRegistry({ nodeTimeoutMs: 3_600_000, heartbeatIntervalMs: 1000 }, log);
-  const full: HealthConfig = { responsesStatusCodeNodeRemoval: [503], maxNumberResponsesWithError: 5, maxErrorTimeMs: 300_000, ...health };
+  const full: HealthConfig = { responsesStatusCodeNodeRemoval: [503], maxNumberResponsesWithError: 5, maxErrorTimeMs: 300_000, quarantineMs, ...health };
   const monitor = new NodeHealthMonitor(registry, { health: full, quarantineMs, log });
   monitor.start();
   const node = registry.register({ ip: '10.0.0.1', ports: { udp: 5070 }, sessionId: 'a' });

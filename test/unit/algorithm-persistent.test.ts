@@ -85,11 +85,9 @@ describe('persistent-consistent-hash', () => {
     await algo.stop();
   });
 
-  it('refuses an affinityStore that is neither memory nor redis://', async () => {
-    const algo = new PersistentConsistentHashAlgorithm();
-    const ctx = contextFor();
-    const bad = { ...ctx, properties: { affinityStore: 'mysql://x' } };
-    await expect(algo.init(bad)).rejects.toThrow(/affinityStore must be/);
+  it('refuses an affinityStore that is neither memory nor redis://', () => {
+    // Read once, when the configuration is loaded: the algorithm never sees a bad store.
+    expect(() => contextFor({ algorithmClass: 'persistent-consistent-hash', affinityStore: 'mysql://x' })).toThrow(/affinityStore=mysql:\/\/x: expected memory or redis:\/\/host:port/);
     vi.restoreAllMocks();
   });
 });

@@ -111,7 +111,7 @@ describe('Redis affinity store', () => {
 
   it('starts without Redis, routing on the ring alone', async () => {
     const { log, lines } = capturingLogger();
-    const ctx = { ...contextFor(), log, properties: { affinityStore: 'redis://127.0.0.1:1', affinityStoreTimeout: '200' } };
+    const ctx = { ...contextFor({ affinityStore: 'redis://127.0.0.1:1', affinityStoreTimeout: 200 }), log };
     const algo = new PersistentConsistentHashAlgorithm();
     stores.push(algo);
     const started = Date.now();

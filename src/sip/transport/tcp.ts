@@ -44,6 +44,9 @@ export class TcpListeningPoint implements ListeningPoint {
   async start(): Promise<void> {
     const server = this.createServer((socket) => this.accept(socket));
     this.server = server;
+    // Counted on the raw connection, before any TLS handshake: what a slow or idle client costs is bounded.
+    const limits = this.opts.streamLimits;
+    if (limits) server.prependListener('connection', (socket: Socket) => void limits.admit(socket, this.transport));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.port, this.host, () => {
@@ -55,6 +58,7 @@ export class TcpListeningPoint implements ListeningPoint {
   }
 
   private accept(socket: Socket): void {
+    if (socket.destroyed) return; // refused by sipMaxConnections
     const address = normaliseAddress(socket.remoteAddress ?? '');
     const port = socket.remotePort ?? 0;
     const conn = this.adopt(socket, address, port, true);
@@ -104,6 +108,7 @@ export class TcpListeningPoint implements ListeningPoint {
       },
     });
     socket.on('data', (chunk: Buffer) => framer.push(chunk));
+    this.opts.streamLimits?.watch(socket, framer);
     socket.on('error', (err) => {
       stats.connectionErrors++;
       log.debug({ err }, `${this.transport} connection ${key} failed`);

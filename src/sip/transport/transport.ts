@@ -5,6 +5,7 @@ import type { SipTransport, TlsConfig } from '../../config/types.js';
 import type { SipMessage } from '../message.js';
 import type { SipStats } from '../../stats/sip-stats.js';
 import type { Logger } from '../../log.js';
+import type { StreamLimits } from './stream-limits.js';
 
 /** The side of the balancer a listening point faces: clients (external) or nodes (internal). */
 export type Side = 'external' | 'internal';
@@ -54,4 +55,6 @@ export interface TransportOptions {
   readonly onMessage: (message: SipMessage, flow: Flow) => void;
   /** Certificates and policies for the TLS and WSS listening points (config.tls). */
   readonly tls?: TlsConfig;
+  /** Stream transports: the connection and unfinished-message limits shared by all of them. */
+  readonly streamLimits?: StreamLimits;
 }

@@ -102,6 +102,8 @@ export class WsListeningPoint implements ListeningPoint {
     });
     this.server = server;
     this.wss = wss;
+    const limits = this.opts.streamLimits;
+    if (limits) server.prependListener('connection', (socket: Socket) => void limits.admit(socket, this.transport));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     server.on('request', (req, res) => {
       // Plain HTTP on a SIP WebSocket port: say what it is.

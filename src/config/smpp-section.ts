@@ -1,0 +1,37 @@
+// The SMPP section of lb.properties: the broker's ports, its upstream SMSCs and its timers.
+
+import { parseHostPorts } from './hosts.js';
+import type { PropertyReader } from './reader.js';
+import type { SmppConfig } from './types.js';
+
+/** `isRemoteServerSsl` is the HTTP section's key; the original uses it for SMPP upstream connections too. */
+export function readSmppSection(r: PropertyReader, host: string, isRemoteServerSsl: boolean): SmppConfig {
+  const smppHost = r.string('smppHost', host)!;
+  const remoteRaw = r.raw('remoteServers');
+  const smppPort = r.port('smppPort');
+  const smppSslPort = r.port('smppSslPort');
+  const smpp: SmppConfig = {
+    port: smppPort,
+    sslPort: smppSslPort,
+    externalHost: r.string('smppExternalHost', smppHost)!,
+    internalHost: r.string('smppInternalHost'),
+    remoteServers: parseHostPorts(r, 'remoteServers', r.list('remoteServers'), undefined, remoteRaw),
+    isRemoteServerSsl,
+    maxPduSize: r.int('smppMaxPduSize', 65_536, { min: 64, max: 16 * 1024 * 1024, unit: 'bytes' }),
+    timeoutResponseMs: r.int('timeoutResponse', 3000, { min: 1, unit: 'milliseconds' }),
+    timeoutConnectionMs: r.int('timeoutConnection', 1000, { min: 1, unit: 'milliseconds' }),
+    timeoutEnquireMs: r.int('timeoutEnquire', 10_000, { min: 1, unit: 'milliseconds' }),
+    reconnectPeriodMs: r.int('reconnectPeriod', 500, { min: 1, unit: 'milliseconds' }),
+    timeoutConnectionCheckClientSideMs: r.int('timeoutConnectionCheckClientSide', 3000, { min: 1, unit: 'milliseconds' }),
+    timeoutConnectionCheckServerSideMs: r.int('timeoutConnectionCheckServerSide', 3000, { min: 1, unit: 'milliseconds' }),
+    maxConnectionSize: r.int('maxConnectionSize', 10, { min: 1 }),
+  };
+  const muxRaw = r.raw('muxMode');
+  if (muxRaw && r.bool('muxMode', false)) {
+    r.warn(muxRaw, 'muxMode', 'mux mode is not available yet; each ESME gets its own upstream connection (the original\'s regular mode)');
+  }
+  if ((smppPort !== undefined || smppSslPort !== undefined) && smpp.remoteServers.length === 0) {
+    r.warn(undefined, 'remoteServers', 'the SMPP broker has no remoteServers; it will use nodes that advertise an smppPort');
+  }
+  return smpp;
+}

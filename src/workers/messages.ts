@@ -1,0 +1,39 @@
+// The messages between the primary and its workers over the cluster IPC channel: registry snapshots
+// down, relayed registry changes up, statistics on request, and the start/stop handshake.
+
+import type { RegistryOp, RegistrySnapshot } from './registry-sync.js';
+
+/** What a worker reports of itself for /lbstat and /metrics. */
+export interface WorkerFigures {
+  readonly index: number;
+  readonly pid: number;
+  /** Nodes in the worker's copy of the registry. */
+  readonly knownNodes: number;
+  /** The worker's /lbstat document. */
+  readonly lbstat: Record<string, unknown>;
+  /** The worker's Prometheus registry as prom-client's getMetricsAsJSON() returns it. */
+  readonly metrics: readonly object[];
+}
+
+export type ToWorker =
+  | { readonly t: 'snapshot'; readonly snapshot: RegistrySnapshot }
+  | { readonly t: 'figures?'; readonly id: number }
+  | { readonly t: 'stop' };
+
+export type ToPrimary =
+  | { readonly t: 'hello' }
+  | { readonly t: 'ready' }
+  | { readonly t: 'failed'; readonly message: string }
+  | { readonly t: 'registry'; readonly op: RegistryOp }
+  | { readonly t: 'figures'; readonly id: number; readonly figures: WorkerFigures };
+
+/** The environment variable that carries a worker's index (0..workers-1), stable across its restarts. */
+export const WORKER_INDEX_ENV = 'SIPBALANCER_WORKER_INDEX';
+
+export function isToWorker(m: unknown): m is ToWorker {
+  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';
+}
+
+export function isToPrimary(m: unknown): m is ToPrimary {
+  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';
+}

@@ -1,0 +1,132 @@
+// A balancer with workers=N for end-to-end tests, plain UDP "nodes" that record the requests they get,
+// and raw INVITE/CANCEL requests: what the workers tests need beside the shared SIP helpers.
+
+import { createSocket, type Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { startDaemon, type Daemon } from './daemon.js';
+import { freePorts } from './ports.js';
+
+export const HOST = '127.0.0.1';
+
+export interface WorkersBalancer {
+  daemon: Daemon;
+  externalPort: number;
+  internalPort: number;
+  heartbeatPort: number;
+  statisticPort: number;
+  /** The workers' process ids at start (from the "Load balancer started" line). */
+  workerPids: number[];
+}
+
+/** Starts the daemon with `workers` processes; start-up waits for every worker (slow on a loaded machine). */
+export async function startWorkersBalancer(workers: number, extra: Record<string, string | number | boolean> = {}): Promise<WorkersBalancer> {
+  const [externalPort, internalPort, heartbeatPort, statisticPort] = await freePorts(4);
+  const daemon = await startDaemon({
+    properties: {
+      host: HOST,
+      externalPort: externalPort!,
+      internalPort: internalPort!,
+      heartbeatPort: heartbeatPort!,
+      statisticPort: statisticPort!,
+      httpPort: '',
+      nodeTimeout: 3000,
+      heartbeatInterval: 100,
+      workers,
+      ...extra,
+    },
+    readyTimeoutMs: 60_000,
+  });
+  const started = await daemon.waitForLog('Load balancer started');
+  return { daemon, externalPort: externalPort!, internalPort: internalPort!, heartbeatPort: heartbeatPort!, statisticPort: statisticPort!, workerPids: started.workers as number[] };
+}
+
+export interface WorkerShare {
+  index: number;
+  pid: number;
+  restarts: number;
+  knownNodes: number;
+  NumberOfRequestsProcessed: number;
+}
+
+/** /lbstat's Metrics, with the per-worker block typed. */
+export async function daemonLbstat(statisticPort: number): Promise<Record<string, unknown> & { Workers: { configured: number; serving: number; reporting: number; restarts: number; each: WorkerShare[] } }> {
+  const res = await fetch(`http://${HOST}:${statisticPort}/lbstat`);
+  return ((await res.json()) as { Metrics: never }).Metrics;
+}
+
+export async function waitFor(what: string, test: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await test()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** A UDP socket standing in for an application server: it records each request's method and Call-ID. */
+export interface RecordingNode {
+  readonly port: number;
+  readonly received: { method: string; callId: string }[];
+  close(): Promise<void>;
+}
+
+export async function startRecordingNode(): Promise<RecordingNode> {
+  const socket = createSocket('udp4');
+  const received: { method: string; callId: string }[] = [];
+  socket.on('message', (data) => {
+    const text = data.toString('latin1');
+    const method = /^([A-Z]+) /.exec(text)?.[1];
+    const callId = /\r\n(?:Call-ID|i):\s*([^\r\n]+)/i.exec(text)?.[1]?.trim();
+    if (method && callId) received.push({ method, callId });
+  });
+  await new Promise<void>((resolve) => socket.bind(0, HOST, resolve));
+  return { port: socket.address().port, received, close: () => new Promise<void>((r) => socket.close(() => r())) };
+}
+
+/** A caller's UDP socket on its own port (each one may be served by another worker). */
+export async function callerSocket(): Promise<Socket> {
+  const socket = createSocket('udp4');
+  socket.on('message', () => undefined);
+  await new Promise<void>((resolve) => socket.bind(0, HOST, resolve));
+  return socket;
+}
+
+/** An INVITE, or its CANCEL (same branch, Call-ID, CSeq number), sent from `fromPort`. */
+export function inviteOrCancel(method: 'INVITE' | 'CANCEL', opts: { callId: string; branch: string; fromPort: number; balancerPort: number }): Buffer {
+  const lines = [
+    `${method} sip:service@${HOST}:${opts.balancerPort} SIP/2.0`,
+    `Via: SIP/2.0/UDP ${HOST}:${opts.fromPort};branch=${opts.branch};rport`,
+    'Max-Forwards: 70',
+    `From: <sip:caller@${HOST}>;tag=${opts.branch.slice(-8)}`,
+    `To: <sip:service@${HOST}>`,
+    `Call-ID: ${opts.callId}`,
+    `CSeq: 1 ${method}`,
+    `Contact: <sip:caller@${HOST}:${opts.fromPort}>`,
+    'Content-Length: 0',
+    '',
+    '',
+  ];
+  return Buffer.from(lines.join('\r\n'), 'latin1');
+}
+
+export function newCallId(): string {
+  return `${randomBytes(8).toString('hex')}@workers-test`;
+}
+
+export function newBranch(): string {
+  return `z9hG4bK${randomBytes(6).toString('hex')}`;
+}
+
+export function send(socket: Socket, data: Buffer, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => socket.send(data, port, HOST, (err) => (err ? reject(err) : resolve())));
+}
+
+/** True when the process `pid` exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
