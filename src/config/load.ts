@@ -77,7 +77,7 @@ const WITHOUT_EFFECT: Readonly<Record<string, string>> = {
 
 /** Keys that algorithms and plug-ins read from config.properties themselves (not warned as unknown). */
 const ALGORITHM_KEYS = [
-  'userAffinityMaxTimeInCache', 'userAffinityGroupFailover', 'affinityStoreKeyPrefix', 'weight',
+  'affinityStoreKeyPrefix', 'weight',
 ];
 
 const TLS_PROTOCOLS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
@@ -187,7 +187,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
   // --- SIP listening points ---------------------------------------------------------------------------
   const isTransportWs = r.bool('isTransportWs', false);
   const transportChoices = ['UDP', 'TCP', 'TLS', 'WS', 'WSS'] as const;
-  r.choice('externalTransport', transportChoices, undefined);
+  const externalTransportChoice = r.choice('externalTransport', transportChoices, undefined);
   const internalTransportChoice = r.choice('internalTransport', transportChoices, undefined);
 
   /** Reads one side's ports: legacy <side>Port/<side>SecurePort, then per-transport keys override. */
@@ -261,7 +261,8 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
   if (performanceTestingMode && extraServerNodes.length === 0) r.warn(r.raw('performanceTestingMode'), 'performanceTestingMode', 'has no effect without extraServerNodes');
 
   const terminateTLSTraffic = r.bool('terminateTLSTraffic', false);
-  // internalTransport only changes the internal leg of TLS/WSS clients (the original's meaning); UDP/TCP/WS here.
+  // internalTransport is the transport of the internal leg for every client (the manual: "transport protocol for
+  // the internal SIP connections"); the forwarder falls back to UDP, then TCP, for a node without that port.
   const internalTransport = internalTransportChoice?.toLowerCase() as SipTransport | undefined;
 
   const sip = {
@@ -274,6 +275,8 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     internalIpLoadBalancer,
     useIpLoadBalancerAddressInViaHeaders: r.bool('useIpLoadBalancerAddressInViaHeaders', false),
     publicIp: r.string('publicIp', undefined, ['public-ip']),
+    publicIpv6: r.string('publicIpv6'),
+    externalTransport: externalTransportChoice?.toLowerCase() as SipTransport | undefined,
     extraServerNodes,
     performanceTestingMode,
     isSendTrying: r.bool('isSendTrying', true),
@@ -291,12 +294,16 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     isUseWithNexmo: r.bool('isUseWithNexmo', false),
   };
 
-  // Keys of the original that this version reads but does not act on yet: say so rather than surprise.
-  for (const key of ['isSend5xxResponse', 'isUseWithNexmo'] as const) {
-    const p = r.raw(key);
-    if (p && /^(true|yes|on|1)$/i.test(p.value.trim())) r.warn(p, key, 'not implemented yet: a failed send to a node is retried once on the next node, then answered 503 with Retry-After');
+  // Keys that act only together with another: say so rather than surprise.
+  if (sip.publicIp !== undefined && isIP(sip.publicIp) !== 4) r.error(r.raw('publicIp', ['public-ip']), 'publicIp', 'expected an IPv4 address (publicIpv6 takes the IPv6 one)');
+  if (sip.publicIpv6 !== undefined && isIP(sip.publicIpv6) !== 6) r.error(r.raw('publicIpv6'), 'publicIpv6', 'expected an IPv6 address');
+  if (!sip.isSend5xxResponse) {
+    for (const key of ['isSend5xxResponseReasonHeader', 'isSend5xxResponseSatusCode'] as const) {
+      const p = r.raw(key, key === 'isSend5xxResponseSatusCode' ? ['isSend5xxResponseStatusCode'] : []);
+      if (p) r.warn(p, p.key, 'has no effect without isSend5xxResponse=true (a node that cannot be reached is answered 503 with Retry-After)');
+    }
   }
-  if (sip.publicIp !== undefined) r.warn(r.raw('publicIp', ['public-ip']), 'publicIp', 'not implemented yet: Record-Route and Contact of responses are not rewritten to the public address (use externalIpLoadBalancerAddress for Record-Route)');
+  if (sip.externalIpLoadBalancer && sip.publicIp !== undefined) r.warn(r.raw('publicIp', ['public-ip']), 'publicIp', 'externalIpLoadBalancerAddress is what clients reach: Record-Route names it, not publicIp');
 
   // --- Node health from traffic -----------------------------------------------------------------------
   const statusList = r.list('responsesStatusCodeNodeRemoval', ['503'], ['responseStatusCodeNodeRemoval']);
@@ -333,12 +340,24 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
   if (affinityStore !== undefined && !/^(redis|rediss):\/\/[^/\s]+/.test(affinityStore) && affinityStore !== 'memory') {
     r.error(r.raw('affinityStore'), 'affinityStore', 'expected memory or redis://host:port');
   }
+  // The user-based algorithm's cache keys before 2016 (userAffinity*): they act for user-based unless the
+  // callIdAffinity* key is set too; for any other algorithm they are warned about.
+  const userAffinity: { maxTime?: number; groupFailover?: boolean } = {};
+  for (const [key, general] of [['userAffinityMaxTimeInCache', 'callIdAffinityMaxTimeInCache'], ['userAffinityGroupFailover', 'callIdAffinityGroupFailover']] as const) {
+    const p = r.raw(key);
+    if (!p) continue;
+    const value = key === 'userAffinityMaxTimeInCache' ? r.optionalInt(key, { min: 0, unit: 'seconds' }) : r.bool(key, false);
+    if (algorithmName !== 'user-based') r.warn(p, key, `only the user-based algorithm reads it (algorithmClass is ${algorithmName}); use ${general}`);
+    else if (r.has(general)) r.warn(p, key, `${general} is set too and wins`);
+    else if (key === 'userAffinityMaxTimeInCache') userAffinity.maxTime = value as number | undefined;
+    else userAffinity.groupFailover = value as boolean;
+  }
   const algorithm = {
     name: algorithmName,
     custom,
-    callIdAffinityMaxTimeInCacheSeconds: r.int('callIdAffinityMaxTimeInCache', 500, { min: 0, unit: 'seconds' }),
+    callIdAffinityMaxTimeInCacheSeconds: userAffinity.maxTime ?? r.int('callIdAffinityMaxTimeInCache', 500, { min: 0, unit: 'seconds' }),
     callIdAffinityMaxEntries: r.int('callIdAffinityMaxEntries', DEFAULT_MAX_ENTRIES, { min: 1 }),
-    callIdAffinityGroupFailover: r.bool('callIdAffinityGroupFailover', false),
+    callIdAffinityGroupFailover: userAffinity.groupFailover ?? r.bool('callIdAffinityGroupFailover', false),
     sipHeaderAffinityKey: r.string('sipHeaderAffinityKey', 'Call-ID')!,
     sipHeaderAffinityExclusionPattern: r.regex('sipHeaderAffinityExclusionPattern', ['sipHeaderAffinityKeyExclusionPattern']),
     sipHeaderAffinityFallbackKey: r.string('sipHeaderAffinityFallbackKey', 'Call-ID')!,
@@ -391,6 +410,8 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     timeoutConnectionCheckServerSideMs: r.int('timeoutConnectionCheckServerSide', 3000, { min: 1, unit: 'milliseconds' }),
     maxConnectionSize: r.int('maxConnectionSize', 10, { min: 1 }),
   };
+  const maxConnRaw = r.raw('maxConnectionSize');
+  if (maxConnRaw) r.warn(maxConnRaw, 'maxConnectionSize', "not used: in the original it sized the SMPP Netty worker pool; here one event loop serves every session (see workers), and each ESME's PDUs are bounded by TCP back-pressure");
   const muxRaw = r.raw('muxMode');
   if (muxRaw && r.bool('muxMode', false)) {
     r.warn(muxRaw, 'muxMode', 'mux mode is not available yet; each ESME gets its own upstream connection (the original\'s regular mode)');

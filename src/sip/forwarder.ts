@@ -12,7 +12,7 @@ import type { SipStats } from '../stats/sip-stats.js';
 import { RateLimitedLog } from '../log-limit.js';
 import { parseDatagram, withReceived, type SipMessage, type ViaValue } from './message.js';
 import { bareHost, isIpLiteral, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';
-import { buildReply } from './replies.js';
+import { REASONS, buildReply } from './replies.js';
 import { isSipHeartbeat, parseSipHeartbeat } from './heartbeat.js';
 import type { Flow, ListeningPoint, Side } from './transport/transport.js';
 import { internalLegTransport, markClientContact, nodeRequestTarget } from './transport/legs.js';
@@ -57,6 +57,7 @@ export class LocalAddresses {
     const hosts = new Set([config.externalHost, config.internalHost, config.host]);
     if (config.ipv6Host) hosts.add(config.ipv6Host);
     if (sip.publicIp) hosts.add(sip.publicIp);
+    if (sip.publicIpv6) hosts.add(sip.publicIpv6);
     if (sip.externalIpLoadBalancer) hosts.add(sip.externalIpLoadBalancer.address);
     if (sip.internalIpLoadBalancer) hosts.add(sip.internalIpLoadBalancer.address);
     const ports = new Set<number>();
@@ -70,12 +71,15 @@ export class LocalAddresses {
       const lb = p.side === 'external' ? sip.externalIpLoadBalancer : sip.internalIpLoadBalancer;
       const lbPort = lb?.ports[p.transport];
       const advertised: Advertised = lb ? { host: lb.address, port: lbPort ?? p.port } : { host, port: p.port };
-      this.rr[p.side][p.transport] = advertised;
+      // Behind 1:1 NAT (publicIp) clients reach the balancer at the public address: its external Record-Route
+      // names that (an IP load balancer in front, when configured, is what clients reach instead).
+      const publicRR = p.side === 'external' && !lb && sip.publicIp !== undefined ? { host: sip.publicIp, port: p.port } : undefined;
+      this.rr[p.side][p.transport] = publicRR ?? advertised;
       this.via[p.side][p.transport] = sip.useIpLoadBalancerAddressInViaHeaders ? advertised : { host, port: p.port };
       // Dual-stack points: IPv6 peers get the ipv6Host address (IP load balancers are IPv4 here).
       if (p.ipv6) {
         this.addOwn(p.ipv6.host, p.ipv6.port);
-        this.rr6[p.side][p.transport] = p.ipv6;
+        this.rr6[p.side][p.transport] = p.side === 'external' && sip.publicIpv6 !== undefined ? { host: sip.publicIpv6, port: p.ipv6.port } : p.ipv6;
         this.via6[p.side][p.transport] = p.ipv6;
       }
     }
@@ -301,6 +305,30 @@ function fnv1a(s: string): string {
   return (h >>> 0).toString(16);
 }
 
+/** A Via without received and rport (isUseWithNexmo). */
+export function withoutReceived(via: ViaValue): ViaValue {
+  return { ...via, received: undefined, rport: undefined, params: via.params.filter(([k]) => k !== 'received' && k !== 'rport') };
+}
+
+/**
+ * publicIp (1:1 NAT): a Contact of a node's response that names the balancer's own private external address
+ * is rewritten to the public one (publicIpv6 toward an IPv6 client), keeping user part and parameters.
+ */
+export function publicContact(msg: SipMessage, local: LocalAddresses, config: Config, clientHost: string): void {
+  const publicHost = familyOf(clientHost) === 6 ? config.sip.publicIpv6 ?? config.sip.publicIp : config.sip.publicIp;
+  if (publicHost === undefined) return;
+  const contacts = msg.headerValues('contact');
+  if (contacts.length !== 1) return;
+  const value = contacts[0]!;
+  const uriText = uriOfNameAddr(value);
+  const uri = parseUri(uriText);
+  if (!uri || uri.host === '' || bareHost(uri.host) === publicHost) return;
+  const host = bareHost(uri.host);
+  const privateHosts = [config.externalHost, config.host, config.ipv6Host];
+  if (!privateHosts.includes(host) || !local.isLocal(host, uri.port)) return;
+  msg.replaceFirstListValue('contact', value.replace(uriText, rewriteUriHostPort(uri, publicHost, uri.port ?? 5060)));
+}
+
 // ---- the forwarder ---------------------------------------------------------------------------------
 
 /**
@@ -445,7 +473,8 @@ export class SipForwarder {
       stats.malformed++;
       return;
     }
-    const original = retryExcluding ? undefined : msg.toBuffer();
+    // The bytes as they came: for the one retry on the next node, and for our reply when that fails too.
+    const original = msg.toBuffer();
     via = stampReceived(msg, via, flow);
     // After stamping, so that the 200 OK honours rport like any other reply.
     if (isSipHeartbeat(msg)) return this.heartbeat(msg, flow);
@@ -598,7 +627,8 @@ export class SipForwarder {
 
     const data = msg.toBuffer();
     this.health?.requestForwarded(node, msg.method);
-    const retryable = original !== undefined && initial && msg.method !== 'ACK' && msg.method !== 'CANCEL';
+    const answerable = original !== undefined && initial && msg.method !== 'ACK' && msg.method !== 'CANCEL';
+    const retryable = answerable && excluding === undefined;
     out.sendTo(data, node.ip, port, (err) => {
       // A socket callback, outside onMessage: it catches for itself.
       try {
@@ -606,6 +636,9 @@ export class SipForwarder {
         this.warnings.warn('send-failed', `Sending ${msg.method} to ${node} failed: ${err.message}`);
         if (!retryable) {
           this.stats.dropped.inc('send-failed');
+          // The retry on the next node failed too: the client is told (over UDP a send rarely fails locally).
+          const first = answerable ? parseDatagram(original) : undefined;
+          if (first?.kind === 'message') this.replySendFailed(first.message, flow);
           return;
         }
         // Try the next node once, from the original bytes.
@@ -614,7 +647,7 @@ export class SipForwarder {
         if (this.nextNodeAfter(node)) this.handleRequest(again.message, flow, node);
         else {
           this.stats.dropped.inc('send-failed');
-          this.reply(again.message, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
+          this.replySendFailed(again.message, flow);
         }
       } catch (e) {
         this.failed(e, flow);
@@ -661,7 +694,7 @@ export class SipForwarder {
       if (msg.method !== 'ACK') this.reply(msg, flow, 404, 'No route to the destination');
       return;
     }
-    const transport = asTransport(uriTransport(target)) ?? flow.transport;
+    const transport = asTransport(uriTransport(target)) ?? this.config.sip.externalTransport ?? flow.transport;
     const out = this.point('external', transport);
     if (!out) {
       this.stats.dropped.inc('no-transport');
@@ -777,6 +810,11 @@ export class SipForwarder {
         return;
       }
       markClientContact(msg, flow, target.transport);
+      // isUseWithNexmo: the node's Via goes back without the received/rport the balancer stamped (the
+      // original's rule for Nexmo's servers); the target above was computed from them already.
+      if (this.config.sip.isUseWithNexmo && (via.received !== undefined || via.rport !== undefined)) msg.setTopVia(withoutReceived(via));
+    } else if (this.config.sip.publicIp !== undefined || this.config.sip.publicIpv6 !== undefined) {
+      publicContact(msg, this.local, this.config, target.host);
     }
     out.sendTo(msg.toBuffer(), target.host, target.port, this.countSendFailure);
   }
@@ -792,6 +830,20 @@ export class SipForwarder {
     this.stats.sendFailures++;
     this.log.debug(`Sending a SIP message failed: ${err.message}`);
   };
+
+  /**
+   * No node could be reached for an initial request (connect refused or reset, after the one retry): 503 with
+   * Retry-After; with isSend5xxResponse the configured status, and an RFC 3326 Reason when a text is set.
+   */
+  private replySendFailed(req: SipMessage, flow: Flow): void {
+    const sip = this.config.sip;
+    const extra: [string, string][] = [['Retry-After', String(sip.retryAfterSeconds)]];
+    if (!sip.isSend5xxResponse) return this.reply(req, flow, 503, undefined, extra);
+    const status = sip.isSend5xxResponseStatusCode;
+    const text = sip.isSend5xxResponseReasonHeader;
+    if (text !== undefined && text !== '') extra.push(['Reason', `SIP;cause=${status};text="${text.replace(/["\\]/g, '')}"`]);
+    this.reply(req, flow, status, REASONS[status] ?? 'Service Unavailable', extra);
+  }
 
   /** Sends a reply of our own to a request: on the same connection for streams, by Via for UDP. */
   private reply(req: SipMessage, flow: Flow, status: number, reason?: string, extra?: readonly (readonly [string, string])[]): void {
