@@ -576,7 +576,8 @@ function readTls(r: PropertyReader, need: { listenerKeys: string[]; outgoingTls:
   r.sources.push({ key: 'tlsMinVersion', value: minVersion, source: protoRaw ? 'file' : 'default', line: protoRaw?.line });
 
   let material: TlsMaterial | undefined;
-  const needIdentity = need.listenerKeys.length > 0;
+  // Outgoing TLS alone (isRemoteServerSsl) offers the keystore's certificate when one is set, for nodes and SMSCs that require one.
+  const needIdentity = need.listenerKeys.length > 0 || (need.outgoingTls && ksRaw !== undefined && ksRaw.value.trim() !== '');
   const needTrust = needIdentity || need.outgoingTls;
   if (needIdentity) {
     if (!ksRaw || ksRaw.value.trim() === '') {
@@ -586,7 +587,7 @@ function readTls(r: PropertyReader, need: { listenerKeys: string[]; outgoingTls:
         const identity = readIdentity(ksRaw.value.trim(), ksPass);
         material = { ...identity };
       } catch (err) {
-        r.error(ksRaw, ksRaw.key, `${(err as Error).message} (needed by ${need.listenerKeys.join(', ')})`);
+        r.error(ksRaw, ksRaw.key, `${(err as Error).message} (needed by ${need.listenerKeys.length > 0 ? need.listenerKeys.join(', ') : 'isRemoteServerSsl'})`);
       }
     }
   }

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { SmppStats } from './smpp-stats.js';
 import { StartupError } from '../errors.js';
-import { serverTlsOptions } from '../config/tls-options.js';
+import { clientTlsOptions, serverTlsOptions } from '../config/tls-options.js';
 import { SmscList } from './server-list.js';
 import { SmppSession, type SessionContext } from './session.js';
 
@@ -27,7 +27,6 @@ export class SmppBroker {
   ) {
     const smpp = config.smpp;
     this.list = new SmscList(smpp.remoteServers, registry);
-    const material = config.tls.material;
     this.sessionCtx = {
       config: smpp,
       stats,
@@ -35,10 +34,7 @@ export class SmppBroker {
       servers: this.list,
       idleSupervision: false,
       connect: {
-        tls: smpp.isRemoteServerSsl,
-        ca: material?.ca,
-        rejectUnauthorized: !config.tls.skipServerVerification,
-        minVersion: config.tls.minVersion,
+        tls: smpp.isRemoteServerSsl ? clientTlsOptions(config.tls) : undefined,
         localAddress: smpp.internalHost,
         timeoutMs: smpp.timeoutResponseMs,
         maxPduSize: smpp.maxPduSize,

@@ -8,11 +8,12 @@ import { PduConnection } from './connection.js';
 import { Cmd, RESPONSE_BIT, commandId, commandStatus, encodeBind, sequenceNumber, type BindFields } from './pdu.js';
 
 export interface SmscConnectOptions {
-  readonly tls: boolean;
-  /** Trusted CAs for the SMSC's certificate (undefined: Node's roots). */
-  readonly ca?: string[];
-  readonly rejectUnauthorized: boolean;
-  readonly minVersion?: tls.SecureVersion;
+  /**
+   * TLS towards the SMSC (isRemoteServerSsl), built by the shared builder (config/tls-options.ts) like SIP
+   * and HTTP node connections: trust store, the balancer's own certificate, enabledCipherSuites, floor and
+   * host-name policy. Undefined: plain TCP.
+   */
+  readonly tls?: tls.ConnectionOptions;
   readonly localAddress?: string;
   /** For the TCP/TLS connect and for the bind_resp. */
   readonly timeoutMs: number;
@@ -39,11 +40,9 @@ export function connectAndBind(target: HostPort, bind: BindFields, seq: number, 
     let conn: PduConnection | undefined;
     const socket = opts.tls
       ? tls.connect({
+          ...opts.tls,
           host: target.host,
           port: target.port,
-          ca: opts.ca,
-          rejectUnauthorized: opts.rejectUnauthorized,
-          minVersion: opts.minVersion,
           // Passed through to net.connect (smppInternalHost); the tls typings omit it.
           ...({ localAddress: opts.localAddress } as object),
           servername: net.isIP(target.host) === 0 ? target.host : undefined,
@@ -68,7 +67,7 @@ export function connectAndBind(target: HostPort, bind: BindFields, seq: number, 
       resolve(outcome);
     }
 
-    socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
+    socket.once(opts.tls !== undefined ? 'secureConnect' : 'connect', () => {
       conn = new PduConnection(socket, opts.maxPduSize, opts.countBytes, Date.now());
       const c = conn;
       c.onFramingError = () => finish({ error: 'bad command_length from SMSC' });

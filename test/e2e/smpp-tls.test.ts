@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { freePorts } from '../helpers/ports.js';
-import { SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties } from '../helpers/smpp.js';
+import { RawSmsc, SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties } from '../helpers/smpp.js';
 
 describe('SMPP broker over TLS', () => {
   let dir: string;
@@ -62,6 +62,49 @@ describe('SMPP broker over TLS', () => {
       expect(smsc.submits.map((s) => s.shortMessage)).toEqual(['over tls']);
     } finally {
       await closeSession(session);
+    }
+  });
+
+  it('connects through the shared TLS builder: an SMSC certificate without an IP SAN is trusted by the trust store, enabledCipherSuites applies, the balancer offers its own certificate', async () => {
+    // The SMSC's certificate names only a host (reached here by IP), it demands a client certificate
+    // signed as the balancer's, and it speaks TLS 1.2 with two ciphers: the balancer's list picks one.
+    const smscDir = mkdtempSync(join(tmpdir(), 'smpp-tls-smsc-'));
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=smsc.example',
+      '-addext', 'subjectAltName=DNS:smsc.example',
+      '-keyout', join(smscDir, 'key.pem'), '-out', join(smscDir, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    const smscCert = readFileSync(join(smscDir, 'cert.pem'), 'latin1');
+    const raw = await new RawSmsc({
+      key: readFileSync(join(smscDir, 'key.pem'), 'latin1'), cert: smscCert,
+      requestCert: true, rejectUnauthorized: true, ca: [cert],
+      maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384',
+    }).listen();
+    writeFileSync(join(smscDir, 'trust.pem'), smscCert);
+    const [smppPort] = (await freePorts(1)) as [number];
+    const lb = await startDaemon({
+      properties: await smppDaemonProperties({
+        smppPort,
+        remoteServers: `127.0.0.1:${raw.port}`,
+        isRemoteServerSsl: true,
+        enabledCipherSuites: 'ECDHE-RSA-AES256-GCM-SHA384',
+        'javax.net.ssl.keyStore': join(dir, 'keystore.pem'),
+        'javax.net.ssl.keyStorePassword': '',
+        'javax.net.ssl.trustStore': join(smscDir, 'trust.pem'),
+      }),
+    });
+    try {
+      const { session, resp } = await bindEsme({ port: smppPort, systemId: 'nosan' });
+      expect(resp.command_status).toBe(0);
+      expect(raw.binds).toBe(1);
+      expect(raw.tlsPeers).toEqual([{ cipher: 'ECDHE-RSA-AES256-GCM-SHA384', clientCn: 'localhost' }]);
+      const r = await request(session, 'submit_sm', { destination_addr: '1', short_message: 'no ip san' });
+      expect(r.command_status).toBe(0);
+      await closeSession(session);
+    } finally {
+      await lb.stop();
+      await raw.close();
+      rmSync(smscDir, { recursive: true, force: true });
     }
   });
 

@@ -180,10 +180,16 @@ export class RawSmsc {
   /** A non-zero status refuses every bind with it (an SMSC that does not know the ESME). */
   refuseBind = 0;
   binds = 0;
+  /** Over TLS: each connection's negotiated cipher and the CN of the certificate the balancer offered. */
+  readonly tlsPeers: { cipher: string; clientCn: string | undefined }[] = [];
 
-  constructor(tlsOptions?: { key: string; cert: string }) {
+  constructor(tlsOptions?: tls.TlsOptions) {
     const onSocket = (socket: net.Socket): void => {
       this.sockets.add(socket);
+      if (socket instanceof tls.TLSSocket) {
+        const cn = socket.getPeerCertificate().subject?.CN;
+        this.tlsPeers.push({ cipher: socket.getCipher().name, clientCn: Array.isArray(cn) ? cn[0] : cn });
+      }
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => undefined);
       const framer = new PduFramer(1 << 20, (pdu) => this.onPdu(socket, Buffer.from(pdu)), () => socket.destroy());

@@ -63,7 +63,7 @@ export function smppContext(over: Partial<SmppContext> = {}, config: Partial<Smp
     stats: new SmppStats(),
     log: silentLogger(),
     idleSupervision: false,
-    connect: { tls: false, rejectUnauthorized: true, timeoutMs: 1000, maxPduSize: 65536 },
+    connect: { timeoutMs: 1000, maxPduSize: 65536 },
     ...over,
   };
 }
