@@ -7,9 +7,11 @@ import type { ApiConfig, HostPort } from '../config/types.js';
 import { normaliseLogLevel, type Logger } from '../log.js';
 import { closeHttpServer, listen } from '../listen.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
+import type { ServerNode } from '../registry/server-node.js';
 import type { Stats } from '../stats/stats.js';
 import { PinError, compilePinRegex, type NodePins } from '../algorithms/pins.js';
 import { isIP } from 'node:net';
+import { Dashboard } from './dashboard.js';
 
 export interface ApiSources {
   readonly stats: Stats;
@@ -22,6 +24,8 @@ export interface ApiSources {
   readonly rootLog?: Logger;
   /** Stops the daemon as SIGTERM does (/lbstop); called after the answer is sent. */
   readonly requestStop?: (reason: string) => void;
+  /** The dashboard page and the state it polls (`/`, `/dashboard`, `/dashboard/state`). */
+  readonly dashboard?: Dashboard;
 }
 
 /** What a route does with a request; `query` is the parsed query string. */
@@ -55,6 +59,10 @@ export class ApiServer {
     if (sources.pins) {
       routes.set('/lbnoderegex', { help: 'lbnoderegex?regex=R&ip=I&port=P: pin keys matching R to a node; ?regex=R alone removes it', action: true, handler: (_req, res, query) => this.nodeRegex(res, query) });
     }
+    const dashboard = sources.dashboard;
+    if (dashboard) {
+      for (const path of Dashboard.PATHS) routes.set(path, { help: path === '/dashboard/state' ? 'what the dashboard shows (JSON)' : 'the dashboard (HTML)', handler: (_req, res) => void dashboard.serve(path, res) });
+    }
     this.routes = routes;
   }
 
@@ -68,12 +76,14 @@ export class ApiServer {
     });
     await listen(server, this.config.port!, this.config.host);
     this.server = server;
+    this.sources.dashboard?.start();
     this.log.info(`Statistics and admin endpoints (${[...this.routes.keys()].join(', ')}) listening on ${this.config.host}:${this.config.port}`);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.sources.dashboard?.stop();
     if (!server) return;
     await closeHttpServer(server);
   }
@@ -204,11 +214,22 @@ export class ApiServer {
   lbinfo(): Record<string, unknown> {
     const now = Date.now();
     const nodes = this.sources.registry.all();
+    // A session id is what `stop` and `shutdown` need: shown only to authenticated callers (securityRequired,
+    // which the router has checked already); otherwise the id is a digest of it (issue 10, finding 6).
+    const reveal = this.config.securityRequired;
+    const shown = (n: ServerNode): Record<string, unknown> => {
+      const j = n.toJSON(now);
+      if (!reveal) {
+        j.id = `node-${createHash('sha256').update(n.id).digest('hex').slice(0, 12)}`;
+        delete j.sessionId;
+      }
+      return j;
+    };
     return {
       'Nodes info': {
         latestVersion: this.sources.registry.latestVersion,
-        nodesIPv4: nodes.filter((n) => isIP(n.ip) !== 6).map((n) => n.toJSON(now)),
-        nodesIPv6: nodes.filter((n) => isIP(n.ip) === 6).map((n) => n.toJSON(now)),
+        nodesIPv4: nodes.filter((n) => isIP(n.ip) !== 6).map(shown),
+        nodesIPv6: nodes.filter((n) => isIP(n.ip) === 6).map(shown),
         smppRemoteServers: this.sources.smppRemoteServers.map((s) => `${s.host}:${s.port}`),
       },
       ...(this.sources.pins ? { 'Regex pins': this.sources.pins.toJSON() } : {}),

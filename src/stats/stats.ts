@@ -21,6 +21,8 @@ export class HeartbeatStats {
   unknownSession = 0;
   /** Requests that were not a valid heartbeat (bad JSON, unknown command, wrong method). */
   invalid = 0;
+  /** Requests refused (403) because their source is not in nodeAllowedSources. */
+  refusedSource = 0;
 }
 
 /** Process figures for the "Other data" block: CPU % since the last reading, heap bytes used. */
@@ -88,6 +90,7 @@ export class Stats {
         this.reset();
         this.inc({ reason: 'unknown_session' }, hb.unknownSession);
         this.inc({ reason: 'invalid' }, hb.invalid);
+        this.inc({ reason: 'source_not_allowed' }, hb.refusedSource);
       },
     });
     const nodes = this.nodes;
@@ -131,6 +134,11 @@ export class Stats {
     stats.register(this.registry);
   }
 
+  /** The registered protocols' /lbstat fields, merged (for readers such as the dashboard). */
+  protocolFields(): Record<string, unknown> {
+    return Object.assign({}, ...this.protocols.map((p) => p.lbstatFields())) as Record<string, unknown>;
+  }
+
   setSources(sources: LbstatSources): void {
     this.sources = sources;
   }
@@ -140,7 +148,7 @@ export class Stats {
     const sip = this.sip.lbstatFields();
     const http = this.http.lbstatFields();
     // Registered protocols' fields; the original's names read 0 when that protocol is not running.
-    const registered = Object.assign({}, ...this.protocols.map((p) => p.lbstatFields())) as Record<string, unknown>;
+    const registered = this.protocolFields();
     const pick = (o: Record<string, unknown>, k: string): unknown => o[k] ?? 0;
     return {
       Metrics: {
@@ -173,6 +181,7 @@ export class Stats {
         HeartbeatCommands: this.heartbeat.commands.toJSON(),
         HeartbeatUnknownSessions: this.heartbeat.unknownSession,
         HeartbeatInvalidRequests: this.heartbeat.invalid,
+        HeartbeatRefusedSources: this.heartbeat.refusedSource,
         ProcessCpuUsagePercent: this.process.cpuPercent(),
         ProcessHeapUsedBytes: this.process.heapUsed(),
         ProcessRssBytes: process.memoryUsage.rss(),
