@@ -15,8 +15,8 @@
 //   nodesChanged(live)             required. `live` is every node of the latest version (any state);
 //                                  rebuild what the picks need here, picks are far more frequent.
 //   pickForSipRequest(req)         required. An initial request from a client: return one of the nodes
-//                                  given to nodesChanged, or undefined (the client gets 500 "No nodes
-//                                  available"). `req` has method, callId, fromUser, toUser, fromUri,
+//                                  given to nodesChanged, or undefined (the client gets 503 Service
+//                                  Unavailable with Retry-After). `req` has method, callId, fromUser, toUser, fromUri,
 //                                  toUri and header(name). Keep it synchronous and cheap.
 //   init(ctx)                      optional, may be async. ctx.properties (lb.properties as written),
 //                                  ctx.config (the typed configuration), ctx.registry, ctx.log (pino).

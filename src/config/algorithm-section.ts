@@ -63,12 +63,24 @@ export function readAlgorithmSection(r: PropertyReader): AlgorithmConfig {
   if (affinityStore !== undefined && !/^(redis|rediss):\/\/[^/\s]+/.test(affinityStore) && affinityStore !== 'memory') {
     r.error(r.raw('affinityStore'), 'affinityStore', 'expected memory or redis://host:port');
   }
+  // The user-based algorithm's cache keys before 2016 (userAffinity*): they act for user-based unless the
+  // callIdAffinity* key is set too; for any other algorithm they are warned about.
+  const userAffinity: { maxTime?: number; groupFailover?: boolean } = {};
+  for (const [key, general] of [['userAffinityMaxTimeInCache', 'callIdAffinityMaxTimeInCache'], ['userAffinityGroupFailover', 'callIdAffinityGroupFailover']] as const) {
+    const p = r.raw(key);
+    if (!p) continue;
+    const value = key === 'userAffinityMaxTimeInCache' ? r.optionalInt(key, { min: 0, unit: 'seconds' }) : r.bool(key, false);
+    if (name !== 'user-based') r.warn(p, key, `only the user-based algorithm reads it (algorithmClass is ${name}); use ${general}`);
+    else if (r.has(general)) r.warn(p, key, `${general} is set too and wins`);
+    else if (key === 'userAffinityMaxTimeInCache') userAffinity.maxTime = value as number | undefined;
+    else userAffinity.groupFailover = value as boolean;
+  }
   const algorithm: AlgorithmConfig = {
     name,
     custom,
-    callIdAffinityMaxTimeInCacheSeconds: r.int('callIdAffinityMaxTimeInCache', 500, { min: 0, unit: 'seconds' }),
+    callIdAffinityMaxTimeInCacheSeconds: userAffinity.maxTime ?? r.int('callIdAffinityMaxTimeInCache', 500, { min: 0, unit: 'seconds' }),
     callIdAffinityMaxEntries: r.int('callIdAffinityMaxEntries', DEFAULT_AFFINITY_MAX_ENTRIES, { min: 1 }),
-    callIdAffinityGroupFailover: r.bool('callIdAffinityGroupFailover', false),
+    callIdAffinityGroupFailover: userAffinity.groupFailover ?? r.bool('callIdAffinityGroupFailover', false),
     sipHeaderAffinityKey: r.string('sipHeaderAffinityKey', 'Call-ID')!,
     sipHeaderAffinityExclusionPattern: r.regex('sipHeaderAffinityExclusionPattern', ['sipHeaderAffinityKeyExclusionPattern']),
     sipHeaderAffinityFallbackKey: r.string('sipHeaderAffinityFallbackKey', 'Call-ID')!,

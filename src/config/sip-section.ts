@@ -1,6 +1,7 @@
 // The SIP section of lb.properties: listening points per side and transport (with the original's legacy
 // keys), IP load balancers in front, extra nodes and the forwarder's behaviour switches.
 
+import { isIP } from 'node:net';
 import { isHostName, parseHostPorts } from './hosts.js';
 import type { PropertyReader } from './reader.js';
 import type { SipConfig, SipPorts, SipTransport } from './types.js';
@@ -17,7 +18,7 @@ export interface SipSection {
 export function readSipSection(r: PropertyReader, ipv6Host: string | undefined): SipSection {
   const isTransportWs = r.bool('isTransportWs', false);
   const transportChoices = ['UDP', 'TCP', 'TLS', 'WS', 'WSS'] as const;
-  r.choice('externalTransport', transportChoices, undefined);
+  const externalTransportChoice = r.choice('externalTransport', transportChoices, undefined);
   const internalTransportChoice = r.choice('internalTransport', transportChoices, undefined);
 
   /** Which key each listening point came from, for messages about it. */
@@ -104,6 +105,8 @@ export function readSipSection(r: PropertyReader, ipv6Host: string | undefined):
     internalIpLoadBalancer,
     useIpLoadBalancerAddressInViaHeaders: r.bool('useIpLoadBalancerAddressInViaHeaders', false),
     publicIp: r.string('publicIp', undefined, ['public-ip']),
+    publicIpv6: r.string('publicIpv6'),
+    externalTransport: externalTransportChoice?.toLowerCase() as SipTransport | undefined,
     extraServerNodes,
     performanceTestingMode,
     isSendTrying: r.bool('isSendTrying', true),
@@ -123,12 +126,16 @@ export function readSipSection(r: PropertyReader, ipv6Host: string | undefined):
     isUseWithNexmo: r.bool('isUseWithNexmo', false),
   };
 
-  // Keys of the original that this version reads but does not act on yet: say so rather than surprise.
-  for (const key of ['isSend5xxResponse', 'isUseWithNexmo'] as const) {
-    const p = r.raw(key);
-    if (p && /^(true|yes|on|1)$/i.test(p.value.trim())) r.warn(p, key, 'not implemented yet: a failed send to a node is retried once on the next node, then answered 503 with Retry-After');
+  // Keys that act only together with another: say so rather than surprise.
+  if (sip.publicIp !== undefined && isIP(sip.publicIp) !== 4) r.error(r.raw('publicIp', ['public-ip']), 'publicIp', 'expected an IPv4 address (publicIpv6 takes the IPv6 one)');
+  if (sip.publicIpv6 !== undefined && isIP(sip.publicIpv6) !== 6) r.error(r.raw('publicIpv6'), 'publicIpv6', 'expected an IPv6 address');
+  if (!sip.isSend5xxResponse) {
+    for (const key of ['isSend5xxResponseReasonHeader', 'isSend5xxResponseSatusCode'] as const) {
+      const p = r.raw(key, key === 'isSend5xxResponseSatusCode' ? ['isSend5xxResponseStatusCode'] : []);
+      if (p) r.warn(p, p.key, 'has no effect without isSend5xxResponse=true (a node that cannot be reached is answered 503 with Retry-After)');
+    }
   }
-  if (sip.publicIp !== undefined) r.warn(r.raw('publicIp', ['public-ip']), 'publicIp', 'not implemented yet: Record-Route and Contact of responses are not rewritten to the public address (use externalIpLoadBalancerAddress for Record-Route)');
+  if (sip.externalIpLoadBalancer && sip.publicIp !== undefined) r.warn(r.raw('publicIp', ['public-ip']), 'publicIp', 'externalIpLoadBalancerAddress is what clients reach: Record-Route names it, not publicIp');
 
   return { sip, portOrigin };
 }

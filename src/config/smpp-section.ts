@@ -26,6 +26,8 @@ export function readSmppSection(r: PropertyReader, host: string, isRemoteServerS
     timeoutConnectionCheckServerSideMs: r.int('timeoutConnectionCheckServerSide', 3000, { min: 1, unit: 'milliseconds' }),
     maxConnectionSize: r.int('maxConnectionSize', 10, { min: 1 }),
   };
+  const maxConnRaw = r.raw('maxConnectionSize');
+  if (maxConnRaw) r.warn(maxConnRaw, 'maxConnectionSize', "not used: in the original it sized the SMPP Netty worker pool; here one event loop serves every session (see workers), and each ESME's PDUs are bounded by TCP back-pressure");
   const muxRaw = r.raw('muxMode');
   if (muxRaw && r.bool('muxMode', false)) {
     r.warn(muxRaw, 'muxMode', 'mux mode is not available yet; each ESME gets its own upstream connection (the original\'s regular mode)');

@@ -51,7 +51,11 @@ export interface SipConfig {
   readonly externalIpLoadBalancer?: { readonly address: string; readonly ports: SipPorts };
   readonly internalIpLoadBalancer?: { readonly address: string; readonly ports: SipPorts };
   readonly useIpLoadBalancerAddressInViaHeaders: boolean;
+  /** 1:1 NAT: the public addresses clients reach the balancer at (Record-Route, Contact). */
   readonly publicIp?: string;
+  readonly publicIpv6?: string;
+  /** Transport toward a client when a node's request names none (`externalTransport`); else the node leg's. */
+  readonly externalTransport?: SipTransport;
   /** Hosts that count as nodes for direction analysis (`extraServerNodes`). */
   readonly extraServerNodes: readonly HostPort[];
   /** Register extraServerNodes as nodes that never expire. */

@@ -29,7 +29,7 @@ const WITHOUT_EFFECT: Readonly<Record<string, string>> = {
 
 /** Keys that algorithms and plug-ins read from config.properties themselves (not warned as unknown). */
 const ALGORITHM_KEYS = [
-  'userAffinityMaxTimeInCache', 'userAffinityGroupFailover', 'weight',
+  'weight',
 ];
 
 function levenshtein(a: string, b: string): number {

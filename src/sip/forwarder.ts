@@ -12,7 +12,7 @@ import type { SipStats } from '../stats/sip-stats.js';
 import { RateLimitedLog } from '../log-limit.js';
 import { parseDatagram, withReceived, type SipMessage, type ViaValue } from './message.js';
 import { bareHost, isIpLiteral, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';
-import { buildReply } from './replies.js';
+import { REASONS, buildReply } from './replies.js';
 import { isSipHeartbeat, parseSipHeartbeat } from './heartbeat.js';
 import type { Flow, ListeningPoint, Side } from './transport/transport.js';
 import { internalLegTransport, markClientContact, nodeRequestTarget } from './transport/legs.js';
@@ -57,6 +57,7 @@ export class LocalAddresses {
     const hosts = new Set([config.externalHost, config.internalHost, config.host]);
     if (config.ipv6Host) hosts.add(config.ipv6Host);
     if (sip.publicIp) hosts.add(sip.publicIp);
+    if (sip.publicIpv6) hosts.add(sip.publicIpv6);
     if (sip.externalIpLoadBalancer) hosts.add(sip.externalIpLoadBalancer.address);
     if (sip.internalIpLoadBalancer) hosts.add(sip.internalIpLoadBalancer.address);
     const ports = new Set<number>();
@@ -70,12 +71,15 @@ export class LocalAddresses {
       const lb = p.side === 'external' ? sip.externalIpLoadBalancer : sip.internalIpLoadBalancer;
       const lbPort = lb?.ports[p.transport];
       const advertised: Advertised = lb ? { host: lb.address, port: lbPort ?? p.port } : { host, port: p.port };
-      this.rr[p.side][p.transport] = advertised;
+      // Behind 1:1 NAT (publicIp) clients reach the balancer at the public address: its external Record-Route
+      // names that (an IP load balancer in front, when configured, is what clients reach instead).
+      const publicRR = p.side === 'external' && !lb && sip.publicIp !== undefined ? { host: sip.publicIp, port: p.port } : undefined;
+      this.rr[p.side][p.transport] = publicRR ?? advertised;
       this.via[p.side][p.transport] = sip.useIpLoadBalancerAddressInViaHeaders ? advertised : { host, port: p.port };
       // Dual-stack points: IPv6 peers get the ipv6Host address (IP load balancers are IPv4 here).
       if (p.ipv6) {
         this.addOwn(p.ipv6.host, p.ipv6.port);
-        this.rr6[p.side][p.transport] = p.ipv6;
+        this.rr6[p.side][p.transport] = p.side === 'external' && sip.publicIpv6 !== undefined ? { host: sip.publicIpv6, port: p.ipv6.port } : p.ipv6;
         this.via6[p.side][p.transport] = p.ipv6;
       }
     }
@@ -311,6 +315,30 @@ function fnv1a(s: string): string {
   return (h >>> 0).toString(16);
 }
 
+/** A Via without received and rport (isUseWithNexmo). */
+export function withoutReceived(via: ViaValue): ViaValue {
+  return { ...via, received: undefined, rport: undefined, params: via.params.filter(([k]) => k !== 'received' && k !== 'rport') };
+}
+
+/**
+ * publicIp (1:1 NAT): a Contact of a node's response that names the balancer's own private external address
+ * is rewritten to the public one (publicIpv6 toward an IPv6 client), keeping user part and parameters.
+ */
+export function publicContact(msg: SipMessage, local: LocalAddresses, config: Config, clientHost: string): void {
+  const publicHost = familyOf(clientHost) === 6 ? config.sip.publicIpv6 ?? config.sip.publicIp : config.sip.publicIp;
+  if (publicHost === undefined) return;
+  const contacts = msg.headerValues('contact');
+  if (contacts.length !== 1) return;
+  const value = contacts[0]!;
+  const uriText = uriOfNameAddr(value);
+  const uri = parseUri(uriText);
+  if (!uri || uri.host === '' || bareHost(uri.host) === publicHost) return;
+  const host = bareHost(uri.host);
+  const privateHosts = [config.externalHost, config.host, config.ipv6Host];
+  if (!privateHosts.includes(host) || !local.isLocal(host, uri.port)) return;
+  msg.replaceFirstListValue('contact', value.replace(uriText, rewriteUriHostPort(uri, publicHost, uri.port ?? 5060)));
+}
+
 // ---- the forwarder ---------------------------------------------------------------------------------
 
 /**
@@ -455,7 +483,8 @@ export class SipForwarder {
       stats.malformed++;
       return;
     }
-    const original = retryExcluding ? undefined : msg.toBuffer();
+    // The bytes as they came: for the one retry on the next node, and for our reply when that fails too.
+    const original = msg.toBuffer();
     via = stampReceived(msg, via, flow);
     // After stamping, so that the 200 OK honours rport like any other reply.
     if (isSipHeartbeat(msg)) return this.heartbeat(msg, flow);
@@ -608,10 +637,12 @@ export class SipForwarder {
 
     const data = msg.toBuffer();
     this.health?.requestForwarded(node, msg.method);
-    const retryable = original !== undefined && initial && msg.method !== 'ACK' && msg.method !== 'CANCEL';
+    const answerable = original !== undefined && initial && msg.method !== 'ACK' && msg.method !== 'CANCEL';
+    const retryable = answerable && excluding === undefined;
+    const failed = answerable ? original : undefined;
     if (out.transport !== 'udp') {
       // A stream send may fail later (connect, handshake): that failure needs this request's context.
-      out.sendTo(data, node.ip, port, (err) => this.sendToNodeFailed(err, msg, flow, node, retryable ? original : undefined));
+      out.sendTo(data, node.ip, port, (err) => this.sendToNodeFailed(err, msg, flow, node, failed, retryable));
       return;
     }
     // A datagram send fails at once or never: one shared callback notes it, no closure per request.
@@ -620,7 +651,7 @@ export class SipForwarder {
     const err = this.syncSendError as Error | undefined;
     if (err) {
       this.syncSendError = undefined;
-      this.sendToNodeFailed(err, msg, flow, node, retryable ? original : undefined);
+      this.sendToNodeFailed(err, msg, flow, node, failed, retryable);
     }
   }
 
@@ -630,8 +661,11 @@ export class SipForwarder {
     this.syncSendError = err;
   };
 
-  /** A request could not be sent to `node`: counted, then (`original` given) tried once on the next node. */
-  private sendToNodeFailed(err: Error, msg: SipMessage, flow: Flow, node: ServerNode, original: Buffer | undefined): void {
+  /**
+   * A request could not be sent to `node`: counted; an initial request (`original` given) is tried once on the
+   * next node, and when that is not possible the client is answered (isSend5xxResponse*).
+   */
+  private sendToNodeFailed(err: Error, msg: SipMessage, flow: Flow, node: ServerNode, original: Buffer | undefined, retryable: boolean): void {
     // Stream failures come in a socket callback, outside onMessage: it catches for itself.
     try {
       this.stats.sendFailures++;
@@ -640,13 +674,20 @@ export class SipForwarder {
         this.stats.dropped.inc('send-failed');
         return;
       }
+      if (!retryable) {
+        // The retry on the next node failed too: the client is told.
+        this.stats.dropped.inc('send-failed');
+        const first = parseDatagram(original);
+        if (first.kind === 'message') this.replySendFailed(first.message, flow);
+        return;
+      }
       // Try the next node once, from the original bytes.
       const again = parseDatagram(original);
       if (again.kind !== 'message') return;
       if (this.nextNodeAfter(node)) this.handleRequest(again.message, flow, node);
       else {
         this.stats.dropped.inc('send-failed');
-        this.reply(again.message, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
+        this.replySendFailed(again.message, flow);
       }
     } catch (e) {
       this.failed(e, flow);
@@ -692,7 +733,7 @@ export class SipForwarder {
       if (msg.method !== 'ACK') this.reply(msg, flow, 404, 'No route to the destination');
       return;
     }
-    const transport = asTransport(uriTransport(target)) ?? flow.transport;
+    const transport = asTransport(uriTransport(target)) ?? this.config.sip.externalTransport ?? flow.transport;
     const out = this.point('external', transport);
     if (!out) {
       this.stats.dropped.inc('no-transport');
@@ -808,6 +849,11 @@ export class SipForwarder {
         return;
       }
       markClientContact(msg, flow, target.transport);
+      // isUseWithNexmo: the node's Via goes back without the received/rport the balancer stamped (the
+      // original's rule for Nexmo's servers); the target above was computed from them already.
+      if (this.config.sip.isUseWithNexmo && (via.received !== undefined || via.rport !== undefined)) msg.setTopVia(withoutReceived(via));
+    } else if (this.config.sip.publicIp !== undefined || this.config.sip.publicIpv6 !== undefined) {
+      publicContact(msg, this.local, this.config, target.host);
     }
     out.sendTo(msg.toBuffer(), target.host, target.port, this.countSendFailure);
   }
@@ -823,6 +869,20 @@ export class SipForwarder {
     this.stats.sendFailures++;
     this.log.debug(`Sending a SIP message failed: ${err.message}`);
   };
+
+  /**
+   * No node could be reached for an initial request (connect refused or reset, after the one retry): 503 with
+   * Retry-After; with isSend5xxResponse the configured status, and an RFC 3326 Reason when a text is set.
+   */
+  private replySendFailed(req: SipMessage, flow: Flow): void {
+    const sip = this.config.sip;
+    const extra: [string, string][] = [['Retry-After', String(sip.retryAfterSeconds)]];
+    if (!sip.isSend5xxResponse) return this.reply(req, flow, 503, undefined, extra);
+    const status = sip.isSend5xxResponseStatusCode;
+    const text = sip.isSend5xxResponseReasonHeader;
+    if (text !== undefined && text !== '') extra.push(['Reason', `SIP;cause=${status};text="${text.replace(/["\\]/g, '')}"`]);
+    this.reply(req, flow, status, REASONS[status] ?? 'Service Unavailable', extra);
+  }
 
   /** Sends a reply of our own to a request: on the same connection for streams, by Via for UDP. */
   private reply(req: SipMessage, flow: Flow, status: number, reason?: string, extra?: readonly (readonly [string, string])[]): void {

@@ -257,3 +257,27 @@ describe('keystores, recognised by content', () => {
     expect(load(`${tlsOn}javax.net.ssl.keyStore=${certs.pemKeystore}\ngov.nist.java.sip.TLS_CLIENT_AUTH_TYPE=Want\n`).config.tls.clientAuth).toBe('request');
   });
 });
+
+describe('keys of the original that act only in some set-ups (no silent no-ops)', () => {
+  it('userAffinity* set the user-based cache unless callIdAffinity* are set; other algorithms warn', () => {
+    const ub = load('algorithmClass=UserBasedAlgorithm\nuserAffinityMaxTimeInCache=42\nuserAffinityGroupFailover=true\n');
+    expect(ub.config.algorithm).toMatchObject({ callIdAffinityMaxTimeInCacheSeconds: 42, callIdAffinityGroupFailover: true });
+    expect(ub.warnings.join('\n')).not.toContain('userAffinity');
+    const both = load('algorithmClass=user-based\nuserAffinityMaxTimeInCache=42\ncallIdAffinityMaxTimeInCache=7\n');
+    expect(both.config.algorithm.callIdAffinityMaxTimeInCacheSeconds).toBe(7);
+    expect(both.warnings.join('\n')).toMatch(/userAffinityMaxTimeInCache=42: callIdAffinityMaxTimeInCache is set too and wins/);
+    const other = load('userAffinityGroupFailover=true\n');
+    expect(other.config.algorithm.callIdAffinityGroupFailover).toBe(false);
+    expect(other.warnings.join('\n')).toMatch(/userAffinityGroupFailover=true: only the user-based algorithm reads it \(algorithmClass is call-id-affinity\)/);
+    expect(problems('algorithmClass=user-based\nuserAffinityMaxTimeInCache=soon\n')[0]).toMatch(/userAffinityMaxTimeInCache/);
+  });
+
+  it('externalTransport and internalTransport act; maxConnectionSize and the 5xx details alone are warned with why', () => {
+    const { config, warnings } = load('externalTransport=TCP\ninternalTransport=UDP\nmaxConnectionSize=10\nisSend5xxResponseReasonHeader=down\n');
+    expect(config.sip).toMatchObject({ externalTransport: 'tcp', internalTransport: 'udp' });
+    const all = warnings.join('\n');
+    expect(all).toMatch(/maxConnectionSize=10: not used: in the original it sized the SMPP Netty worker pool/);
+    expect(all).toMatch(/isSend5xxResponseReasonHeader=down: has no effect without isSend5xxResponse=true/);
+    expect(all).not.toMatch(/Transport/);
+  });
+});
