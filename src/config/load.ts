@@ -66,7 +66,6 @@ const WITHOUT_EFFECT: Readonly<Record<string, string>> = {
   maxContentLength: 'HTTP bodies are streamed, never buffered whole',
   smppName: 'informational only',
   toNodeAlgorithmClass: 'SMPP regular mode routes each ESME to its own upstream connection',
-  toProviderAlgorithmClass: 'SMPP upstream servers are chosen round robin',
   isUseRrSendSmppRequestToClient: 'SMPP regular mode relays to the ESME that owns the connection',
   earlyDialogWorstCase: 'the WorstCaseUdpTestAffinityAlgorithm test algorithm is not provided',
   'java.net.debug': 'use --log-level debug',
@@ -390,6 +389,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     timeoutConnectionCheckClientSideMs: r.int('timeoutConnectionCheckClientSide', 3000, { min: 1, unit: 'milliseconds' }),
     timeoutConnectionCheckServerSideMs: r.int('timeoutConnectionCheckServerSide', 3000, { min: 1, unit: 'milliseconds' }),
     maxConnectionSize: r.int('maxConnectionSize', 10, { min: 1 }),
+    toProvider: readToProvider(r),
   };
   const muxRaw = r.raw('muxMode');
   if (muxRaw && r.bool('muxMode', false)) {
@@ -587,4 +587,20 @@ function deepFreeze<T>(o: T): T {
     for (const v of Object.values(o as Record<string, unknown>)) deepFreeze(v);
   }
   return o;
+}
+
+/**
+ * `toProviderAlgorithmClass`: how an ESME's upstream SMSC is chosen. The original's class names are matched on
+ * their last segment (…RoundRobin…, …ActiveStandby…), as algorithmClass is; our short names work too.
+ */
+function readToProvider(r: PropertyReader): 'round-robin' | 'active-standby' {
+  const raw = r.raw('toProviderAlgorithmClass');
+  const value = raw?.value.trim() ?? '';
+  const last = (value.split('.').pop() ?? '').toLowerCase().replace(/[^a-z]/g, '');
+  const policy = value === '' || last.includes('roundrobin') ? 'round-robin' : last.includes('activestandby') ? 'active-standby' : undefined;
+  if (policy === undefined) {
+    r.error(raw, 'toProviderAlgorithmClass', `"${value}" is not an SMPP provider algorithm; expected round-robin or active-standby (or the original's class names)`);
+  }
+  r.sources.push(raw ? { key: 'toProviderAlgorithmClass', value: policy ?? value, source: 'file', line: raw.line } : { key: 'toProviderAlgorithmClass', value: 'round-robin', source: 'default' });
+  return policy ?? 'round-robin';
 }

@@ -257,3 +257,15 @@ describe('keystores, recognised by content', () => {
     expect(load(`${tlsOn}javax.net.ssl.keyStore=${certs.pemKeystore}\ngov.nist.java.sip.TLS_CLIENT_AUTH_TYPE=Want\n`).config.tls.clientAuth).toBe('request');
   });
 });
+
+describe('SMPP toProviderAlgorithmClass', () => {
+  it('defaults to round robin and reads the original class names and short names', () => {
+    expect(load('smppPort=2776\n').config.smpp.toProvider).toBe('round-robin');
+    expect(load('toProviderAlgorithmClass=org.mobicents.tools.smpp.multiplexer.ActiveStandbyAlgorithm\n').config.smpp.toProvider).toBe('active-standby');
+    expect(load('toProviderAlgorithmClass=round-robin\n').config.smpp.toProvider).toBe('round-robin');
+  });
+
+  it('refuses an unknown algorithm with file and line', () => {
+    expect(problems('host=127.0.0.1\ntoProviderAlgorithmClass=Random\n')).toEqual([expect.stringMatching(/lb\.properties:2.*toProviderAlgorithmClass.*active-standby/)]);
+  });
+});
