@@ -6,6 +6,7 @@ import type { Config } from './config/types.js';
 import type { Logger } from './log.js';
 import { NodeRegistry } from './registry/node-registry.js';
 import { HttpHeartbeatServer } from './registry/http-heartbeat.js';
+import { NodeSources, nodeSideExposure } from './registry/node-sources.js';
 import { Stats } from './stats/stats.js';
 import { loadAlgorithm } from './algorithms/load.js';
 import type { BalancerAlgorithm } from './algorithms/algorithm.js';
@@ -56,12 +57,17 @@ export class LoadBalancer {
     try {
       // 1. The node registry and its JSON heartbeat listener.
       registry.start();
+      const allowed = config.registry.nodeAllowedSources;
+      const exposure = nodeSideExposure(config);
+      if (exposure) log.warn(exposure);
+      else if (allowed.length > 0) log.info(`Node side accepts heartbeats and node traffic only from nodeAllowedSources: ${allowed.join(', ')}`);
       if (config.registry.heartbeatPort !== undefined) {
         this.heartbeat = new HttpHeartbeatServer(
           { host: config.registry.heartbeatHost, port: config.registry.heartbeatPort },
           registry,
           stats.heartbeat,
           log.child({ module: 'heartbeat' }),
+          allowed.length > 0 ? NodeSources.of(allowed) : undefined,
         );
         await this.heartbeat.start();
       }

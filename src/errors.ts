@@ -89,12 +89,12 @@ export const SipDropReason = {
   truncated: 'truncated',
   /** A WebSocket handshake without the `sip` subprotocol. */
   wsSubprotocol: 'ws-subprotocol',
-  /** Node-side traffic from a source that may not send it (nodeAllowedSources). */
-  nodeSourceRefused: 'node-source-refused',
-  /** A destination taken from a header that is no address (port 0, rport=99999). */
-  badAddress: 'bad-address',
-  /** A client's response whose next Via names no node. */
+  /** A client's response whose next Via names no registered node nor a node's connection (issue 10). */
   responseNotToNode: 'response-not-to-node',
+  /** A destination taken from a header that is no address: port 0, rport=99999, a port above 65535. */
+  badAddress: 'bad-address',
+  /** Node-side traffic from a source outside nodeAllowedSources, or on a connection the balancer opened to a non-node. */
+  nodeSourceRefused: 'node-source-refused',
 } as const;
 export type SipDropReason = (typeof SipDropReason)[keyof typeof SipDropReason];
 

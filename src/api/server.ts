@@ -7,6 +7,7 @@ import type { ApiConfig, HostPort } from '../config/types.js';
 import { normaliseLogLevel, type Logger } from '../log.js';
 import { closeHttpServer, listen } from '../listen.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
+import type { ServerNode } from '../registry/server-node.js';
 import type { Stats } from '../stats/stats.js';
 import { PinError, compilePinRegex, type NodePins } from '../algorithms/pins.js';
 import { isIP } from 'node:net';
@@ -204,11 +205,22 @@ export class ApiServer {
   lbinfo(): Record<string, unknown> {
     const now = Date.now();
     const nodes = this.sources.registry.all();
+    // A session id is what `stop` and `shutdown` need: shown only to authenticated callers (securityRequired,
+    // which the router has checked already); otherwise the id is a digest of it (issue 10, finding 6).
+    const reveal = this.config.securityRequired;
+    const shown = (n: ServerNode): Record<string, unknown> => {
+      const j = n.toJSON(now);
+      if (!reveal) {
+        j.id = `node-${createHash('sha256').update(n.id).digest('hex').slice(0, 12)}`;
+        delete j.sessionId;
+      }
+      return j;
+    };
     return {
       'Nodes info': {
         latestVersion: this.sources.registry.latestVersion,
-        nodesIPv4: nodes.filter((n) => isIP(n.ip) !== 6).map((n) => n.toJSON(now)),
-        nodesIPv6: nodes.filter((n) => isIP(n.ip) === 6).map((n) => n.toJSON(now)),
+        nodesIPv4: nodes.filter((n) => isIP(n.ip) !== 6).map(shown),
+        nodesIPv6: nodes.filter((n) => isIP(n.ip) === 6).map(shown),
         smppRemoteServers: this.sources.smppRemoteServers.map((s) => `${s.host}:${s.port}`),
       },
       ...(this.sources.pins ? { 'Regex pins': this.sources.pins.toJSON() } : {}),

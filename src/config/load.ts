@@ -9,6 +9,7 @@ import { readIdentity, readTrustedCertificates } from './keystore.js';
 import { resolveAlgorithmName, supportedAlgorithmNames } from '../algorithms/names.js';
 import { parseSubclusterMap } from '../algorithms/cluster-subdomain-affinity.js';
 import { normaliseLogLevel } from '../log.js';
+import { parseSourceEntry } from '../registry/node-sources.js';
 import { DEFAULT_MAX_ENTRIES } from '../algorithms/affinity-table.js';
 import { ConfigError } from '../errors.js';
 import type { Config, HostPort, SipPorts, SipTransport, TlsConfig, TlsMaterial } from './types.js';
@@ -182,6 +183,11 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
   const login = r.string('login');
   const password = r.string('password');
   if (securityRequired && (!login || !password)) r.error(undefined, 'securityRequired', 'securityRequired=true needs login and password');
+  // The node side's gate (issue 10): who may send heartbeats and node-side SIP traffic.
+  const nodeAllowedSources = r.list('nodeAllowedSources');
+  for (const s of nodeAllowedSources) {
+    if (!parseSourceEntry(s)) r.error(r.raw('nodeAllowedSources'), 'nodeAllowedSources', `"${s}" is not an IP address or CIDR (e.g. 10.0.0.0/8, 192.0.2.7, fd00::/8)`);
+  }
 
   // --- SIP listening points ---------------------------------------------------------------------------
   const isTransportWs = r.bool('isTransportWs', false);
@@ -467,7 +473,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     internalHost,
     logLevel: logLevel ?? 'info',
     shutdownTimeoutMs,
-    registry: { nodeTimeoutMs, heartbeatIntervalMs, heartbeatPort, heartbeatHost: internalHost },
+    registry: { nodeTimeoutMs, heartbeatIntervalMs, heartbeatPort, heartbeatHost: internalHost, nodeAllowedSources },
     sip,
     health,
     algorithm,

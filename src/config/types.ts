@@ -152,6 +152,11 @@ export interface RegistryConfig {
   /** JSON heartbeat port; undefined when switched off. */
   readonly heartbeatPort?: number;
   readonly heartbeatHost: string;
+  /**
+   * nodeAllowedSources: addresses and CIDRs (IPv4, IPv6) allowed to act as nodes (heartbeats, node-side SIP);
+   * empty: any source that reaches the heartbeat or internal ports.
+   */
+  readonly nodeAllowedSources: readonly string[];
 }
 
 /** Where a configuration value came from, for `--check`. */

@@ -9,6 +9,8 @@ import type { NodeRegistry } from './node-registry.js';
 import { ServerNode, type ServerNodeInit } from './server-node.js';
 import type { SipTransport } from '../config/types.js';
 import { isIP } from 'node:net';
+import type { NodeSources } from './node-sources.js';
+import { RateLimitedLog } from '../log-limit.js';
 import { HeartbeatError } from '../errors.js';
 
 const MAX_BODY = 64 * 1024;
@@ -119,13 +121,18 @@ export function handleHeartbeatMessage(message: unknown, registry: NodeRegistry,
 
 export class HttpHeartbeatServer {
   private server: Server | undefined;
+  private readonly warnings: RateLimitedLog;
 
   constructor(
     private readonly address: { host: string; port: number },
     private readonly registry: NodeRegistry,
     private readonly stats: HeartbeatStats,
     private readonly log: Logger,
-  ) {}
+    /** nodeAllowedSources: other sources get 403 (counted, warned once per interval). */
+    private readonly sources?: NodeSources,
+  ) {
+    this.warnings = new RateLimitedLog(log);
+  }
 
   async start(): Promise<void> {
     const server = createServer((req, res) => this.onRequest(req, res));
@@ -151,6 +158,14 @@ export class HttpHeartbeatServer {
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
     };
+    const remote = req.socket.remoteAddress ?? '';
+    if (this.sources && !this.sources.allows(remote)) {
+      this.stats.refusedSource++;
+      this.warnings.warn('source-not-allowed', `Refused a JSON heartbeat from ${remote}: not in nodeAllowedSources`);
+      res.setHeader('connection', 'close');
+      reply(403, { error: 'this address may not act as a node (nodeAllowedSources)' });
+      return;
+    }
     if (req.method !== 'POST') {
       this.stats.invalid++;
       res.setHeader('allow', 'POST');
@@ -177,7 +192,7 @@ export class HttpHeartbeatServer {
         message = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       } catch (err) {
         this.stats.invalid++;
-        this.log.warn({ remote: req.socket.remoteAddress }, `heartbeat with bad JSON: ${(err as Error).message}`);
+        this.warnings.warn('bad-json', `heartbeat with bad JSON from ${remote}: ${(err as Error).message}`);
         reply(400, { error: `bad JSON: ${(err as Error).message}` });
         return;
       }
@@ -186,9 +201,14 @@ export class HttpHeartbeatServer {
         if (result.status === 404) this.log.debug({ remote: req.socket.remoteAddress, message }, 'heartbeat from an unknown session: answered NOK so the node re-registers');
         reply(result.status, result.body);
       } catch (err) {
-        if (!(err instanceof HeartbeatError)) throw err;
         this.stats.invalid++;
-        this.log.warn({ remote: req.socket.remoteAddress }, `invalid heartbeat: ${err.message}`);
+        if (!(err instanceof HeartbeatError)) {
+          // A bug, not bad input: answered and logged here, never left to the process-wide handler.
+          this.warnings.warn('error', `heartbeat from ${remote} failed: ${(err as Error).message}`, err);
+          reply(500, { error: 'internal error' });
+          return;
+        }
+        this.warnings.warn('invalid', `invalid heartbeat from ${remote}: ${err.message}`);
         reply(400, { error: err.message });
       }
     });

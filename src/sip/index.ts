@@ -12,6 +12,7 @@ import { TcpListeningPoint } from './transport/tcp.js';
 import { TlsListeningPoint } from './transport/tls.js';
 import { WsListeningPoint } from './transport/ws.js';
 import { pairByFamily } from './transport/dual-stack.js';
+import { NodeSources } from '../registry/node-sources.js';
 import type { SipMessage } from './message.js';
 import type { Flow } from './transport/transport.js';
 
@@ -81,7 +82,9 @@ export function createSipService(ctx: ServiceContext): Service {
         throw new StartupError((err as Error).message);
       }
       health.start();
-      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: ctx.stats.sip, log, health }, points);
+      const allowed = config.registry.nodeAllowedSources;
+      const nodeSources = allowed.length > 0 ? NodeSources.of(allowed) : undefined;
+      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: ctx.stats.sip, log, health, nodeSources }, points);
       for (const p of points) {
         try {
           await p.start();

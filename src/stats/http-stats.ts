@@ -1,14 +1,16 @@
 // HTTP balancer counters (manual "Getting statistic" 2.a–f).
 
 import type { Registry } from 'prom-client';
-import { CounterMap, promCounter, promCounterMap } from './counters.js';
+import { promCounter, promCounterMap } from './counters.js';
+import { MethodCounter, StatusCounter, HTTP_METHODS, HTTP_STATUS_CODES } from './closed-counters.js';
 
 export class HttpStats {
   requests = 0;
   bytesToServer = 0;
   bytesToClient = 0;
-  readonly requestsByMethod = new CounterMap<string>();
-  readonly responsesByStatus = new CounterMap<number>();
+  /** By method and status from a closed set (RFC methods, registered codes, classes, `other`): peers cannot add series. */
+  readonly requestsByMethod = new MethodCounter(HTTP_METHODS);
+  readonly responsesByStatus = new StatusCounter(HTTP_STATUS_CODES);
   activeConnections = 0;
   /** Requests answered 503 (or sent to unavailableHost) for want of a node. */
   noNode = 0;

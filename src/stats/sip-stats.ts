@@ -3,14 +3,16 @@
 import type { Registry } from 'prom-client';
 import type { SipDropReason } from '../errors.js';
 import { CounterMap, promCounter, promCounterMap, promGaugeMap } from './counters.js';
+import { MethodCounter, StatusCounter, SIP_METHODS, SIP_STATUS_CODES } from './closed-counters.js';
 
 export class SipStats {
   requests = 0;
   responses = 0;
   /** Bytes of SIP messages received and forwarded (whole messages, not only bodies). */
   bytes = 0;
-  readonly requestsByMethod = new CounterMap<string>();
-  readonly responsesByStatus = new CounterMap<number>();
+  /** By method and status from a closed set (RFC methods, registered codes, classes, `other`): peers cannot add series. */
+  readonly requestsByMethod = new MethodCounter(SIP_METHODS);
+  readonly responsesByStatus = new StatusCounter(SIP_STATUS_CODES);
   /** Open stream connections (TCP, TLS, WS, WSS) by transport. */
   readonly activeConnections = new CounterMap<string>();
   /** Messages that could not be framed or parsed. */

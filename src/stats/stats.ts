@@ -21,6 +21,8 @@ export class HeartbeatStats {
   unknownSession = 0;
   /** Requests that were not a valid heartbeat (bad JSON, unknown command, wrong method). */
   invalid = 0;
+  /** Requests refused (403) because their source is not in nodeAllowedSources. */
+  refusedSource = 0;
 }
 
 /** Process figures for the "Other data" block: CPU % since the last reading, heap bytes used. */
@@ -88,6 +90,7 @@ export class Stats {
         this.reset();
         this.inc({ reason: 'unknown_session' }, hb.unknownSession);
         this.inc({ reason: 'invalid' }, hb.invalid);
+        this.inc({ reason: 'source_not_allowed' }, hb.refusedSource);
       },
     });
     const nodes = this.nodes;
@@ -173,6 +176,7 @@ export class Stats {
         HeartbeatCommands: this.heartbeat.commands.toJSON(),
         HeartbeatUnknownSessions: this.heartbeat.unknownSession,
         HeartbeatInvalidRequests: this.heartbeat.invalid,
+        HeartbeatRefusedSources: this.heartbeat.refusedSource,
         ProcessCpuUsagePercent: this.process.cpuPercent(),
         ProcessHeapUsedBytes: this.process.heapUsed(),
         ProcessRssBytes: process.memoryUsage.rss(),

@@ -59,7 +59,9 @@ describe('API server', () => {
     const info = (await (await fetch(`${base}/lbinfo`)).json()) as { 'Nodes info': Record<string, Record<string, unknown>[]> };
     const nodes = info['Nodes info'];
     expect(nodes.nodesIPv4).toHaveLength(1);
-    expect(nodes.nodesIPv4![0]).toMatchObject({ hostname: 'n1', ip: '127.0.0.1', udpPort: 5080, httpPort: 8080, sessionId: 's1', state: 'active', version: '0' });
+    expect(nodes.nodesIPv4![0]).toMatchObject({ hostname: 'n1', ip: '127.0.0.1', udpPort: 5080, httpPort: 8080, state: 'active', version: '0' });
+    // Without securityRequired the session ids (what `stop` needs) are not published, not even inside the id.
+    expect(JSON.stringify(nodes)).not.toContain('s1');
     expect(typeof nodes.nodesIPv4![0]!.lastHeartbeatAgeMs).toBe('number');
     expect(nodes.nodesIPv6![0]).toMatchObject({ ip: '::1' });
     expect(nodes.smppRemoteServers).toEqual(['127.0.0.1:10021']);
@@ -77,5 +79,21 @@ describe('API server', () => {
   it('answers 404 to anything else', async () => {
     expect((await fetch(`${base}/nothing`)).status).toBe(404);
     expect((await fetch(`${base}/`)).status).toBe(404);
+  });
+});
+
+describe('/lbinfo session ids', () => {
+  it('are shown with securityRequired, to an authenticated caller only', async () => {
+    const port = await freePort();
+    const secured = new ApiServer({ port, host: '127.0.0.1', securityRequired: true, login: 'ops', password: 'pw' }, { stats, registry, version: '1.2.3', smppRemoteServers: [] }, silentLogger());
+    await secured.start();
+    try {
+      expect((await fetch(`http://127.0.0.1:${port}/lbinfo`)).status).toBe(401);
+      const res = await fetch(`http://127.0.0.1:${port}/lbinfo`, { headers: { authorization: `Basic ${Buffer.from('ops:pw').toString('base64')}` } });
+      const info = (await res.json()) as { 'Nodes info': { nodesIPv4: Record<string, unknown>[] } };
+      expect(info['Nodes info'].nodesIPv4[0]).toMatchObject({ hostname: 'n1', sessionId: 's1' });
+    } finally {
+      await secured.stop();
+    }
   });
 });

@@ -1,0 +1,51 @@
+// End-to-end regression tests for the findings of issue 16, against the daemon as a child process:
+// each failed on the code before its fix and passes after.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectHealthy, sendPaced, seriesOf, sipRequest, startLb, startSinkNode, type Lb, type SinkNode } from './harness.js';
+
+describe('bounded state and closed-set counters (findings 1, 2)', () => {
+  let sink: SinkNode;
+  let lb: Lb;
+  beforeAll(async () => {
+    sink = await startSinkNode();
+    lb = await startLb([sink.port], { callIdAffinityMaxEntries: 300, callIdAffinityMaxTimeInCache: 0 });
+  });
+  afterAll(async () => {
+    await lb?.stop();
+    await sink?.close();
+  });
+
+  it('out-of-dialog OPTIONS and MESSAGE leave no Call-ID entry behind (finding 1)', async () => {
+    const before = sink.received;
+    await sendPaced(lb.externalPort, 2000, (i) => sipRequest(i % 2 ? 'OPTIONS' : 'MESSAGE', `ood-${i}`), () => sink.received - before);
+    expect(sink.received - before).toBeGreaterThan(1800);
+    const stat = await lb.lbstat();
+    expect(stat.NumberOfActiveCalls).toBe(0);
+  });
+
+  it('INVITEs with fresh Call-IDs fill the map only up to callIdAffinityMaxEntries, even with no idle limit (finding 1)', async () => {
+    const before = sink.received;
+    await sendPaced(lb.externalPort, 1000, (i) => sipRequest('INVITE', `inv-${i}`), () => sink.received - before);
+    expect(sink.received - before).toBeGreaterThan(900);
+    const stat = await lb.lbstat();
+    expect(stat.NumberOfActiveCalls).toBe(300);
+    const algo = stat.AlgorithmStatistics as Record<string, number>;
+    expect(algo.AffinityEvictedFull).toBeGreaterThanOrEqual(sink.received - before - 300);
+  });
+
+  it('10,000 invented methods add no /lbstat or /metrics series (finding 2)', async () => {
+    const before = sink.received;
+    await sendPaced(lb.externalPort, 10_000, (i) => sipRequest(`XINVENTED${i}`, `x-${i}`), () => sink.received - before, 200);
+    const forwarded = sink.received - before;
+    // UDP on a loaded machine may lose some; thousands of distinct methods must still have been counted.
+    expect(forwarded).toBeGreaterThan(5000);
+    const stat = await lb.lbstat();
+    const byMethod = stat.SipRequestsByMethod as Record<string, number>;
+    expect(Object.keys(byMethod).length).toBeLessThanOrEqual(15);
+    expect(byMethod.other).toBeGreaterThanOrEqual(forwarded);
+    const page = await lb.metrics();
+    expect(seriesOf(page, 'sipbalancer_sip_requests_total').length).toBeLessThanOrEqual(15);
+    await expectHealthy(lb);
+  });
+});
