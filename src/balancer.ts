@@ -9,12 +9,16 @@ import { HttpHeartbeatServer } from './registry/http-heartbeat.js';
 import { NodeSources, nodeSideExposure } from './registry/node-sources.js';
 import { Stats } from './stats/stats.js';
 import { loadAlgorithm } from './algorithms/load.js';
-import type { BalancerAlgorithm } from './algorithms/algorithm.js';
 import type { Service, ServiceContext } from './service.js';
 import { createSipService } from './sip/index.js';
 import { createHttpService } from './http/index.js';
 import { createSmppService } from './smpp/index.js';
 import { ApiServer } from './api/server.js';
+import { Dashboard } from './api/dashboard.js';
+import { LiveAlgorithm } from './algorithms/live-algorithm.js';
+import { EventJournal } from './stats/events.js';
+import { NodeProber, type ProbeOptions } from './registry/probe.js';
+import { StartupError } from './service.js';
 import { NodePins, PinnedAlgorithm } from './algorithms/pins.js';
 
 const require = createRequire(import.meta.url);
@@ -25,9 +29,12 @@ export class LoadBalancer {
   readonly log: Logger;
   readonly stats: Stats;
   readonly registry: NodeRegistry;
-  private algorithm: BalancerAlgorithm | undefined;
+  /** Node events and reloads, newest last, for the dashboard. */
+  readonly journal = new EventJournal();
+  private algorithm: LiveAlgorithm | undefined;
   private readonly services: Service[] = [];
   private heartbeat: HttpHeartbeatServer | undefined;
+  private prober: NodeProber | undefined;
   private api: ApiServer | undefined;
   private started = false;
   /** Regex pins (/lbnoderegex), consulted before the algorithm. */
@@ -72,12 +79,35 @@ export class LoadBalancer {
         await this.heartbeat.start();
       }
 
-      registry.on('added', () => stats.nodes.added++);
-      registry.on('removed', (_node, reason) => stats.nodes.removed.inc(removalCause(reason)));
-      registry.on('state-changed', (node, previous) => stats.nodes.stateChanges.inc(`${previous}->${node.state}`));
+      const journal = this.journal;
+      registry.on('added', (node) => {
+        stats.nodes.added++;
+        journal.add('node-added', `${node} added`);
+      });
+      registry.on('removed', (node, reason) => {
+        stats.nodes.removed.inc(removalCause(reason));
+        journal.add('node-removed', `${node} removed: ${reason}`);
+      });
+      registry.on('state-changed', (node, previous) => {
+        stats.nodes.stateChanges.inc(`${previous}->${node.state}`);
+        journal.add('node-state', `${node} is now ${node.state} (was ${previous})${node.badReason ? `: ${node.badReason}` : ''}`);
+      });
+
+      // Static nodes (staticNodes), probed with OPTIONS; the prober also runs with none, for a reload to fill.
+      this.prober = new NodeProber(registry, probeOptions(config), log.child({ module: 'probe' }), (text) => journal.add('probe', text));
+      try {
+        await this.prober.start(config.probe.staticNodes);
+      } catch (err) {
+        throw new StartupError(`staticNodes: ${(err as Error).message}`);
+      }
+      if (config.probe.staticNodes.length > 0) {
+        log.info(`Probing ${config.probe.staticNodes.length} static node(s) with OPTIONS every ${config.probe.intervalMs} ms: a silent node is out within ${NodeProber.detectionBoundMs(config.probe)} ms`);
+      }
 
       // 2. The algorithm, told of every change of the latest version's nodes.
-      const algorithm = new PinnedAlgorithm(await loadAlgorithm(config, registry, log.child({ module: 'algorithm' })), this.pins, config.algorithm.httpAffinityKey);
+      // The services hold the LiveAlgorithm, so that a reload can put another (pinned) algorithm behind it.
+      const loaded = await loadAlgorithm(config, registry, log.child({ module: 'algorithm' }));
+      const algorithm = new LiveAlgorithm(new PinnedAlgorithm(loaded, this.pins, config.algorithm.httpAffinityKey));
       this.algorithm = algorithm;
       registry.on('changed', () => algorithm.nodesChanged(registry.live()));
       algorithm.nodesChanged(registry.live());
@@ -85,8 +115,8 @@ export class LoadBalancer {
       stats.setSources({
         releaseVersion: VERSION,
         activeNodes: () => registry.live().filter((n) => n.state === 'active').length,
-        activeCalls: () => algorithm.activeCalls?.() ?? 0,
-        algorithmStatistics: () => algorithm.statistics?.(),
+        activeCalls: () => algorithm.activeCalls(),
+        algorithmStatistics: () => algorithm.statistics(),
       });
 
       // 3–5. The protocol services.
@@ -98,7 +128,8 @@ export class LoadBalancer {
 
       // 6. The API server.
       if (config.api.port !== undefined) {
-        const api = { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, pins: this.pins, rootLog: log };
+        const dashboard = new Dashboard({ stats, registry, journal: this.journal, version: VERSION, algorithmName: () => algorithm.name, activeCalls: () => algorithm.activeCalls() });
+        const api = { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, pins: this.pins, rootLog: log, dashboard };
         this.api = new ApiServer(config.api, { ...api, requestStop: (reason) => this.onStopRequested?.(reason) }, log.child({ module: 'api' }));
         await this.api.start();
       }
@@ -130,6 +161,8 @@ export class LoadBalancer {
       await this.algorithm.stop();
       this.algorithm = undefined;
     }
+    this.prober?.stop();
+    this.prober = undefined;
     if (this.heartbeat) {
       log.info('Unregistering the node adapter');
       await this.heartbeat.stop();
@@ -140,6 +173,16 @@ export class LoadBalancer {
     if (this.started) log.info('Load balancer stopped');
     this.started = false;
   }
+}
+
+/** The prober's options from a configuration (start-up and reload). */
+export function probeOptions(config: Config): ProbeOptions {
+  const { staticNodes: _list, ...timing } = config.probe;
+  return {
+    ...timing,
+    localHost: config.internalHost,
+    tls: { ca: config.tls.material?.ca, rejectUnauthorized: !config.tls.skipServerVerification },
+  };
 }
 
 /** A short label for why a node left, for counters (the log line keeps the full reason). */

@@ -11,6 +11,7 @@ import type { ServerNode } from '../registry/server-node.js';
 import type { Stats } from '../stats/stats.js';
 import { PinError, compilePinRegex, type NodePins } from '../algorithms/pins.js';
 import { isIP } from 'node:net';
+import { Dashboard } from './dashboard.js';
 
 export interface ApiSources {
   readonly stats: Stats;
@@ -23,6 +24,8 @@ export interface ApiSources {
   readonly rootLog?: Logger;
   /** Stops the daemon as SIGTERM does (/lbstop); called after the answer is sent. */
   readonly requestStop?: (reason: string) => void;
+  /** The dashboard page and the state it polls (`/`, `/dashboard`, `/dashboard/state`). */
+  readonly dashboard?: Dashboard;
 }
 
 /** What a route does with a request; `query` is the parsed query string. */
@@ -56,6 +59,10 @@ export class ApiServer {
     if (sources.pins) {
       routes.set('/lbnoderegex', { help: 'lbnoderegex?regex=R&ip=I&port=P: pin keys matching R to a node; ?regex=R alone removes it', action: true, handler: (_req, res, query) => this.nodeRegex(res, query) });
     }
+    const dashboard = sources.dashboard;
+    if (dashboard) {
+      for (const path of Dashboard.PATHS) routes.set(path, { help: path === '/dashboard/state' ? 'what the dashboard shows (JSON)' : 'the dashboard (HTML)', handler: (_req, res) => void dashboard.serve(path, res) });
+    }
     this.routes = routes;
   }
 
@@ -69,12 +76,14 @@ export class ApiServer {
     });
     await listen(server, this.config.port!, this.config.host);
     this.server = server;
+    this.sources.dashboard?.start();
     this.log.info(`Statistics and admin endpoints (${[...this.routes.keys()].join(', ')}) listening on ${this.config.host}:${this.config.port}`);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.sources.dashboard?.stop();
     if (!server) return;
     await closeHttpServer(server);
   }

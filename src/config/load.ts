@@ -9,6 +9,7 @@ import { readIdentity, readTrustedCertificates } from './keystore.js';
 import { resolveAlgorithmName, supportedAlgorithmNames } from '../algorithms/names.js';
 import { parseSubclusterMap } from '../algorithms/cluster-subdomain-affinity.js';
 import { normaliseLogLevel } from '../log.js';
+import { parseStaticNode, parseStatusRanges } from '../registry/static-nodes.js';
 import { parseSourceEntry } from '../registry/node-sources.js';
 import { DEFAULT_MAX_ENTRIES } from '../algorithms/affinity-table.js';
 import { ConfigError } from '../errors.js';
@@ -303,6 +304,30 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
   }
   if (sip.publicIp !== undefined) r.warn(r.raw('publicIp', ['public-ip']), 'publicIp', 'not implemented yet: Record-Route and Contact of responses are not rewritten to the public address (use externalIpLoadBalancerAddress for Record-Route)');
 
+  // --- Static nodes probed with OPTIONS (src/registry/probe.ts) -----------------------------------------
+  const staticRaw = r.raw('staticNodes');
+  const staticNodes = r.list('staticNodes').flatMap((item) => {
+    const parsed = parseStaticNode(item);
+    if (typeof parsed === 'string') {
+      r.error(staticRaw, 'staticNodes', `${parsed}; expected host:port[;transport=udp|tcp|tls][;version=v], comma-separated`);
+      return [];
+    }
+    return [parsed];
+  });
+  const aliveRaw = r.raw('nodeProbeAliveStatuses');
+  const aliveParsed = parseStatusRanges(aliveRaw?.value ?? '200-499');
+  if (typeof aliveParsed === 'string') r.error(aliveRaw, 'nodeProbeAliveStatuses', aliveParsed);
+  r.sources.push(aliveRaw ? { key: 'nodeProbeAliveStatuses', value: aliveRaw.value, source: 'file', line: aliveRaw.line } : { key: 'nodeProbeAliveStatuses', value: '200-499', source: 'default' });
+  const probe = {
+    staticNodes,
+    intervalMs: r.int('nodeProbeInterval', 5000, { min: 100, unit: 'milliseconds' }),
+    timeoutMs: r.int('nodeProbeTimeout', 2000, { min: 10, unit: 'milliseconds' }),
+    failures: r.int('nodeProbeFailures', 3, { min: 1, max: 100 }),
+    successes: r.int('nodeProbeSuccesses', 2, { min: 1, max: 100 }),
+    aliveStatuses: typeof aliveParsed === 'string' ? [] : aliveParsed,
+  };
+  if (probe.timeoutMs >= probe.intervalMs) r.error(r.raw('nodeProbeTimeout'), 'nodeProbeTimeout', `must be shorter than nodeProbeInterval (${probe.intervalMs} ms)`);
+
   // --- Node health from traffic -----------------------------------------------------------------------
   const statusList = r.list('responsesStatusCodeNodeRemoval', ['503'], ['responseStatusCodeNodeRemoval']);
   const statusRaw = r.raw('responsesStatusCodeNodeRemoval', ['responseStatusCodeNodeRemoval']);
@@ -474,6 +499,7 @@ export function loadConfigText(text: string, file = 'lb.properties'): LoadedConf
     logLevel: logLevel ?? 'info',
     shutdownTimeoutMs,
     registry: { nodeTimeoutMs, heartbeatIntervalMs, heartbeatPort, heartbeatHost: internalHost, nodeAllowedSources },
+    probe,
     sip,
     health,
     algorithm,

@@ -159,6 +159,27 @@ export interface RegistryConfig {
   readonly nodeAllowedSources: readonly string[];
 }
 
+/** A SIP server that cannot heartbeat, probed with OPTIONS (`staticNodes`). */
+export interface StaticNodeEntry {
+  readonly host: string;
+  readonly port: number;
+  readonly transport: 'udp' | 'tcp' | 'tls';
+  /** The node version it registers with (default 0), for clusters whose other nodes heartbeat a version. */
+  readonly version: string;
+}
+
+export interface ProbeConfig {
+  readonly staticNodes: readonly StaticNodeEntry[];
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** Missed probes in a row before a node is out. */
+  readonly failures: number;
+  /** Answered probes in a row before an out node is back. */
+  readonly successes: number;
+  /** Status codes that count as alive (inclusive ranges). */
+  readonly aliveStatuses: readonly (readonly [number, number])[];
+}
+
 /** Where a configuration value came from, for `--check`. */
 export interface ValueSource {
   readonly key: string;
@@ -176,6 +197,7 @@ export interface Config {
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
   readonly registry: RegistryConfig;
+  readonly probe: ProbeConfig;
   readonly sip: SipConfig;
   readonly health: HealthConfig;
   readonly algorithm: AlgorithmConfig;

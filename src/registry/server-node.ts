@@ -4,6 +4,18 @@ import type { SipTransport } from '../config/types.js';
 
 export type NodeState = 'active' | 'graceful' | 'bad';
 
+/** What OPTIONS probes found at a static node's address (src/registry/probe.ts keeps it up to date). */
+export interface ProbeState {
+  state: 'unknown' | 'up' | 'down';
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
+  lastRttMs?: number;
+  lastStatus?: number;
+  lastFailure?: string;
+  lastProbeAt?: number;
+  lastAnswerAt?: number;
+}
+
 export interface ServerNodeInit {
   readonly ip: string;
   readonly hostname?: string;
@@ -38,6 +50,11 @@ export class ServerNode {
   readonly permanent: boolean;
   readonly registeredAt: number;
   lastSeen: number;
+  /** New calls (and HTTP requests) the algorithm gave this node, and every request it routed to it. */
+  newCalls = 0;
+  routedRequests = 0;
+  /** Set while the node's address is probed with OPTIONS (a staticNodes entry). */
+  probe?: ProbeState;
 
   constructor(init: ServerNodeInit, now: number) {
     this.ip = init.ip;
@@ -103,6 +120,17 @@ export class ServerNode {
       permanent: this.permanent || undefined,
       properties: this.properties,
       lastHeartbeatAgeMs: now - this.lastSeen,
+      probe: this.probe && {
+        state: this.probe.state,
+        lastRttMs: this.probe.lastRttMs,
+        lastStatus: this.probe.lastStatus,
+        lastFailure: this.probe.lastFailure,
+        consecutiveFailures: this.probe.consecutiveFailures,
+        consecutiveSuccesses: this.probe.consecutiveSuccesses,
+        lastAnswerAgeMs: this.probe.lastAnswerAt !== undefined ? now - this.probe.lastAnswerAt : undefined,
+      },
+      newCalls: this.newCalls,
+      routedRequests: this.routedRequests,
       registeredAt: new Date(this.registeredAt).toISOString(),
     };
   }

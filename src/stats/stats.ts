@@ -134,6 +134,11 @@ export class Stats {
     stats.register(this.registry);
   }
 
+  /** The registered protocols' /lbstat fields, merged (for readers such as the dashboard). */
+  protocolFields(): Record<string, unknown> {
+    return Object.assign({}, ...this.protocols.map((p) => p.lbstatFields())) as Record<string, unknown>;
+  }
+
   setSources(sources: LbstatSources): void {
     this.sources = sources;
   }
@@ -143,7 +148,7 @@ export class Stats {
     const sip = this.sip.lbstatFields();
     const http = this.http.lbstatFields();
     // Registered protocols' fields; the original's names read 0 when that protocol is not running.
-    const registered = Object.assign({}, ...this.protocols.map((p) => p.lbstatFields())) as Record<string, unknown>;
+    const registered = this.protocolFields();
     const pick = (o: Record<string, unknown>, k: string): unknown => o[k] ?? 0;
     return {
       Metrics: {

@@ -1,0 +1,85 @@
+// The algorithm the protocol services hold: it delegates to the configured algorithm, which a hot reload
+// may replace while traffic flows, and counts on each node the new calls and requests it was given.
+
+import type { IncomingMessage } from 'node:http';
+import type { AlgorithmContext, AlgorithmSipRequest, BalancerAlgorithm } from './algorithm.js';
+import type { ServerNode } from '../registry/server-node.js';
+
+export class LiveAlgorithm implements BalancerAlgorithm {
+  private inner: BalancerAlgorithm;
+
+  constructor(inner: BalancerAlgorithm) {
+    this.inner = inner;
+  }
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  /** The algorithm picks are delegated to. */
+  get current(): BalancerAlgorithm {
+    return this.inner;
+  }
+
+  /**
+   * Puts `next` (initialised, already told of the live nodes) in place of the current algorithm and
+   * returns the old one for the caller to stop. Picks made after this call go to `next`.
+   */
+  replace(next: BalancerAlgorithm): BalancerAlgorithm {
+    const old = this.inner;
+    this.inner = next;
+    return old;
+  }
+
+  init(ctx: AlgorithmContext): void | Promise<void> {
+    return this.inner.init(ctx);
+  }
+
+  nodesChanged(live: readonly ServerNode[]): void {
+    this.inner.nodesChanged(live);
+  }
+
+  pickForSipRequest(req: AlgorithmSipRequest): ServerNode | undefined {
+    const node = this.inner.pickForSipRequest(req);
+    if (node) {
+      node.newCalls++;
+      node.routedRequests++;
+    }
+    return node;
+  }
+
+  pickForAssignedSipRequest(req: AlgorithmSipRequest, assigned: ServerNode | undefined, version: string): ServerNode | undefined {
+    const inner = this.inner;
+    // The forwarder's own rule when the algorithm has none: the assigned node while it is not bad.
+    const node = inner.pickForAssignedSipRequest
+      ? inner.pickForAssignedSipRequest(req, assigned, version)
+      : assigned && assigned.state !== 'bad' ? assigned : inner.pickForSipRequest(req);
+    if (node) node.routedRequests++;
+    return node;
+  }
+
+  assignToNode(req: AlgorithmSipRequest, node: ServerNode): void {
+    this.inner.assignToNode?.(req, node);
+  }
+
+  pickForHttpRequest(req: IncomingMessage): ServerNode | undefined {
+    const node = this.inner.pickForHttpRequest(req);
+    if (node) {
+      node.newCalls++;
+      node.routedRequests++;
+    }
+    return node;
+  }
+
+  activeCalls(): number {
+    return this.inner.activeCalls?.() ?? 0;
+  }
+
+  statistics(): Readonly<Record<string, number | boolean>> {
+    return this.inner.statistics?.() ?? {};
+  }
+
+  stop(): void | Promise<void> {
+    return this.inner.stop();
+  }
+}
