@@ -25,6 +25,7 @@ export function readSmppSection(r: PropertyReader, host: string, isRemoteServerS
     timeoutConnectionCheckClientSideMs: r.int('timeoutConnectionCheckClientSide', 3000, { min: 1, unit: 'milliseconds' }),
     timeoutConnectionCheckServerSideMs: r.int('timeoutConnectionCheckServerSide', 3000, { min: 1, unit: 'milliseconds' }),
     maxConnectionSize: r.int('maxConnectionSize', 10, { min: 1 }),
+    toProvider: readToProvider(r),
   };
   const maxConnRaw = r.raw('maxConnectionSize');
   if (maxConnRaw) r.warn(maxConnRaw, 'maxConnectionSize', "not used: in the original it sized the SMPP Netty worker pool; here one event loop serves every session (see workers), and each ESME's PDUs are bounded by TCP back-pressure");
@@ -36,4 +37,20 @@ export function readSmppSection(r: PropertyReader, host: string, isRemoteServerS
     r.warn(undefined, 'remoteServers', 'the SMPP broker has no remoteServers; it will use nodes that advertise an smppPort');
   }
   return smpp;
+}
+
+/**
+ * `toProviderAlgorithmClass`: how an ESME's upstream SMSC is chosen. The original's class names are matched on
+ * their last segment (…RoundRobin…, …ActiveStandby…), as algorithmClass is; our short names work too.
+ */
+function readToProvider(r: PropertyReader): 'round-robin' | 'active-standby' {
+  const raw = r.raw('toProviderAlgorithmClass');
+  const value = raw?.value.trim() ?? '';
+  const last = (value.split('.').pop() ?? '').toLowerCase().replace(/[^a-z]/g, '');
+  const policy = value === '' || last.includes('roundrobin') ? 'round-robin' : last.includes('activestandby') ? 'active-standby' : undefined;
+  if (policy === undefined) {
+    r.error(raw, 'toProviderAlgorithmClass', `"${value}" is not an SMPP provider algorithm; expected round-robin or active-standby (or the original's class names)`);
+  }
+  r.sources.push(raw ? { key: 'toProviderAlgorithmClass', value: policy ?? value, source: 'file', line: raw.line } : { key: 'toProviderAlgorithmClass', value: 'round-robin', source: 'default' });
+  return policy ?? 'round-robin';
 }

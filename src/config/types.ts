@@ -150,6 +150,8 @@ export interface SmppConfig {
   readonly timeoutConnectionCheckClientSideMs: number;
   readonly timeoutConnectionCheckServerSideMs: number;
   readonly maxConnectionSize: number;
+  /** `toProviderAlgorithmClass`: round robin over the SMSCs, or the first SMSC that binds, in list order. */
+  readonly toProvider: 'round-robin' | 'active-standby';
 }
 
 export interface ApiConfig {

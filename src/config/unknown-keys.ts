@@ -18,7 +18,6 @@ const WITHOUT_EFFECT: Readonly<Record<string, string>> = {
   maxContentLength: 'HTTP bodies are streamed, never buffered whole',
   smppName: 'informational only',
   toNodeAlgorithmClass: 'SMPP regular mode routes each ESME to its own upstream connection',
-  toProviderAlgorithmClass: 'SMPP upstream servers are chosen round robin',
   isUseRrSendSmppRequestToClient: 'SMPP regular mode relays to the ESME that owns the connection',
   earlyDialogWorstCase: 'the WorstCaseUdpTestAffinityAlgorithm test algorithm is not provided',
   'java.net.debug': 'use --log-level debug',

@@ -1,5 +1,6 @@
-// The SMSCs an ESME can be bound to: remoteServers plus registry nodes that advertise an smppPort, taken
-// round robin. The list is rebuilt when the registry changes, so next() is an index increment.
+// The SMSCs an ESME can be bound to: remoteServers plus registry nodes that advertise an smppPort, tried in
+// the order toProviderAlgorithmClass gives (round robin, or active-standby: the list's order). The list is
+// rebuilt when the registry changes, so picking is an index increment.
 
 import type { HostPort } from '../config/types.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
@@ -28,6 +29,21 @@ export class SmscList {
     const server = list[this.index % list.length]!;
     this.index = (this.index + 1) % list.length;
     return server;
+  }
+
+  /**
+   * The servers to try for one bind, in order. Round robin starts at the next server in turn; active-standby
+   * starts at the first. `avoid` (the SMSC just lost) goes last.
+   */
+  order(policy: 'round-robin' | 'active-standby', avoid?: HostPort): HostPort[] {
+    const list = this.list;
+    if (list.length === 0) return [];
+    const start = policy === 'round-robin' ? this.index % list.length : 0;
+    if (policy === 'round-robin') this.index = (this.index + 1) % list.length;
+    const ordered = [...list.slice(start), ...list.slice(0, start)];
+    if (avoid === undefined || ordered.length < 2) return ordered;
+    const lost = ordered.filter((s) => s.host === avoid.host && s.port === avoid.port);
+    return [...ordered.filter((s) => !lost.includes(s)), ...lost];
   }
 
   servers(): readonly HostPort[] {

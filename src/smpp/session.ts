@@ -47,7 +47,7 @@ export class SmppSession implements EsmeOwner, SmscOwner {
   // ───────────── ESME side → SMSC side ─────────────
 
   esmeBind(esme: EsmeSide, fields: BindFields): void {
-    void this.bindUpstream(fields, this.ctx.servers.size).then((outcome) => {
+    void this.bindUpstream(fields).then((outcome) => {
       if (esme.state !== 'BINDING') return; // gone meanwhile: its close() unbound the SMSC side
       if (outcome.conn && outcome.resp) {
         // Relay the SMSC's bind_resp as it is (system_id, sc_interface_version), with the ESME's number.
@@ -153,20 +153,14 @@ export class SmppSession implements EsmeOwner, SmscOwner {
   // ───────────── binding and rebinding ─────────────
 
   /**
-   * Tries up to `tries` servers in round-robin order. Returns the first bound connection; else the last
-   * refusal (an SMSC's error status is passed on to the ESME), or the last connection error.
+   * Tries every server once, in the order toProviderAlgorithmClass gives. Returns the first bound connection;
+   * else the last refusal (an SMSC's error status is passed on to the ESME), or the last connection error.
    */
-  private async bindUpstream(fields: BindFields, tries: number, avoid?: HostPort): Promise<BindOutcome> {
+  private async bindUpstream(fields: BindFields, avoid?: HostPort): Promise<BindOutcome> {
     let last: BindOutcome = { error: 'no SMSC configured' };
     let refusal: BindOutcome | undefined;
-    const { servers } = this.ctx;
-    for (let i = 0; i < tries; i++) {
-      let server = servers.next();
-      // After a loss, prefer another server over the one that just failed.
-      if (i === 0 && server !== undefined && avoid !== undefined && servers.size > 1 && server.host === avoid.host && server.port === avoid.port) {
-        server = servers.next();
-      }
-      if (server === undefined) break;
+    // After a loss, the server that just failed is tried last.
+    for (const server of this.ctx.servers.order(this.ctx.config.toProvider, avoid)) {
       const outcome = await this.smsc.bindTo(server, fields);
       if (outcome.conn) return outcome;
       if (outcome.resp) refusal = outcome;
@@ -188,7 +182,7 @@ export class SmppSession implements EsmeOwner, SmscOwner {
     if (esme.state !== 'REBINDING' || esme.bind === undefined) return;
     this.reconnectAttempts++;
     // One round: every server once, starting after the lost one.
-    const outcome = await this.bindUpstream(esme.bind, this.ctx.servers.size, this.lostServer);
+    const outcome = await this.bindUpstream(esme.bind, this.lostServer);
     if (esme.state !== 'REBINDING') return;
     if (outcome.conn) {
       esme.rebound(`rebound to SMSC ${this.smsc.name}`);

@@ -281,3 +281,15 @@ describe('keys of the original that act only in some set-ups (no silent no-ops)'
     expect(all).not.toMatch(/Transport/);
   });
 });
+
+describe('SMPP toProviderAlgorithmClass', () => {
+  it('defaults to round robin and reads the original class names and short names', () => {
+    expect(load('smppPort=2776\n').config.smpp.toProvider).toBe('round-robin');
+    expect(load('toProviderAlgorithmClass=org.mobicents.tools.smpp.multiplexer.ActiveStandbyAlgorithm\n').config.smpp.toProvider).toBe('active-standby');
+    expect(load('toProviderAlgorithmClass=round-robin\n').config.smpp.toProvider).toBe('round-robin');
+  });
+
+  it('refuses an unknown algorithm with file and line', () => {
+    expect(problems('host=127.0.0.1\ntoProviderAlgorithmClass=Random\n')).toEqual([expect.stringMatching(/lb\.properties:2.*toProviderAlgorithmClass.*active-standby/)]);
+  });
+});

@@ -53,6 +53,7 @@ export function smppConfig(over: Partial<SmppConfig> = {}): SmppConfig {
     timeoutConnectionCheckClientSideMs: 300,
     timeoutConnectionCheckServerSideMs: 300,
     maxConnectionSize: 10,
+    toProvider: 'round-robin',
     ...over,
   } as SmppConfig;
 }

@@ -13,6 +13,16 @@ describe('SmscList', () => {
     expect([list.next(), list.next(), list.next()].map((s) => s?.port)).toEqual([1, 2, 1]);
   });
 
+  it('orders a bind\'s attempts: round robin starts at the next in turn, active-standby at the first; a lost SMSC goes last', () => {
+    const list = new SmscList([1, 2, 3].map((port) => ({ host: '127.0.0.1', port })));
+    const ports = (xs: { port: number }[]): number[] => xs.map((x) => x.port);
+    expect(ports(list.order('round-robin'))).toEqual([1, 2, 3]);
+    expect(ports(list.order('round-robin'))).toEqual([2, 3, 1]);
+    expect(ports(list.order('active-standby'))).toEqual([1, 2, 3]);
+    expect(ports(list.order('active-standby'))).toEqual([1, 2, 3]);
+    expect(ports(list.order('active-standby', { host: '127.0.0.1', port: 1 }))).toEqual([2, 3, 1]);
+  });
+
   it('is empty without servers', () => {
     expect(new SmscList([]).next()).toBeUndefined();
   });
