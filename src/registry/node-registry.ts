@@ -3,6 +3,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
+import { RateLimitedLog } from '../log-limit.js';
 import type { HostPort, RegistryConfig } from '../config/types.js';
 import { ServerNode, type NodeState, type ServerNodeInit } from './server-node.js';
 
@@ -68,7 +69,16 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
         });
       }
     }
-    this.sweepTimer = setInterval(() => this.sweep(), this.opts.heartbeatIntervalMs);
+    // A timer catches at its boundary: a listener that throws (an algorithm rebuilding) must not reach the
+    // process-wide handler, nor log a stack trace every sweep.
+    const warnings = new RateLimitedLog(this.log);
+    this.sweepTimer = setInterval(() => {
+      try {
+        this.sweep();
+      } catch (err) {
+        warnings.warn('sweep', `Node expiry sweep failed: ${(err as Error).message}`, err);
+      }
+    }, this.opts.heartbeatIntervalMs);
     this.sweepTimer.unref();
     this.log.info('Node expiration task created');
     this.log.info('Node registry started');
