@@ -22,6 +22,12 @@ export interface Service {
   start(): Promise<void>;
   /** Closes listening points and connections; resolves when done. */
   stop(): Promise<void>;
+  /**
+   * Applies a new, already validated configuration without dropping calls or connections (hot reload). Only the
+   * keys that can change live are read from `next`; the reload orchestrator has already kept the old value of every
+   * key that needs a restart and logged it. Optional: a service without it has nothing to change live.
+   */
+  reload?(next: Config): void | Promise<void>;
 }
 
 // Moved to errors.ts; re-exported until every branch imports it from there.
