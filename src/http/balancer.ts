@@ -11,7 +11,7 @@ import { ProxyServer } from 'http-proxy-3';
 import type { Service, ServiceContext } from '../service.js';
 import { StartupError } from '../errors.js';
 import type { ServerNode } from '../registry/server-node.js';
-import type { HttpStats } from '../stats/http-stats.js';
+import type { HttpStats } from './http-stats.js';
 import { HttpNodeChooser, type BackendKind, type NodeChoice } from './node-chooser.js';
 import { addForwardedHeaders, hasHopByHop, isIdempotent, stripHopByHop } from './headers.js';
 import { incomingResponseHead, outgoingRequestHead, type OutgoingRequestHead } from './raw-headers.js';

@@ -8,7 +8,7 @@
 import net, { type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../log.js';
-import type { HttpStats } from '../stats/http-stats.js';
+import type { HttpStats } from './http-stats.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { HttpNodeChooser, NodeChoice } from './node-chooser.js';
 import { ChunkedBodyEnd } from './chunked.js';

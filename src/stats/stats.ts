@@ -4,8 +4,8 @@
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { CounterMap, promCounterMap } from './counters.js';
-import { SipStats } from './sip-stats.js';
-import { HttpStats } from './http-stats.js';
+import { SipStats } from '../sip/sip-stats.js';
+import { HttpStats } from '../http/http-stats.js';
 import { RuntimeSampler } from './runtime.js';
 
 /** Changes of the node set: registrations, removals and state transitions ("active->bad", …). */

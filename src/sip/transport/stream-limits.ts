@@ -4,7 +4,7 @@
 
 import type { Socket } from 'node:net';
 import type { Logger } from '../../log.js';
-import type { SipStats } from '../../stats/sip-stats.js';
+import type { SipStats } from '../sip-stats.js';
 
 /** What the sweep needs of a connection's framer: since when an unfinished message waits (0: none). */
 export interface PendingClock {

@@ -1,8 +1,8 @@
 // HTTP balancer counters (manual "Getting statistic" 2.a–f).
 
 import type { Registry } from 'prom-client';
-import { promCounter, promCounterMap } from './counters.js';
-import { MethodCounter, StatusCounter, HTTP_METHODS, HTTP_STATUS_CODES } from './closed-counters.js';
+import { promCounter, promCounterMap } from '../stats/counters.js';
+import { MethodCounter, StatusCounter, HTTP_METHODS, HTTP_STATUS_CODES } from '../stats/closed-counters.js';
 
 export class HttpStats {
   requests = 0;

@@ -2,8 +2,8 @@
 
 import type { Registry } from 'prom-client';
 import type { SipDropReason } from '../errors.js';
-import { CounterMap, promCounter, promCounterMap, promGaugeMap } from './counters.js';
-import { MethodCounter, StatusCounter, SIP_METHODS, SIP_STATUS_CODES } from './closed-counters.js';
+import { CounterMap, promCounter, promCounterMap, promGaugeMap } from '../stats/counters.js';
+import { MethodCounter, StatusCounter, SIP_METHODS, SIP_STATUS_CODES } from '../stats/closed-counters.js';
 
 export class SipStats {
   requests = 0;
