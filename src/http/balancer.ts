@@ -65,9 +65,9 @@ export class HttpBalancer implements Service {
   /** Cached proxy targets, one per node, protocol and port. */
   private readonly targets = new WeakMap<ServerNode, Map<number, URL>>();
 
-  constructor(ctx: ServiceContext) {
+  constructor(ctx: ServiceContext, stats: HttpStats) {
     this.ctx = ctx;
-    this.stats = ctx.stats.http;
+    this.stats = stats;
     const cfg = ctx.config.http;
     // LIFO scheduling keeps few hot sockets per node; no cap on sockets so a burst never queues here.
     this.plainAgent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
