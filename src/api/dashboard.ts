@@ -9,6 +9,7 @@ import type { ServerNode } from '../registry/server-node.js';
 import type { Stats } from '../stats/stats.js';
 import type { EventJournal } from '../stats/events.js';
 import { DASHBOARD_HTML, DASHBOARD_SCRIPT, DASHBOARD_STYLE } from './dashboard-page.js';
+import { guardedInterval } from '../timers.js';
 
 export interface DashboardSources {
   readonly stats: Stats;
@@ -37,8 +38,7 @@ export class RateSampler {
 
   start(intervalMs = 1000): void {
     this.sample();
-    this.timer = setInterval(() => this.sample(), intervalMs);
-    this.timer.unref();
+    this.timer = guardedInterval('Dashboard sample', intervalMs, () => this.sample());
   }
 
   stop(): void {

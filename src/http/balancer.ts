@@ -20,6 +20,7 @@ import { parseHostPort, redirectLocation, serviceUnavailableBody } from './repli
 import { BackendPool, FastConnection, type FastPathContext } from './fast-path.js';
 import { RequestCheck } from './request-check.js';
 import { createNodeHealthMonitor, type NodeHealthMonitor } from '../algorithms/health.js';
+import { guardedInterval } from '../timers.js';
 
 /** What the balancer remembers about a request while it is proxied. */
 interface BalancedRequest extends IncomingMessage {
@@ -128,8 +129,7 @@ export class HttpBalancer implements Service {
       log.info(`HTTPS LB listening on port ${cfg.httpsPort}`);
     }
     if (cfg.httpsRedirect && cfg.httpsPort === undefined) log.warn('httpsRedirect=true has no effect without httpsPort');
-    this.flushTimer = setInterval(() => this.flushAll(), STATS_FLUSH_MS);
-    this.flushTimer.unref();
+    this.flushTimer = guardedInterval('HTTP statistics flush', STATS_FLUSH_MS, () => this.flushAll(), log);
   }
 
   /** requestCheckPattern's rule, with its own node-health monitor (quarantine as for SIP), when the key is set. */
