@@ -90,7 +90,7 @@ export function createSipService(ctx: ServiceContext): Service {
       health.start();
       const allowed = config.registry.nodeAllowedSources;
       const nodeSources = allowed.length > 0 ? NodeSources.of(allowed) : undefined;
-      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: stats, log, health, nodeSources }, points);
+      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: stats, log, health, nodeSources, relay: ctx.sipRelay }, points);
       for (const p of points) {
         try {
           await p.start();
@@ -100,6 +100,7 @@ export function createSipService(ctx: ServiceContext): Service {
         }
         log.debug(`SIP listening point ${p.transport} ${p.host}:${p.port} (${p.side}) open`);
       }
+      ctx.sipRelay?.attach(onMessage, points);
       // The manual's start-up line, once per pair of ports (UDP and TCP usually share them).
       const groups = new Map<string, { external: string; internal: string; transports: SipTransport[] }>();
       for (const transport of new Set(points.map((p) => p.transport))) {
