@@ -21,6 +21,7 @@ import { EventJournal } from './stats/events.js';
 import { NodeProber, type ProbeOptions } from './registry/probe.js';
 import { StartupError } from './service.js';
 import { NodePins, PinnedAlgorithm } from './algorithms/pins.js';
+import { BoundListeners } from './bound-listeners.js';
 import type { WorkerRelayHook } from './sip/forwarder.js';
 
 const require = createRequire(import.meta.url);
@@ -53,6 +54,8 @@ export class LoadBalancer {
   private started = false;
   private readonly worker: boolean;
   private readonly sipRelay: WorkerRelayHook | undefined;
+  /** Every listening point bound, with its real port; a worker's are logged by its primary. */
+  readonly listeners: BoundListeners;
   /** Regex pins (/lbnoderegex), consulted before the algorithm. */
   readonly pins: NodePins;
   /** Called when /lbstop asks the daemon to stop; the CLI stops it as on SIGTERM. */
@@ -63,6 +66,7 @@ export class LoadBalancer {
     this.log = log;
     this.stats = new Stats();
     this.worker = role.worker === true;
+    this.listeners = new BoundListeners(this.worker ? undefined : log);
     this.sipRelay = role.sipRelay;
     this.registry = role.registry ?? new NodeRegistry(
       {
@@ -96,6 +100,7 @@ export class LoadBalancer {
           allowed.length > 0 ? NodeSources.of(allowed) : undefined,
         );
         await this.heartbeat.start();
+        this.listeners.add('heartbeatPort', 'tcp', config.registry.heartbeatHost, this.heartbeat.port);
       }
 
       const journal = this.journal;
@@ -141,7 +146,7 @@ export class LoadBalancer {
       });
 
       // 3–5. The protocol services.
-      const ctx = (name: string): ServiceContext => ({ config, registry, algorithm, stats, log: log.child({ module: name }), sipRelay: this.sipRelay });
+      const ctx = (name: string): ServiceContext => ({ config, registry, algorithm, stats, log: log.child({ module: name }), sipRelay: this.sipRelay, listeners: this.listeners });
       this.services.push(createSipService(ctx('sip')));
       if (config.http.port !== undefined || config.http.httpsPort !== undefined) this.services.push(createHttpService(ctx('http')));
       if (config.smpp.port !== undefined || config.smpp.sslPort !== undefined) this.services.push(createSmppService(ctx('smpp')));
@@ -150,9 +155,10 @@ export class LoadBalancer {
       // 6. The API server.
       if (config.api.port !== undefined && !this.worker) {
         const dashboard = new Dashboard({ stats, registry, journal: this.journal, version: VERSION, algorithmName: () => algorithm.name, activeCalls: () => algorithm.activeCalls() });
-        const api = { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, pins: this.pins, rootLog: log, dashboard };
+        const api = { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, pins: this.pins, rootLog: log, dashboard, listeners: () => this.listeners.all() };
         this.api = new ApiServer(config.api, { ...api, requestStop: (reason) => this.onStopRequested?.(reason) }, log.child({ module: 'api' }));
         await this.api.start();
+        this.listeners.add('statisticPort', 'tcp', config.api.host, this.api.port);
       }
       this.started = true;
       if (!this.worker) log.info({ version: VERSION, nodeVersion: process.version }, `Load balancer started (sipbalancer ${VERSION})`);

@@ -11,7 +11,8 @@ import { UdpListeningPoint } from './transport/udp.js';
 import { TcpListeningPoint } from './transport/tcp.js';
 import { TlsListeningPoint } from './transport/tls.js';
 import { WsListeningPoint } from './transport/ws.js';
-import { pairByFamily } from './transport/dual-stack.js';
+import { DualStackListeningPoint, familyOf, pairByFamily } from './transport/dual-stack.js';
+import { CAP } from '../config/sip-section.js';
 import { NodeSources } from '../registry/node-sources.js';
 import type { SipMessage } from './message.js';
 import type { Flow } from './transport/transport.js';
@@ -35,7 +36,8 @@ export function createSipService(ctx: ServiceContext): Service {
   const points: ListeningPoint[] = [];
   let forwarder: SipForwarder | undefined;
   let health: NodeHealthMonitor | undefined;
-  const onMessage = (msg: SipMessage, flow: Flow): void => forwarder!.onMessage(msg, flow);
+  // Until every point is bound and the forwarder knows their ports, a message is dropped (as if lost on the way).
+  const onMessage = (msg: SipMessage, flow: Flow): void => forwarder?.onMessage(msg, flow);
   const streamLimits = new StreamLimits(sip.maxConnections, sip.messageTimeoutMs, stats, log);
 
   /** Builds one side's points on its IPv4 host, or (ipv6Host given) on ipv6Host with the IPv6 ports. */
@@ -90,7 +92,6 @@ export function createSipService(ctx: ServiceContext): Service {
       health.start();
       const allowed = config.registry.nodeAllowedSources;
       const nodeSources = allowed.length > 0 ? NodeSources.of(allowed) : undefined;
-      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: stats, log, health, nodeSources, relay: ctx.sipRelay }, points);
       for (const p of points) {
         try {
           await p.start();
@@ -98,8 +99,13 @@ export function createSipService(ctx: ServiceContext): Service {
           const e = err as NodeJS.ErrnoException;
           throw new StartupError(`Cannot open the SIP ${p.side} ${p.transport} listening point ${p.host}:${p.port}: ${e.code ?? e.message}`);
         }
-        log.debug(`SIP listening point ${p.transport} ${p.host}:${p.port} (${p.side}) open`);
+        for (const bound of p instanceof DualStackListeningPoint ? [p.v4, p.v6] : [p]) {
+          const key = `${bound.side}${familyOf(bound.host) === 6 ? 'Ipv6' : ''}${CAP[bound.transport]}Port`;
+          ctx.listeners?.add(key, bound.transport === 'udp' ? 'udp' : 'tcp', bound.host, bound.port);
+        }
       }
+      // Built once the points are bound: its Via, Record-Route and own-address checks use their real ports.
+      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: stats, log, health, nodeSources, relay: ctx.sipRelay }, points);
       ctx.sipRelay?.attach(onMessage, points);
       // The manual's start-up line, once per pair of ports (UDP and TCP usually share them).
       const groups = new Map<string, { external: string; internal: string; transports: SipTransport[] }>();

@@ -12,6 +12,7 @@ import { clientTlsOptions, serverTlsOptions } from '../config/tls-options.js';
 import { SmscList } from './server-list.js';
 import { SmppSession, type SessionContext } from './session.js';
 import { guardedInterval } from '../timers.js';
+import { boundPort, type BoundListeners } from '../bound-listeners.js';
 
 export class SmppBroker {
   private readonly sessions = new Set<SmppSession>();
@@ -25,6 +26,7 @@ export class SmppBroker {
     registry: NodeRegistry | undefined,
     private readonly stats: SmppStats,
     private readonly log: Logger,
+    private readonly listeners?: BoundListeners,
   ) {
     const smpp = config.smpp;
     this.list = new SmscList(smpp.remoteServers, registry);
@@ -54,8 +56,8 @@ export class SmppBroker {
     const host = smpp.externalHost;
     if (smpp.port !== undefined) {
       const server = net.createServer((socket) => this.accept(socket));
-      await this.listen(server, host, smpp.port, 'smppPort');
-      this.log.info(`SMPP Load Balancer started at ${host} : ${smpp.port}`);
+      const port = await this.listen(server, host, smpp.port, 'smppPort');
+      this.log.info(`SMPP Load Balancer started at ${host} : ${port}`);
     }
     if (smpp.sslPort !== undefined) {
       const server = tls.createServer(
@@ -63,8 +65,8 @@ export class SmppBroker {
         (socket) => this.accept(socket),
       );
       server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake with an ESME failed'));
-      await this.listen(server, host, smpp.sslPort, 'smppSslPort');
-      this.log.info(`SMPP Load Balancer uses port : ${smpp.sslPort} for TLS clients.`);
+      const port = await this.listen(server, host, smpp.sslPort, 'smppSslPort');
+      this.log.info(`SMPP Load Balancer uses port : ${port} for TLS clients.`);
     }
     const servers = this.list.servers().map((s) => `${s.host}:${s.port}`).join(', ');
     this.log.info(`SMPP remote servers: ${servers === '' ? '(none yet)' : servers}`);
@@ -97,17 +99,20 @@ export class SmppBroker {
     for (const session of this.sessions) session.sweep(now);
   }
 
-  private listen(server: net.Server, host: string, port: number, key: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Binds a listener; resolves with its port (the bound one: the configuration may say 0). */
+  private listen(server: net.Server, host: string, port: number, key: string): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         reject(new StartupError(`SMPP: cannot listen on ${host}:${port} (${key}): ${err.code ?? err.message}`));
       };
       server.once('error', onError);
       server.listen(port, host, () => {
         server.off('error', onError);
-        server.on('error', (err) => this.log.error({ err }, `SMPP listener ${host}:${port} failed`));
+        const bound = boundPort(server);
+        server.on('error', (err) => this.log.error({ err }, `SMPP listener ${host}:${bound} failed`));
         this.servers.push(server);
-        resolve();
+        this.listeners?.add(key, 'tcp', host, bound);
+        resolve(bound);
       });
     });
   }

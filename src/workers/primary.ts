@@ -17,6 +17,7 @@ import { applyOp, recordOf, type RegistrySnapshot } from './registry-sync.js';
 import { WORKER_INDEX_ENV, isToPrimary, type ToPrimary, type ToWorker, type WorkerFigures } from './messages.js';
 import { aggregateMetrics, sumDocuments } from './aggregate.js';
 import { promCounter } from '../stats/counters.js';
+import { BoundListeners } from '../bound-listeners.js';
 import { guardedInterval } from '../timers.js';
 
 /** How long the API waits for a worker's figures before answering without them. */
@@ -40,6 +41,8 @@ interface Slot {
 
 export class Primary {
   readonly stats = new Stats();
+  /** The primary's listeners and the workers' shared ones, with their real ports. */
+  readonly listeners: BoundListeners;
   readonly registry: NodeRegistry;
   private readonly slots: Slot[];
   private heartbeat: HttpHeartbeatServer | undefined;
@@ -59,6 +62,7 @@ export class Primary {
     private readonly config: Config,
     private readonly log: Logger,
   ) {
+    this.listeners = new BoundListeners(log);
     this.registry = new NodeRegistry(
       {
         nodeTimeoutMs: config.registry.nodeTimeoutMs,
@@ -94,6 +98,7 @@ export class Primary {
           allowed.length > 0 ? NodeSources.of(allowed) : undefined,
         );
         await this.heartbeat.start();
+        this.listeners.add('heartbeatPort', 'tcp', config.registry.heartbeatHost, this.heartbeat.port);
       }
       // Every change reaches the workers at once; a periodic copy carries signs of life (lastSeen).
       registry.on('changed', () => this.scheduleBroadcast());
@@ -115,10 +120,12 @@ export class Primary {
             daemonFigures: { lbstat: () => this.lbstat(), metrics: () => this.metrics() },
             // Regex pins and the log level live in each worker: not offered here yet (their endpoints answer 404).
             requestStop: (reason) => this.onStopRequested?.(reason),
+            listeners: () => this.listeners.all(),
           },
           log.child({ module: 'api' }),
         );
         await this.api.start();
+        this.listeners.add('statisticPort', 'tcp', config.api.host, this.api.port);
       }
       this.started = true;
       log.info(
@@ -168,6 +175,7 @@ export class Primary {
         if (!isToPrimary(m)) return;
         if (m.t === 'ready') {
           done();
+          this.listeners.adopt(m.listeners);
           slot.ready = true;
           slot.readyAt = Date.now();
           this.log.info(`Worker ${slot.index} (pid ${worker.process.pid}) serving`);

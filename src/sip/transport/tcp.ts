@@ -6,6 +6,7 @@ import { StreamFramer } from '../stream-framer.js';
 import { bareHost } from '../uri.js';
 import type { SipTransport } from '../../config/types.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
+import { boundPort } from '../../bound-listeners.js';
 
 interface Connection {
   readonly socket: Socket;
@@ -19,7 +20,8 @@ export class TcpListeningPoint implements ListeningPoint {
   readonly transport: SipTransport = 'tcp';
   readonly side;
   readonly host: string;
-  readonly port: number;
+  /** The configured port until start(), then the bound one (they differ for port 0). */
+  port: number;
   private server: Server | undefined;
   /** Open connections by "address:port" of the peer (inbound: its source; outbound: where we connected). */
   private readonly pool = new Map<string, Connection>();
@@ -51,6 +53,7 @@ export class TcpListeningPoint implements ListeningPoint {
       server.once('error', reject);
       server.listen(this.port, this.host, () => {
         server.off('error', reject);
+        this.port = boundPort(server);
         resolve();
       });
     });

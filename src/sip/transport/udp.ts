@@ -6,6 +6,7 @@ import { lookup, type LookupOneOptions } from 'node:dns';
 import { isIpLiteral } from '../uri.js';
 import { parseDatagram } from '../message.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
+import { boundPort } from '../../bound-listeners.js';
 
 /** Where a datagram came from; replies go back from the same socket. A class, so no closure per message. */
 class UdpFlow implements Flow {
@@ -25,7 +26,8 @@ export class UdpListeningPoint implements ListeningPoint {
   readonly transport = 'udp' as const;
   readonly side;
   readonly host: string;
-  readonly port: number;
+  /** The configured port until start(), then the bound one (they differ for port 0). */
+  port: number;
   private socket: Socket | undefined;
   private readonly opts: TransportOptions;
 
@@ -43,6 +45,7 @@ export class UdpListeningPoint implements ListeningPoint {
       socket.once('error', reject);
       socket.bind(this.port, this.host, () => {
         socket.off('error', reject);
+        this.port = boundPort(socket);
         resolve();
       });
     });

@@ -15,6 +15,7 @@ import { normaliseAddress } from './tcp.js';
 import { connectToNode } from './tls.js';
 import { clientTlsOptions, serverTlsOptions } from '../../config/tls-options.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
+import { boundPort } from '../../bound-listeners.js';
 import { guardedInterval } from '../../timers.js';
 
 /** The WebSocket subprotocol of SIP (RFC 7118 §4). */
@@ -73,7 +74,8 @@ export class WsListeningPoint implements ListeningPoint {
   readonly transport: SipTransport;
   readonly side;
   readonly host: string;
-  readonly port: number;
+  /** The configured port until start(), then the bound one (they differ for port 0). */
+  port: number;
   private readonly opts: TransportOptions;
   private readonly tls: TlsConfig | undefined;
   private server: HttpServer | undefined;
@@ -128,6 +130,7 @@ export class WsListeningPoint implements ListeningPoint {
       server.once('error', reject);
       server.listen(this.port, this.host, () => {
         server.off('error', reject);
+        this.port = boundPort(server);
         resolve();
       });
     });
