@@ -88,9 +88,6 @@ export class LoadBalancer {
       // 1. The node registry and its JSON heartbeat listener.
       registry.start();
       const allowed = config.registry.nodeAllowedSources;
-      const exposure = nodeSideExposure(config);
-      // With workers the primary says this, once.
-      if (!this.worker) announceNodeSide(log, exposure, allowed);
       if (config.registry.heartbeatPort !== undefined && !this.worker) {
         this.heartbeat = new HttpHeartbeatServer(
           { host: config.registry.heartbeatHost, port: config.registry.heartbeatPort },
@@ -102,6 +99,8 @@ export class LoadBalancer {
         await this.heartbeat.start();
         this.listeners.add('heartbeatPort', 'tcp', config.registry.heartbeatHost, this.heartbeat.port);
       }
+      // With workers the primary says this, once.
+      if (!this.worker) announceNodeSide(log, config, this.heartbeat?.port);
 
       const journal = this.journal;
       // With workers the primary counts node events once for the daemon.
@@ -224,7 +223,9 @@ export class LoadBalancer {
 }
 
 /** The warning (or note) on who may reach the node side, logged once at start. */
-export function announceNodeSide(log: Logger, exposure: string | undefined, allowed: readonly string[]): void {
+export function announceNodeSide(log: Logger, config: Config, boundHeartbeatPort: number | undefined): void {
+  const exposure = nodeSideExposure({ ...config, registry: { ...config.registry, heartbeatPort: boundHeartbeatPort } });
+  const allowed = config.registry.nodeAllowedSources;
   if (exposure) log.warn(exposure);
   else if (allowed.length > 0) log.info(`Node side accepts heartbeats and node traffic only from nodeAllowedSources: ${allowed.join(', ')}`);
 }

@@ -12,7 +12,7 @@ import { Stats } from '../stats/stats.js';
 import { ApiServer } from '../api/server.js';
 import { StartupError } from '../service.js';
 import { VERSION, announceNodeSide, countNodeEvents } from '../balancer.js';
-import { NodeSources, nodeSideExposure } from '../registry/node-sources.js';
+import { NodeSources } from '../registry/node-sources.js';
 import { applyOp, recordOf, type RegistrySnapshot } from './registry-sync.js';
 import { WORKER_INDEX_ENV, isToPrimary, type ToPrimary, type ToWorker, type WorkerFigures } from './messages.js';
 import { aggregateMetrics, sumDocuments } from './aggregate.js';
@@ -88,7 +88,6 @@ export class Primary {
     try {
       registry.start();
       const allowed = config.registry.nodeAllowedSources;
-      announceNodeSide(log, nodeSideExposure(config), allowed);
       if (config.registry.heartbeatPort !== undefined) {
         this.heartbeat = new HttpHeartbeatServer(
           { host: config.registry.heartbeatHost, port: config.registry.heartbeatPort },
@@ -100,6 +99,7 @@ export class Primary {
         await this.heartbeat.start();
         this.listeners.add('heartbeatPort', 'tcp', config.registry.heartbeatHost, this.heartbeat.port);
       }
+      announceNodeSide(log, config, this.heartbeat?.port);
       // Every change reaches the workers at once; a periodic copy carries signs of life (lastSeen).
       registry.on('changed', () => this.scheduleBroadcast());
       this.refreshTimer = guardedInterval('Registry broadcast to workers', Math.max(500, config.registry.heartbeatIntervalMs), () => this.broadcast(), log);

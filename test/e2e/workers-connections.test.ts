@@ -6,7 +6,6 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
-import { freePorts } from '../helpers/ports.js';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
 import {
   HOST, connectStreamPeer, daemonLbstat, headerValues, newBranch, newCallId, okFor, startWorkersBalancer, waitFor,
@@ -48,7 +47,6 @@ describe('workers=2: messages for a connection reach the worker that holds it', 
   beforeAll(async () => {
     // The internal leg is UDP: a node's responses reach either worker, whichever holds the client's connection.
     lb = await startWorkersBalancer(2, { internalTransport: 'udp' });
-    [nodePort] = await freePorts(1);
     node = createSocket('udp4');
     node.on('message', (data, rinfo) => {
       const text = data.toString('latin1');
@@ -62,8 +60,9 @@ describe('workers=2: messages for a connection reach the worker that holds it', 
       }
       node.send(okFor(text), rinfo.port, rinfo.address);
     });
-    await new Promise<void>((resolve) => node.bind(nodePort, HOST, resolve));
-    heartbeat = await startHeartbeat({ balancerPort: lb.internalPort, node: { udpPort: nodePort! }, intervalMs: 500 });
+    await new Promise<void>((resolve) => node.bind(0, HOST, resolve));
+    nodePort = node.address().port;
+    heartbeat = await startHeartbeat({ balancerPort: lb.internalPort, node: { udpPort: nodePort }, intervalMs: 500 });
     await waitFor('the node in every worker', async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 1), 20_000);
   }, 90_000);
   afterAll(async () => {
@@ -78,7 +77,7 @@ describe('workers=2: messages for a connection reach the worker that holds it', 
     const callId = newCallId();
     client.peer.write(
       [
-        `${method} sip:${HOST}:${lb.externalPort} SIP/2.0`,
+        `${method} sip:${HOST}:${lb.externalTcpPort} SIP/2.0`,
         `Via: SIP/2.0/TCP ${HOST}:${client.peer.localPort};branch=${newBranch()};rport`,
         'Max-Forwards: 70',
         `From: <sip:${client.user}@${HOST}>;tag=${client.user}`,
@@ -103,7 +102,7 @@ describe('workers=2: messages for a connection reach the worker that holds it', 
       const user = `user${i}`;
       const requests: string[] = [];
       const responses: string[] = [];
-      const peer = await connectStreamPeer(lb.externalPort, (text, p) => {
+      const peer = await connectStreamPeer(lb.externalTcpPort, (text, p) => {
         if (text.startsWith('SIP/2.0 ')) responses.push(text);
         else {
           requests.push(text);
@@ -159,7 +158,7 @@ describe('workers=2: messages for a connection reach the worker that holds it', 
         await waitFor(`${c.user} gets the node's MESSAGE over UDP`, () => arrived(c, udpCall) !== undefined, 10_000);
         // Over new TCP connections until one was read by the worker that does not hold the client's (bounded).
         for (let attempt = 0; attempt < 10 && !crossed.has(c); attempt++) {
-          const conn = await connectStreamPeer(lb.internalPort, (text) => {
+          const conn = await connectStreamPeer(lb.internalTcpPort, (text) => {
             if (text.startsWith('SIP/2.0 ')) nodeGot.tcp.add(headerValues(text, 'Call-ID|i')[0]!);
           });
           nodeConnections.push(conn);

@@ -15,6 +15,8 @@ export interface Balancer {
   internalTcpPort: number;
   heartbeatPort: number;
   statisticPort: number;
+  /** The port of one listening point: sipPort('external', 'tcp'), sipPort('internal', 'udp', 6) (ipv6Host's). */
+  sipPort(side: 'external' | 'internal', transport: 'udp' | 'tcp' | 'tls' | 'ws' | 'wss', family?: 4 | 6): number;
   stop(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function startBalancer(extra: Record<string, string | number | bool
     internalTcpPort: ports.internalTcpPort ?? 0,
     heartbeatPort: ports.heartbeatPort ?? 0,
     statisticPort: daemon.port('statisticPort'),
+    sipPort: (side, transport, family = 4) => daemon.port(`${side}${family === 6 ? 'Ipv6' : ''}${transport[0]!.toUpperCase()}${transport.slice(1)}Port`),
     stop: async () => void (await daemon.stop()),
   };
 }
