@@ -2,13 +2,15 @@
 // Configuration problems stop start-up with exit code 2 and one line per problem.
 
 import yargs from 'yargs';
-import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { loadConfigFile, loadConfigRecord, type LoadedConfig } from './config/load.js';
 import { createLogger, normaliseLogLevel, type LogFormat, type Logger } from './log.js';
 import { LoadBalancer, VERSION } from './balancer.js';
 import { ConfigError, StartupError } from './errors.js';
 import cluster from 'node:cluster';
 import { Primary } from './workers/primary.js';
 import { WorkerProcess, workerIndex } from './workers/worker.js';
+import { ConfigReloader } from './reloader.js';
+import { WORKER_CONFIG_ENV } from './workers/messages.js';
 
 /** The original's `-mobicents-balancer-config=<file>` becomes `--config <file>`. */
 export function normaliseArgv(argv: string[]): string[] {
@@ -86,7 +88,10 @@ export async function main(rawArgv: string[]): Promise<number> {
 
   let loaded: LoadedConfig;
   try {
-    loaded = loadConfigFile(configFile);
+    // A worker starts from the primary's configuration in force (the file may have changed since, and a
+    // change that needs a restart must not reach one worker alone).
+    const inForce = cluster.isWorker ? process.env[WORKER_CONFIG_ENV] : undefined;
+    loaded = inForce !== undefined ? loadConfigRecord(JSON.parse(inForce) as Record<string, string>, configFile) : loadConfigFile(configFile);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`sipbalancer: the configuration has ${err.problems.length} problem(s); nothing was started:\n`);
@@ -113,11 +118,13 @@ export async function main(rawArgv: string[]): Promise<number> {
   // workers=1: one process as always; more: a primary that forks the workers (src/workers/).
   const balancer = loaded.config.workers > 1 ? new Primary(loaded.config, log) : new LoadBalancer(loaded.config, log);
   let stopping = false;
+  let reloader: ConfigReloader | undefined;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    reloader?.stop();
     log.info(`${signal} received: shutting down`);
-    const timeoutMs = loaded.config.shutdownTimeoutMs;
+    const timeoutMs = balancer.config.shutdownTimeoutMs;
     const timer = setTimeout(() => {
       log.warn(`shutdown did not finish within shutdownTimeout (${timeoutMs} ms); exiting anyway`);
       process.exit(0);
@@ -137,17 +144,32 @@ export async function main(rawArgv: string[]): Promise<number> {
   balancer.onStopRequested = (reason) => shutdown(reason);
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // SIGHUP reloads the configuration (hot reload); it must never end the daemon, not even during start-up.
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    if (reloader === undefined) {
+      log.warn('SIGHUP received before start-up finished: ignored; send it again once the daemon serves');
+      return;
+    }
+    log.info('SIGHUP received: reloading the configuration');
+    void reloader.reload('SIGHUP');
+  });
   // A bug must never take the balancer down silently: log it; the process keeps serving.
   process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception'));
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
 
-  return startOrReport(balancer, log);
+  return startOrReport(balancer, log, async () => {
+    const watch = new ConfigReloader(balancer, configFile, log);
+    await watch.start();
+    if (!stopping) reloader = watch;
+  });
 }
 
 /** Starts the daemon (or one worker); a start-up failure is one fatal line and exit code 1. */
-async function startOrReport(daemon: { start(): Promise<void> }, log: Logger): Promise<number> {
+async function startOrReport(daemon: { start(): Promise<void> }, log: Logger, started?: () => Promise<void>): Promise<number> {
   try {
     await daemon.start();
+    await started?.();
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
     if (err instanceof StartupError) log.fatal(err.message);

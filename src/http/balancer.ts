@@ -20,6 +20,8 @@ import { parseHostPort, redirectLocation, serviceUnavailableBody } from './repli
 import { BackendPool, FastConnection, type FastPathContext } from './fast-path.js';
 import { RequestCheck } from './request-check.js';
 import { createNodeHealthMonitor, type NodeHealthMonitor } from '../algorithms/health.js';
+import type { Config } from '../config/types.js';
+import { sameSettings } from '../reload/changes.js';
 
 /** What the balancer remembers about a request while it is proxied. */
 interface BalancedRequest extends IncomingMessage {
@@ -47,7 +49,7 @@ const MAX_RETRIES = 2;
 
 export class HttpBalancer implements Service {
   readonly name = 'http forwarder';
-  private readonly ctx: ServiceContext;
+  private ctx: ServiceContext;
   private readonly stats: HttpStats;
   private readonly proxy: ProxyServer;
   private readonly plainAgent: http.Agent;
@@ -61,7 +63,7 @@ export class HttpBalancer implements Service {
   private readonly sockets = new Set<CountedSocket>();
   private flushTimer: NodeJS.Timeout | undefined;
   private health: NodeHealthMonitor | undefined;
-  private readonly unavailable: { host: string; port: number } | undefined;
+  private unavailable: { host: string; port: number } | undefined;
   /** Cached proxy targets, one per node, protocol and port. */
   private readonly targets = new WeakMap<ServerNode, Map<number, URL>>();
 
@@ -81,7 +83,18 @@ export class HttpBalancer implements Service {
       ctx.log.debug({ err }, 'HTTP proxy error');
       destroyQuietly(res);
     });
-    this.unavailable = cfg.unavailableHost !== undefined && cfg.unavailableHost !== '' ? parseHostPort(cfg.unavailableHost, 80) : undefined;
+    this.unavailable = unavailableTarget(cfg.unavailableHost);
+  }
+
+  /**
+   * Hot reload: unavailableHost, Retry-After and the node-health limits of requestCheckPattern follow `next`
+   * from the next request on; listeners, TLS and the fast path need a restart (kept by the reloader).
+   */
+  reload(next: Config): void {
+    const previous = this.ctx.config;
+    this.ctx = { ...this.ctx, config: next };
+    this.unavailable = unavailableTarget(next.http.unavailableHost);
+    if (this.health && !sameSettings(previous.health, next.health)) this.health.reconfigure(next.health, next.health.quarantineMs);
   }
 
   async start(): Promise<void> {
@@ -443,4 +456,9 @@ function listen(server: net.Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/** unavailableHost as host and port (80 when none), or undefined when not set. */
+function unavailableTarget(value: string | undefined): { host: string; port: number } | undefined {
+  return value !== undefined && value !== '' ? parseHostPort(value, 80) : undefined;
 }

@@ -2,6 +2,7 @@
 // down, relayed registry changes up, statistics on request, and the start/stop handshake.
 
 import type { RegistryOp, RegistrySnapshot } from './registry-sync.js';
+import type { PinSpec } from '../algorithms/pins.js';
 
 /** What a worker reports of itself for /lbstat and /metrics. */
 export interface WorkerFigures {
@@ -18,6 +19,10 @@ export interface WorkerFigures {
 export type ToWorker =
   | { readonly t: 'snapshot'; readonly snapshot: RegistrySnapshot }
   | { readonly t: 'figures?'; readonly id: number }
+  /** A configuration reload the primary applied: the properties in force (restart keys at their running value). */
+  | { readonly t: 'reload'; readonly properties: Readonly<Record<string, string>> }
+  /** What /lbloglevel and /lbnoderegex set in the primary: every worker follows. */
+  | { readonly t: 'admin'; readonly logLevel: string; readonly pins: readonly PinSpec[] }
   | { readonly t: 'stop' };
 
 export type ToPrimary =
@@ -26,6 +31,9 @@ export type ToPrimary =
   | { readonly t: 'failed'; readonly message: string }
   | { readonly t: 'registry'; readonly op: RegistryOp }
   | { readonly t: 'figures'; readonly id: number; readonly figures: WorkerFigures };
+
+/** The environment variable that carries the primary's configuration in force (its properties, JSON) to a worker. */
+export const WORKER_CONFIG_ENV = 'SIPBALANCER_WORKER_CONFIG';
 
 /** The environment variable that carries a worker's index (0..workers-1), stable across its restarts. */
 export const WORKER_INDEX_ENV = 'SIPBALANCER_WORKER_INDEX';
