@@ -16,6 +16,7 @@ import { NodeSources } from '../registry/node-sources.js';
 import type { SipMessage } from './message.js';
 import type { Flow } from './transport/transport.js';
 import { StreamLimits } from './transport/stream-limits.js';
+import { SipStats } from './sip-stats.js';
 
 /** Transports this build can listen on; TLS, WS and WSS plug in here as listening point classes. */
 const FACTORIES: Partial<Record<SipTransport, (opts: TransportOptions) => ListeningPoint>> = {
@@ -29,11 +30,13 @@ const FACTORIES: Partial<Record<SipTransport, (opts: TransportOptions) => Listen
 export function createSipService(ctx: ServiceContext): Service {
   const { config, log } = ctx;
   const sip = config.sip;
+  const stats = new SipStats();
+  ctx.stats.addProtocol(stats);
   const points: ListeningPoint[] = [];
   let forwarder: SipForwarder | undefined;
   let health: NodeHealthMonitor | undefined;
   const onMessage = (msg: SipMessage, flow: Flow): void => forwarder!.onMessage(msg, flow);
-  const streamLimits = new StreamLimits(sip.maxConnections, sip.messageTimeoutMs, ctx.stats.sip, log);
+  const streamLimits = new StreamLimits(sip.maxConnections, sip.messageTimeoutMs, stats, log);
 
   /** Builds one side's points on its IPv4 host, or (ipv6Host given) on ipv6Host with the IPv6 ports. */
   const build = (side: Side, ipv6Host?: string, into: ListeningPoint[] = points): void => {
@@ -53,7 +56,7 @@ export function createSipService(ctx: ServiceContext): Service {
           port,
           maxMessageSize: sip.maxMessageSize,
           idleTimeoutMs: sip.tcpIdleTimeoutMs,
-          stats: ctx.stats.sip,
+          stats: stats,
           log,
           onMessage,
           tls: config.tls,
@@ -87,7 +90,7 @@ export function createSipService(ctx: ServiceContext): Service {
       health.start();
       const allowed = config.registry.nodeAllowedSources;
       const nodeSources = allowed.length > 0 ? NodeSources.of(allowed) : undefined;
-      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: ctx.stats.sip, log, health, nodeSources }, points);
+      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: stats, log, health, nodeSources, relay: ctx.sipRelay }, points);
       for (const p of points) {
         try {
           await p.start();
@@ -97,6 +100,7 @@ export function createSipService(ctx: ServiceContext): Service {
         }
         log.debug(`SIP listening point ${p.transport} ${p.host}:${p.port} (${p.side}) open`);
       }
+      ctx.sipRelay?.attach(onMessage, points);
       // The manual's start-up line, once per pair of ports (UDP and TCP usually share them).
       const groups = new Map<string, { external: string; internal: string; transports: SipTransport[] }>();
       for (const transport of new Set(points.map((p) => p.transport))) {
