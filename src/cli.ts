@@ -3,6 +3,7 @@
 
 import yargs from 'yargs';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { setTimerFallbackLog } from './timers.js';
 import { createLogger, normaliseLogLevel, type LogFormat, type Logger } from './log.js';
 import { LoadBalancer, VERSION } from './balancer.js';
 import { ConfigError, StartupError } from './errors.js';
@@ -103,6 +104,7 @@ export async function main(rawArgv: string[]): Promise<number> {
   }
 
   const rootLog = createLogger({ level: cliLevel ?? loaded.config.logLevel, format: args['log-format'] as LogFormat | undefined });
+  setTimerFallbackLog(rootLog);
   if (loaded.config.workers > 1 && cluster.isWorker) return runWorker(loaded, rootLog.child({ worker: workerIndex() }));
   const log = rootLog;
   log.info({ config: configFile, version: VERSION }, `sipbalancer ${VERSION} starting with ${configFile}`);

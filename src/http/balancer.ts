@@ -11,7 +11,7 @@ import { ProxyServer } from 'http-proxy-3';
 import type { Service, ServiceContext } from '../service.js';
 import { StartupError } from '../errors.js';
 import type { ServerNode } from '../registry/server-node.js';
-import type { HttpStats } from '../stats/http-stats.js';
+import type { HttpStats } from './http-stats.js';
 import { HttpNodeChooser, type BackendKind, type NodeChoice } from './node-chooser.js';
 import { addForwardedHeaders, hasHopByHop, isIdempotent, stripHopByHop } from './headers.js';
 import { incomingResponseHead, outgoingRequestHead, type OutgoingRequestHead } from './raw-headers.js';
@@ -20,6 +20,7 @@ import { parseHostPort, redirectLocation, serviceUnavailableBody } from './repli
 import { BackendPool, FastConnection, type FastPathContext } from './fast-path.js';
 import { RequestCheck } from './request-check.js';
 import { createNodeHealthMonitor, type NodeHealthMonitor } from '../algorithms/health.js';
+import { guardedInterval } from '../timers.js';
 
 /** What the balancer remembers about a request while it is proxied. */
 interface BalancedRequest extends IncomingMessage {
@@ -65,9 +66,9 @@ export class HttpBalancer implements Service {
   /** Cached proxy targets, one per node, protocol and port. */
   private readonly targets = new WeakMap<ServerNode, Map<number, URL>>();
 
-  constructor(ctx: ServiceContext) {
+  constructor(ctx: ServiceContext, stats: HttpStats) {
     this.ctx = ctx;
-    this.stats = ctx.stats.http;
+    this.stats = stats;
     const cfg = ctx.config.http;
     // LIFO scheduling keeps few hot sockets per node; no cap on sockets so a burst never queues here.
     this.plainAgent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
@@ -128,8 +129,7 @@ export class HttpBalancer implements Service {
       log.info(`HTTPS LB listening on port ${cfg.httpsPort}`);
     }
     if (cfg.httpsRedirect && cfg.httpsPort === undefined) log.warn('httpsRedirect=true has no effect without httpsPort');
-    this.flushTimer = setInterval(() => this.flushAll(), STATS_FLUSH_MS);
-    this.flushTimer.unref();
+    this.flushTimer = guardedInterval('HTTP statistics flush', STATS_FLUSH_MS, () => this.flushAll(), log);
   }
 
   /** requestCheckPattern's rule, with its own node-health monitor (quarantine as for SIP), when the key is set. */

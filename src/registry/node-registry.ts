@@ -3,7 +3,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
-import { RateLimitedLog } from '../log-limit.js';
+import { guardedInterval } from '../timers.js';
 import type { HostPort, RegistryConfig } from '../config/types.js';
 import { ServerNode, type NodeState, type ServerNodeInit } from './server-node.js';
 
@@ -71,15 +71,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     }
     // A timer catches at its boundary: a listener that throws (an algorithm rebuilding) must not reach the
     // process-wide handler, nor log a stack trace every sweep.
-    const warnings = new RateLimitedLog(this.log);
-    this.sweepTimer = setInterval(() => {
-      try {
-        this.sweep();
-      } catch (err) {
-        warnings.warn('sweep', `Node expiry sweep failed: ${(err as Error).message}`, err);
-      }
-    }, this.opts.heartbeatIntervalMs);
-    this.sweepTimer.unref();
+    this.sweepTimer = guardedInterval('Node expiry sweep', this.opts.heartbeatIntervalMs, () => this.sweep(), this.log);
     this.log.info('Node expiration task created');
     this.log.info('Node registry started');
   }

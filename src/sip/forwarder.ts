@@ -8,7 +8,7 @@ import type { NodeRegistry } from '../registry/node-registry.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { BalancerAlgorithm } from '../algorithms/algorithm.js';
 import type { NodeHealthMonitor } from '../algorithms/health.js';
-import type { SipStats } from '../stats/sip-stats.js';
+import type { SipStats } from './sip-stats.js';
 import { RateLimitedLog } from '../log-limit.js';
 import { parseDatagram, withReceived, type SipMessage, type ViaValue } from './message.js';
 import { bareHost, isIpLiteral, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';

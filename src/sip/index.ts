@@ -17,6 +17,7 @@ import type { SipMessage } from './message.js';
 import type { Flow } from './transport/transport.js';
 import { StreamLimits } from './transport/stream-limits.js';
 import { NodeReachability } from './transport/node-reachability.js';
+import { SipStats } from './sip-stats.js';
 
 /** Transports this build can listen on; TLS, WS and WSS plug in here as listening point classes. */
 const FACTORIES: Partial<Record<SipTransport, (opts: TransportOptions) => ListeningPoint>> = {
@@ -30,12 +31,14 @@ const FACTORIES: Partial<Record<SipTransport, (opts: TransportOptions) => Listen
 export function createSipService(ctx: ServiceContext): Service {
   const { config, log } = ctx;
   const sip = config.sip;
+  const stats = new SipStats();
+  ctx.stats.addProtocol(stats);
   const points: ListeningPoint[] = [];
   let forwarder: SipForwarder | undefined;
   let health: NodeHealthMonitor | undefined;
   let reachability: NodeReachability | undefined;
   const onMessage = (msg: SipMessage, flow: Flow): void => forwarder!.onMessage(msg, flow);
-  const streamLimits = new StreamLimits(sip.maxConnections, sip.messageTimeoutMs, ctx.stats.sip, log);
+  const streamLimits = new StreamLimits(sip.maxConnections, sip.messageTimeoutMs, stats, log);
 
   /** Builds one side's points on its IPv4 host, or (ipv6Host given) on ipv6Host with the IPv6 ports. */
   const build = (side: Side, ipv6Host?: string, into: ListeningPoint[] = points): void => {
@@ -55,7 +58,7 @@ export function createSipService(ctx: ServiceContext): Service {
           port,
           maxMessageSize: sip.maxMessageSize,
           idleTimeoutMs: sip.tcpIdleTimeoutMs,
-          stats: ctx.stats.sip,
+          stats: stats,
           log,
           onMessage,
           tls: config.tls,
@@ -90,7 +93,7 @@ export function createSipService(ctx: ServiceContext): Service {
       health.start();
       const allowed = config.registry.nodeAllowedSources;
       const nodeSources = allowed.length > 0 ? NodeSources.of(allowed) : undefined;
-      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: ctx.stats.sip, log, health, nodeSources }, points);
+      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: stats, log, health, nodeSources }, points);
       for (const p of points) {
         try {
           await p.start();
@@ -107,7 +110,7 @@ export function createSipService(ctx: ServiceContext): Service {
         registry: ctx.registry,
         udpPoints: points.filter((p) => p.side === nodeSide && p.transport === 'udp'),
         markBad: (node, reason) => monitor.markBadNow(node, reason),
-        stats: ctx.stats.sip,
+        stats,
       });
       reachability.start();
       // The manual's start-up line, once per pair of ports (UDP and TCP usually share them).

@@ -11,6 +11,7 @@ import { StartupError } from '../errors.js';
 import { clientTlsOptions, serverTlsOptions } from '../config/tls-options.js';
 import { SmscList } from './server-list.js';
 import { SmppSession, type SessionContext } from './session.js';
+import { guardedInterval } from '../timers.js';
 
 export class SmppBroker {
   private readonly sessions = new Set<SmppSession>();
@@ -72,8 +73,7 @@ export class SmppBroker {
       Math.min(1000, Math.floor(Math.min(smpp.timeoutResponseMs, smpp.timeoutConnectionMs, smpp.timeoutEnquireMs,
         smpp.timeoutConnectionCheckClientSideMs, smpp.timeoutConnectionCheckServerSideMs) / 5)),
     );
-    this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
-    this.sweepTimer.unref();
+    this.sweepTimer = guardedInterval('SMPP session sweep', sweepMs, () => this.sweep(), this.log);
   }
 
   async stop(): Promise<void> {

@@ -17,6 +17,7 @@ import { applyOp, recordOf, type RegistrySnapshot } from './registry-sync.js';
 import { WORKER_INDEX_ENV, isToPrimary, type ToPrimary, type ToWorker, type WorkerFigures } from './messages.js';
 import { aggregateMetrics, sumDocuments } from './aggregate.js';
 import { promCounter } from '../stats/counters.js';
+import { guardedInterval } from '../timers.js';
 
 /** How long the API waits for a worker's figures before answering without them. */
 const FIGURES_TIMEOUT_MS = 2000;
@@ -93,8 +94,7 @@ export class Primary {
       }
       // Every change reaches the workers at once; a periodic copy carries signs of life (lastSeen).
       registry.on('changed', () => this.scheduleBroadcast());
-      this.refreshTimer = setInterval(() => this.broadcast(), Math.max(500, config.registry.heartbeatIntervalMs));
-      this.refreshTimer.unref();
+      this.refreshTimer = guardedInterval('Registry broadcast to workers', Math.max(500, config.registry.heartbeatIntervalMs), () => this.broadcast(), log);
 
       cluster.on('message', this.onMessage);
       cluster.on('exit', this.onExit);

@@ -6,7 +6,7 @@
 
 import type { NodeRegistry } from '../../registry/node-registry.js';
 import type { ServerNode } from '../../registry/server-node.js';
-import type { SipStats } from '../../stats/sip-stats.js';
+import type { SipStats } from '../sip-stats.js';
 import type { SipTransport } from '../../config/types.js';
 import type { ListeningPoint } from './transport.js';
 

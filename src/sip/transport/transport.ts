@@ -3,7 +3,7 @@
 
 import type { SipTransport, TlsConfig } from '../../config/types.js';
 import type { SipMessage } from '../message.js';
-import type { SipStats } from '../../stats/sip-stats.js';
+import type { SipStats } from '../sip-stats.js';
 import type { Logger } from '../../log.js';
 import type { StreamLimits } from './stream-limits.js';
 

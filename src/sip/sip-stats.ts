@@ -1,11 +1,14 @@
-// SIP counters (manual "Getting statistic" 1.a–f, plus what a proxy must count to be operable).
+// SIP counters (manual "Getting statistic" 1.a–f, plus what a proxy must count to be operable), owned by the
+// SIP service and registered with the shared /lbstat document and Prometheus registry.
 
 import type { Registry } from 'prom-client';
 import type { SipDropReason } from '../errors.js';
-import { CounterMap, promCounter, promCounterMap, promGaugeMap } from './counters.js';
-import { MethodCounter, StatusCounter, SIP_METHODS, SIP_STATUS_CODES } from './closed-counters.js';
+import { CounterMap, promCounter, promCounterMap, promGaugeMap } from '../stats/counters.js';
+import { MethodCounter, StatusCounter, SIP_METHODS, SIP_STATUS_CODES } from '../stats/closed-counters.js';
+import type { ProtocolStats } from '../stats/stats.js';
 
-export class SipStats {
+export class SipStats implements ProtocolStats {
+  readonly protocol = 'sip';
   requests = 0;
   responses = 0;
   /** Bytes of SIP messages received and forwarded (whole messages, not only bodies). */
@@ -36,6 +39,10 @@ export class SipStats {
   /** Stream connections closed for an error or an oversized message. */
   connectionErrors = 0;
   tlsHandshakeFailures = 0;
+
+  activeConnectionCount(): number {
+    return this.activeConnections.total();
+  }
 
   lbstatFields(): Record<string, unknown> {
     return {
