@@ -21,6 +21,7 @@ import { EventJournal } from './stats/events.js';
 import { NodeProber, type ProbeOptions } from './registry/probe.js';
 import { StartupError } from './service.js';
 import { NodePins, PinnedAlgorithm } from './algorithms/pins.js';
+import type { WorkerRelayHook } from './sip/forwarder.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -33,6 +34,8 @@ export interface BalancerRole {
   readonly worker?: boolean;
   /** The registry to use (a worker's replica of the primary's). */
   readonly registry?: NodeRegistry;
+  /** A worker's relay to connections other workers hold (src/workers/sip-relay.ts). */
+  readonly sipRelay?: WorkerRelayHook;
 }
 
 export class LoadBalancer {
@@ -49,6 +52,7 @@ export class LoadBalancer {
   private api: ApiServer | undefined;
   private started = false;
   private readonly worker: boolean;
+  private readonly sipRelay: WorkerRelayHook | undefined;
   /** Regex pins (/lbnoderegex), consulted before the algorithm. */
   readonly pins: NodePins;
   /** Called when /lbstop asks the daemon to stop; the CLI stops it as on SIGTERM. */
@@ -59,6 +63,7 @@ export class LoadBalancer {
     this.log = log;
     this.stats = new Stats();
     this.worker = role.worker === true;
+    this.sipRelay = role.sipRelay;
     this.registry = role.registry ?? new NodeRegistry(
       {
         nodeTimeoutMs: config.registry.nodeTimeoutMs,
@@ -136,7 +141,7 @@ export class LoadBalancer {
       });
 
       // 3–5. The protocol services.
-      const ctx = (name: string): ServiceContext => ({ config, registry, algorithm, stats, log: log.child({ module: name }) });
+      const ctx = (name: string): ServiceContext => ({ config, registry, algorithm, stats, log: log.child({ module: name }), sipRelay: this.sipRelay });
       this.services.push(createSipService(ctx('sip')));
       if (config.http.port !== undefined || config.http.httpsPort !== undefined) this.services.push(createHttpService(ctx('http')));
       if (config.smpp.port !== undefined || config.smpp.sslPort !== undefined) this.services.push(createSmppService(ctx('smpp')));

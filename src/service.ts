@@ -6,6 +6,7 @@ import type { Logger } from './log.js';
 import type { NodeRegistry } from './registry/node-registry.js';
 import type { BalancerAlgorithm } from './algorithms/algorithm.js';
 import type { Stats } from './stats/stats.js';
+import type { WorkerRelayHook } from './sip/forwarder.js';
 
 export interface ServiceContext {
   readonly config: Config;
@@ -14,6 +15,8 @@ export interface ServiceContext {
   readonly stats: Stats;
   /** A child logger named after the service. */
   readonly log: Logger;
+  /** With workers: how the SIP forwarder reaches connections another worker holds. */
+  readonly sipRelay?: WorkerRelayHook;
 }
 
 export interface Service {
