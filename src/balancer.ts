@@ -162,6 +162,33 @@ export class LoadBalancer {
     }
   }
 
+  /**
+   * After an uncaught exception, before stop(): a service that can tell when its work in flight is done stops
+   * accepting and is waited for; the others (stateless SIP) are stopped at once, so that nothing new is accepted.
+   */
+  async drain(): Promise<void> {
+    const { log } = this;
+    const draining = this.services.filter((s) => s.drain);
+    const others = this.services.filter((s) => !s.drain);
+    this.services.splice(0, this.services.length, ...draining);
+    await Promise.all([
+      ...others.map((service) => this.stopService(service)),
+      ...draining.map((service) => {
+        log.info(`Draining the ${service.name}: no new connections; waiting for the work in flight`);
+        return service.drain!();
+      }),
+    ]);
+  }
+
+  private async stopService(service: Service): Promise<void> {
+    this.log.info(`Stopping the ${service.name}`);
+    try {
+      await service.stop();
+    } catch (err) {
+      this.log.error({ err }, `Stopping the ${service.name} failed`);
+    }
+  }
+
   /** Stops every part in reverse order of start. Safe to call more than once. */
   async stop(): Promise<void> {
     const { log } = this;
@@ -169,14 +196,7 @@ export class LoadBalancer {
       await this.api.stop();
       this.api = undefined;
     }
-    for (const service of [...this.services].reverse()) {
-      log.info(`Stopping the ${service.name}`);
-      try {
-        await service.stop();
-      } catch (err) {
-        log.error({ err }, `Stopping the ${service.name} failed`);
-      }
-    }
+    for (const service of [...this.services].reverse()) await this.stopService(service);
     this.services.length = 0;
     if (this.algorithm) {
       await this.algorithm.stop();

@@ -26,6 +26,11 @@ export interface Service {
   /** Closes listening points and connections; resolves when done. */
   stop(): Promise<void>;
   /**
+   * Stops accepting and resolves when the work in flight is done; stop() follows (after an uncaught exception,
+   * bounded by shutdownTimeout). Optional: a service without it has nothing in flight worth waiting for.
+   */
+  drain?(): Promise<void>;
+  /**
    * Applies a new, already validated configuration without dropping calls or connections (hot reload). Only the
    * keys that can change live are read from `next`; the reload orchestrator has already kept the old value of every
    * key that needs a restart and logged it. Optional: a service without it has nothing to change live.

@@ -87,6 +87,11 @@ export class WorkerProcess {
     this.send({ t: 'ready' });
   }
 
+  /** Stops accepting and waits for the work in flight (after an uncaught exception, before stop). */
+  drain(): Promise<void> {
+    return this.balancer.drain();
+  }
+
   stop(): Promise<void> {
     this.stopping ??= this.balancer.stop();
     return this.stopping;
