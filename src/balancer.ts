@@ -150,7 +150,8 @@ export class LoadBalancer {
       // 6. The API server.
       if (config.api.port !== undefined && !this.worker) {
         const dashboard = new Dashboard({ stats, registry, journal: this.journal, version: VERSION, algorithmName: () => algorithm.name, activeCalls: () => algorithm.activeCalls() });
-        const api = { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, pins: this.pins, rootLog: log, dashboard };
+        const serviceInfo = (): Record<string, unknown> => Object.assign({}, ...this.services.map((s) => s.info?.() ?? {}));
+        const api = { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, pins: this.pins, rootLog: log, dashboard, serviceInfo };
         this.api = new ApiServer(config.api, { ...api, requestStop: (reason) => this.onStopRequested?.(reason) }, log.child({ module: 'api' }));
         await this.api.start();
       }
