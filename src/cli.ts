@@ -3,6 +3,7 @@
 
 import yargs from 'yargs';
 import { loadConfigFile, loadConfigRecord, type LoadedConfig } from './config/load.js';
+import { setTimerFallbackLog } from './timers.js';
 import { createLogger, normaliseLogLevel, type LogFormat, type Logger } from './log.js';
 import { LoadBalancer, VERSION } from './balancer.js';
 import { ConfigError, StartupError } from './errors.js';
@@ -11,6 +12,7 @@ import { Primary } from './workers/primary.js';
 import { WorkerProcess, workerIndex } from './workers/worker.js';
 import { ConfigReloader } from './reloader.js';
 import { WORKER_CONFIG_ENV } from './workers/messages.js';
+import { Shutdown } from './shutdown.js';
 
 /** The original's `-mobicents-balancer-config=<file>` becomes `--config <file>`. */
 export function normaliseArgv(argv: string[]): string[] {
@@ -108,6 +110,7 @@ export async function main(rawArgv: string[]): Promise<number> {
   }
 
   const rootLog = createLogger({ level: cliLevel ?? loaded.config.logLevel, format: args['log-format'] as LogFormat | undefined });
+  setTimerFallbackLog(rootLog);
   if (loaded.config.workers > 1 && cluster.isWorker) return runWorker(loaded, rootLog.child({ worker: workerIndex() }));
   const log = rootLog;
   log.info({ config: configFile, version: VERSION }, `sipbalancer ${VERSION} starting with ${configFile}`);
@@ -117,33 +120,22 @@ export async function main(rawArgv: string[]): Promise<number> {
 
   // workers=1: one process as always; more: a primary that forks the workers (src/workers/).
   const balancer = loaded.config.workers > 1 ? new Primary(loaded.config, log) : new LoadBalancer(loaded.config, log);
+  // Signals and /lbstop stop it in order (exit 0); an uncaught exception stops it too, after the work in
+  // flight, and exits 70 for the supervisor to restart it (src/shutdown.ts).
+  const shutdown = new Shutdown(balancer, log, { timeoutMs: loaded.config.shutdownTimeoutMs });
   let stopping = false;
   let reloader: ConfigReloader | undefined;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
+  const stopReloads = (): void => {
     stopping = true;
     reloader?.stop();
-    log.info(`${signal} received: shutting down`);
-    const timeoutMs = balancer.config.shutdownTimeoutMs;
-    const timer = setTimeout(() => {
-      log.warn(`shutdown did not finish within shutdownTimeout (${timeoutMs} ms); exiting anyway`);
-      process.exit(0);
-    }, timeoutMs);
-    timer.unref();
-    balancer.stop().then(
-      () => {
-        clearTimeout(timer);
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
   };
-  balancer.onStopRequested = (reason) => shutdown(reason);
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  balancer.onStopRequested = (reason) => {
+    stopReloads();
+    shutdown.request(reason);
+  };
+  process.on('SIGINT', stopReloads);
+  process.on('SIGTERM', stopReloads);
+  shutdown.install();
   // SIGHUP reloads the configuration (hot reload); it must never end the daemon, not even during start-up.
   process.on('SIGHUP', () => {
     if (stopping) return;
@@ -154,8 +146,7 @@ export async function main(rawArgv: string[]): Promise<number> {
     log.info('SIGHUP received: reloading the configuration');
     void reloader.reload('SIGHUP');
   });
-  // A bug must never take the balancer down silently: log it; the process keeps serving.
-  process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception'));
+  // A promise nobody awaited leaves no half-done state behind: logged with its stack, the process keeps serving.
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
 
   return startOrReport(balancer, log, async () => {
@@ -183,9 +174,14 @@ async function startOrReport(daemon: { start(): Promise<void> }, log: Logger, st
   });
 }
 
-/** A worker of workers=N: serves until the primary stops it; a bug is logged, never fatal. */
+/**
+ * A worker of workers=N: serves until the primary stops it. After an uncaught exception it finishes its work in
+ * flight (bounded by shutdownTimeout) and exits 70; the primary starts a new worker in its place.
+ */
 function runWorker(loaded: LoadedConfig, log: Logger): Promise<number> {
-  process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception'));
+  const worker = new WorkerProcess(loaded.config, log);
+  // Signals go to the primary, which stops the workers in order.
+  new Shutdown(worker, log, { timeoutMs: loaded.config.shutdownTimeoutMs }).install(process, false);
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
-  return startOrReport(new WorkerProcess(loaded.config, log), log);
+  return startOrReport(worker, log);
 }

@@ -8,6 +8,7 @@ import { DEFAULT_QUARANTINE_MS } from '../config/health-section.js';
 import type { Logger } from '../log.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { ServerNode } from '../registry/server-node.js';
+import { guardedInterval } from '../timers.js';
 
 /** A node marked bad again soon after its quarantine waits twice as long, up to this many times the base. */
 const MAX_QUARANTINE_FACTOR = 8;
@@ -125,8 +126,7 @@ export class NodeHealthMonitor {
   private startSweep(): void {
     if (this.quarantineMs <= 0) return;
     // One coarse timer for every quarantined node.
-    this.sweepTimer = setInterval(() => this.sweep(), Math.min(1000, this.quarantineMs));
-    this.sweepTimer.unref();
+    this.sweepTimer = guardedInterval('Node health sweep', Math.min(1000, this.quarantineMs), () => this.sweep());
   }
 
   stop(): void {

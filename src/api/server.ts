@@ -31,6 +31,8 @@ export interface ApiSources {
   readonly adminChanged?: () => void;
   /** The dashboard page and the state it polls (`/`, `/dashboard`, `/dashboard/state`). */
   readonly dashboard?: Dashboard;
+  /** Sections the protocol services add to /lbinfo (the SMPP sessions). */
+  readonly serviceInfo?: () => Record<string, unknown>;
 }
 
 /** What a route does with a request; `query` is the parsed query string. */
@@ -241,6 +243,7 @@ export class ApiServer {
         smppRemoteServers: (typeof this.sources.smppRemoteServers === 'function' ? this.sources.smppRemoteServers() : this.sources.smppRemoteServers).map((s) => `${s.host}:${s.port}`),
       },
       ...(this.sources.pins ? { 'Regex pins': this.sources.pins.toJSON() } : {}),
+      ...this.sources.serviceInfo?.(),
     };
   }
 }

@@ -11,7 +11,7 @@ import { ProxyServer } from 'http-proxy-3';
 import type { Service, ServiceContext } from '../service.js';
 import { StartupError } from '../errors.js';
 import type { ServerNode } from '../registry/server-node.js';
-import type { HttpStats } from '../stats/http-stats.js';
+import type { HttpStats } from './http-stats.js';
 import { HttpNodeChooser, type BackendKind, type NodeChoice } from './node-chooser.js';
 import { addForwardedHeaders, hasHopByHop, isIdempotent, stripHopByHop } from './headers.js';
 import { incomingResponseHead, outgoingRequestHead, type OutgoingRequestHead } from './raw-headers.js';
@@ -22,6 +22,7 @@ import { RequestCheck } from './request-check.js';
 import { createNodeHealthMonitor, type NodeHealthMonitor } from '../algorithms/health.js';
 import type { Config } from '../config/types.js';
 import { sameSettings } from '../reload/changes.js';
+import { guardedInterval } from '../timers.js';
 
 /** What the balancer remembers about a request while it is proxied. */
 interface BalancedRequest extends IncomingMessage {
@@ -44,6 +45,8 @@ interface CountedSocket extends Socket {
 type ProxyError = Error & { code?: string };
 
 const STATS_FLUSH_MS = 1000;
+/** While draining: how often idle node:http connections are closed and the open ones counted. */
+const DRAIN_CHECK_MS = 50;
 /** Further nodes tried after a refused connection (so two dead nodes of three still lose no request). */
 const MAX_RETRIES = 2;
 
@@ -67,9 +70,9 @@ export class HttpBalancer implements Service {
   /** Cached proxy targets, one per node, protocol and port. */
   private readonly targets = new WeakMap<ServerNode, Map<number, URL>>();
 
-  constructor(ctx: ServiceContext) {
+  constructor(ctx: ServiceContext, stats: HttpStats) {
     this.ctx = ctx;
-    this.stats = ctx.stats.http;
+    this.stats = stats;
     const cfg = ctx.config.http;
     // LIFO scheduling keeps few hot sockets per node; no cap on sockets so a burst never queues here.
     this.plainAgent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
@@ -141,8 +144,7 @@ export class HttpBalancer implements Service {
       log.info(`HTTPS LB listening on port ${cfg.httpsPort}`);
     }
     if (cfg.httpsRedirect && cfg.httpsPort === undefined) log.warn('httpsRedirect=true has no effect without httpsPort');
-    this.flushTimer = setInterval(() => this.flushAll(), STATS_FLUSH_MS);
-    this.flushTimer.unref();
+    this.flushTimer = guardedInterval('HTTP statistics flush', STATS_FLUSH_MS, () => this.flushAll(), log);
   }
 
   /** requestCheckPattern's rule, with its own node-health monitor (quarantine as for SIP), when the key is set. */
@@ -152,6 +154,26 @@ export class HttpBalancer implements Service {
     this.health = createNodeHealthMonitor(this.ctx);
     this.health.start();
     return new RequestCheck(pattern, this.health, this.stats, this.ctx.log);
+  }
+
+  /**
+   * Stops accepting; resolves when every client connection has ended. node:http connections close as soon as they
+   * are idle; a fast-path connection stays until its client closes it or it idles out (bounded by shutdownTimeout).
+   */
+  drain(): Promise<void> {
+    for (const s of [this.fastServer, this.httpServer, this.httpsServer]) if (s?.listening) s.close();
+    return new Promise<void>((resolve) => {
+      const check = (): void => {
+        this.httpServer?.closeIdleConnections();
+        this.httpsServer?.closeIdleConnections();
+        if (this.sockets.size > 0) return;
+        clearInterval(timer);
+        resolve();
+      };
+      const timer = setInterval(check, DRAIN_CHECK_MS);
+      timer.unref();
+      check();
+    });
   }
 
   async stop(): Promise<void> {

@@ -8,13 +8,14 @@
 import net, { type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../log.js';
-import type { HttpStats } from '../stats/http-stats.js';
+import type { HttpStats } from './http-stats.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { HttpNodeChooser, NodeChoice } from './node-chooser.js';
 import { ChunkedBodyEnd } from './chunked.js';
 import { parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './http1-head.js';
 import { incomingResponseHead, outgoingRequestHead } from './raw-headers.js';
 import { isIdempotent } from './headers.js';
+import { guardedInterval } from '../timers.js';
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const MAX_HEAD = 32 * 1024;
@@ -77,8 +78,7 @@ export class BackendPool {
   private readonly sweepTimer: NodeJS.Timeout;
 
   constructor() {
-    this.sweepTimer = setInterval(() => this.sweep(), BACKEND_IDLE_MS / 2);
-    this.sweepTimer.unref();
+    this.sweepTimer = guardedInterval('HTTP backend pool sweep', BACKEND_IDLE_MS / 2, () => this.sweep());
   }
 
   acquire(host: string, port: number, owner: BackendOwner): { link: BackendLink; reused: boolean } {

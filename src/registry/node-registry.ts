@@ -3,7 +3,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
-import { RateLimitedLog } from '../log-limit.js';
+import { guardedInterval } from '../timers.js';
 import type { HostPort, RegistryConfig } from '../config/types.js';
 import { ServerNode, type NodeState, type ServerNodeInit } from './server-node.js';
 
@@ -44,7 +44,6 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   private latest = '0';
   private extraHosts: ReadonlySet<string>;
   private extraIps: ReadonlySet<string>;
-  private sweepWarnings: RateLimitedLog | undefined;
 
   constructor(opts: RegistryOptions, log: Logger) {
     super();
@@ -104,15 +103,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   private startSweep(): void {
     // A timer catches at its boundary: a listener that throws (an algorithm rebuilding) must not reach the
     // process-wide handler, nor log a stack trace every sweep.
-    const warnings = (this.sweepWarnings ??= new RateLimitedLog(this.log));
-    this.sweepTimer = setInterval(() => {
-      try {
-        this.sweep();
-      } catch (err) {
-        warnings.warn('sweep', `Node expiry sweep failed: ${(err as Error).message}`, err);
-      }
-    }, this.opts.heartbeatIntervalMs);
-    this.sweepTimer.unref();
+    this.sweepTimer = guardedInterval('Node expiry sweep', this.opts.heartbeatIntervalMs, () => this.sweep(), this.log);
   }
 
   stop(): void {

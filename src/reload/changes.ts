@@ -29,7 +29,7 @@ export interface ReloadPlan {
 /**
  * Keys read once when the daemon starts: listening points (hosts, ports, transports), TLS material and
  * policy, the number of workers, the API's credentials, the node-side gate, the limits given to listening
- * points when they are built, and the balancer's own addresses in Via and Record-Route (changing those under
+ * points when they are built, the SMPP broker's timers and modes, and the balancer's own addresses in Via and Record-Route (changing those under
  * dialogs in progress would make the balancer no longer recognise its own Record-Route in their requests).
  */
 const RESTART_KEYS: ReadonlySet<string> = new Set([
@@ -38,6 +38,7 @@ const RESTART_KEYS: ReadonlySet<string> = new Set([
   'externalHost',
   'internalHost',
   'workers',
+  'shutdownTimeout',
   'isTransportWs',
   'performanceTestingMode',
   'httpHost',
@@ -48,6 +49,19 @@ const RESTART_KEYS: ReadonlySet<string> = new Set([
   'smppExternalHost',
   'smppInternalHost',
   'smppMaxPduSize',
+  // The SMPP broker changes only remoteServers live (src/smpp/index.ts); its timers and modes are set when it starts.
+  'maxConnectionSize',
+  'muxMode',
+  'muxReceiptLifetime',
+  'muxReceiptMemory',
+  'reconnectPeriod',
+  'timeoutConnection',
+  'timeoutConnectionCheckClientSide',
+  'timeoutConnectionCheckServerSide',
+  'timeoutEnquire',
+  'timeoutResponse',
+  'toNodeAlgorithmClass',
+  'toProviderAlgorithmClass',
   'securityRequired',
   'login',
   'password',

@@ -3,6 +3,7 @@
 
 import type { RegistryOp, RegistrySnapshot } from './registry-sync.js';
 import type { PinSpec } from '../algorithms/pins.js';
+import type { SipRelayMessage } from './sip-relay.js';
 
 /** What a worker reports of itself for /lbstat and /metrics. */
 export interface WorkerFigures {
@@ -23,14 +24,17 @@ export type ToWorker =
   | { readonly t: 'reload'; readonly properties: Readonly<Record<string, string>> }
   /** What /lbloglevel and /lbnoderegex set in the primary: every worker follows. */
   | { readonly t: 'admin'; readonly logLevel: string; readonly pins: readonly PinSpec[] }
-  | { readonly t: 'stop' };
+  | { readonly t: 'stop' }
+  | { readonly t: 'sip'; readonly relay: SipRelayMessage };
 
 export type ToPrimary =
   | { readonly t: 'hello' }
   | { readonly t: 'ready' }
   | { readonly t: 'failed'; readonly message: string }
   | { readonly t: 'registry'; readonly op: RegistryOp }
-  | { readonly t: 'figures'; readonly id: number; readonly figures: WorkerFigures };
+  | { readonly t: 'figures'; readonly id: number; readonly figures: WorkerFigures }
+  /** A SIP message or send for the worker that holds its connection (src/workers/sip-relay.ts). */
+  | { readonly t: 'sip'; readonly to: number; readonly relay: SipRelayMessage };
 
 /** The environment variable that carries the primary's configuration in force (its properties, JSON) to a worker. */
 export const WORKER_CONFIG_ENV = 'SIPBALANCER_WORKER_CONFIG';

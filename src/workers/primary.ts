@@ -18,6 +18,7 @@ import { WORKER_CONFIG_ENV, WORKER_INDEX_ENV, isToPrimary, type ToPrimary, type 
 import { aggregateMetrics, sumDocuments } from './aggregate.js';
 import { promCounter } from '../stats/counters.js';
 import { NodePins } from '../algorithms/pins.js';
+import { guardedInterval } from '../timers.js';
 
 /** How long the API waits for a worker's figures before answering without them. */
 const FIGURES_TIMEOUT_MS = 2000;
@@ -49,6 +50,8 @@ export class Primary {
   private stopping = false;
   private started = false;
   private nextFiguresId = 1;
+  /** SIP messages handed to a worker that was not there (dead, restarting). */
+  private relayLost = 0;
   /** Called when /lbstop asks the daemon to stop; the CLI stops it as on SIGTERM. */
   onStopRequested: ((reason: string) => void) | undefined;
   private current: Config;
@@ -73,6 +76,7 @@ export class Primary {
     this.pins = new NodePins(this.registry);
     this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, worker: undefined, ready: false, ack: 0, startedAt: 0, readyAt: 0, restarts: 0, quickDeaths: 0 }));
     countNodeEvents(this.registry, this.stats);
+    promCounter(this.stats.registry, 'sipbalancer_sip_handover_lost_total', 'SIP messages handed to a worker that was not running', () => this.relayLost);
     promCounter(this.stats.registry, 'sipbalancer_worker_restarts_total', 'Workers restarted after they died', () => this.slots.reduce((sum, s) => sum + s.restarts, 0));
     this.stats.setSources({
       releaseVersion: VERSION,
@@ -126,8 +130,7 @@ export class Primary {
       }
       // Every change reaches the workers at once; a periodic copy carries signs of life (lastSeen).
       registry.on('changed', () => this.scheduleBroadcast());
-      this.refreshTimer = setInterval(() => this.broadcast(), Math.max(500, config.registry.heartbeatIntervalMs));
-      this.refreshTimer.unref();
+      this.refreshTimer = guardedInterval('Registry broadcast to workers', Math.max(500, config.registry.heartbeatIntervalMs), () => this.broadcast(), log);
 
       cluster.on('message', this.onMessage);
       cluster.on('exit', this.onExit);
@@ -247,6 +250,13 @@ export class Primary {
       case 'figures':
         this.figuresWaiters.get(m.id)?.(worker, m.figures);
         return;
+      case 'sip': {
+        // To the worker that holds the connection; while it restarts, its connections are gone anyway.
+        const to = this.slots[m.to]?.worker;
+        if (to?.isConnected()) this.sendTo(to, { t: 'sip', relay: m.relay });
+        else this.relayLost++;
+        return;
+      }
       default:
         return;
     }

@@ -11,10 +11,10 @@ const BASE = 'host=127.0.0.1\nexternalPort=5060\ninternalPort=5065\nalgorithmCla
 
 describe('needsRestart', () => {
   it('names listening points, TLS, workers and the balancer addresses; not algorithm, node or timer keys', () => {
-    for (const key of ['externalPort', 'internalTcpPort', 'heartbeatPort', 'statisticPort', 'host', 'workers', 'javax.net.ssl.keyStore', 'tlsClientProtocols', 'publicIp', 'externalIpLoadBalancerAddress', 'securityRequired']) {
+    for (const key of ['externalPort', 'internalTcpPort', 'heartbeatPort', 'statisticPort', 'host', 'workers', 'javax.net.ssl.keyStore', 'tlsClientProtocols', 'publicIp', 'externalIpLoadBalancerAddress', 'securityRequired', 'timeoutEnquire', 'muxMode']) {
       expect(needsRestart(key), key).toBe(true);
     }
-    for (const key of ['algorithmClass', 'extraServerNodes', 'staticNodes', 'blockedValues', 'logLevel', 'nodeTimeout', 'maxErrorTime', 'unavailableHost', 'remoteServers', 'configReloadPeriod', 'timeoutEnquire']) {
+    for (const key of ['algorithmClass', 'extraServerNodes', 'staticNodes', 'blockedValues', 'logLevel', 'nodeTimeout', 'maxErrorTime', 'unavailableHost', 'remoteServers', 'configReloadPeriod']) {
       expect(needsRestart(key), key).toBe(false);
     }
   });
