@@ -21,6 +21,7 @@ import { EventJournal } from './stats/events.js';
 import { NodeProber, type ProbeOptions } from './registry/probe.js';
 import { StartupError } from './service.js';
 import { NodePins, PinnedAlgorithm } from './algorithms/pins.js';
+import type { WorkerRelayHook } from './sip/forwarder.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -33,6 +34,8 @@ export interface BalancerRole {
   readonly worker?: boolean;
   /** The registry to use (a worker's replica of the primary's). */
   readonly registry?: NodeRegistry;
+  /** A worker's relay to connections other workers hold (src/workers/sip-relay.ts). */
+  readonly sipRelay?: WorkerRelayHook;
 }
 
 export class LoadBalancer {
@@ -49,6 +52,7 @@ export class LoadBalancer {
   private api: ApiServer | undefined;
   private started = false;
   private readonly worker: boolean;
+  private readonly sipRelay: WorkerRelayHook | undefined;
   /** Regex pins (/lbnoderegex), consulted before the algorithm. */
   readonly pins: NodePins;
   /** Called when /lbstop asks the daemon to stop; the CLI stops it as on SIGTERM. */
@@ -59,6 +63,7 @@ export class LoadBalancer {
     this.log = log;
     this.stats = new Stats();
     this.worker = role.worker === true;
+    this.sipRelay = role.sipRelay;
     this.registry = role.registry ?? new NodeRegistry(
       {
         nodeTimeoutMs: config.registry.nodeTimeoutMs,
@@ -136,7 +141,7 @@ export class LoadBalancer {
       });
 
       // 3–5. The protocol services.
-      const ctx = (name: string): ServiceContext => ({ config, registry, algorithm, stats, log: log.child({ module: name }) });
+      const ctx = (name: string): ServiceContext => ({ config, registry, algorithm, stats, log: log.child({ module: name }), sipRelay: this.sipRelay });
       this.services.push(createSipService(ctx('sip')));
       if (config.http.port !== undefined || config.http.httpsPort !== undefined) this.services.push(createHttpService(ctx('http')));
       if (config.smpp.port !== undefined || config.smpp.sslPort !== undefined) this.services.push(createSmppService(ctx('smpp')));
@@ -145,7 +150,8 @@ export class LoadBalancer {
       // 6. The API server.
       if (config.api.port !== undefined && !this.worker) {
         const dashboard = new Dashboard({ stats, registry, journal: this.journal, version: VERSION, algorithmName: () => algorithm.name, activeCalls: () => algorithm.activeCalls() });
-        const api = { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, pins: this.pins, rootLog: log, dashboard };
+        const serviceInfo = (): Record<string, unknown> => Object.assign({}, ...this.services.map((s) => s.info?.() ?? {}));
+        const api = { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, pins: this.pins, rootLog: log, dashboard, serviceInfo };
         this.api = new ApiServer(config.api, { ...api, requestStop: (reason) => this.onStopRequested?.(reason) }, log.child({ module: 'api' }));
         await this.api.start();
       }
@@ -157,6 +163,33 @@ export class LoadBalancer {
     }
   }
 
+  /**
+   * After an uncaught exception, before stop(): a service that can tell when its work in flight is done stops
+   * accepting and is waited for; the others (stateless SIP) are stopped at once, so that nothing new is accepted.
+   */
+  async drain(): Promise<void> {
+    const { log } = this;
+    const draining = this.services.filter((s) => s.drain);
+    const others = this.services.filter((s) => !s.drain);
+    this.services.splice(0, this.services.length, ...draining);
+    await Promise.all([
+      ...others.map((service) => this.stopService(service)),
+      ...draining.map((service) => {
+        log.info(`Draining the ${service.name}: no new connections; waiting for the work in flight`);
+        return service.drain!();
+      }),
+    ]);
+  }
+
+  private async stopService(service: Service): Promise<void> {
+    this.log.info(`Stopping the ${service.name}`);
+    try {
+      await service.stop();
+    } catch (err) {
+      this.log.error({ err }, `Stopping the ${service.name} failed`);
+    }
+  }
+
   /** Stops every part in reverse order of start. Safe to call more than once. */
   async stop(): Promise<void> {
     const { log } = this;
@@ -164,14 +197,7 @@ export class LoadBalancer {
       await this.api.stop();
       this.api = undefined;
     }
-    for (const service of [...this.services].reverse()) {
-      log.info(`Stopping the ${service.name}`);
-      try {
-        await service.stop();
-      } catch (err) {
-        log.error({ err }, `Stopping the ${service.name} failed`);
-      }
-    }
+    for (const service of [...this.services].reverse()) await this.stopService(service);
     this.services.length = 0;
     if (this.algorithm) {
       await this.algorithm.stop();

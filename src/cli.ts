@@ -10,6 +10,7 @@ import { ConfigError, StartupError } from './errors.js';
 import cluster from 'node:cluster';
 import { Primary } from './workers/primary.js';
 import { WorkerProcess, workerIndex } from './workers/worker.js';
+import { Shutdown } from './shutdown.js';
 
 /** The original's `-mobicents-balancer-config=<file>` becomes `--config <file>`. */
 export function normaliseArgv(argv: string[]): string[] {
@@ -114,33 +115,12 @@ export async function main(rawArgv: string[]): Promise<number> {
 
   // workers=1: one process as always; more: a primary that forks the workers (src/workers/).
   const balancer = loaded.config.workers > 1 ? new Primary(loaded.config, log) : new LoadBalancer(loaded.config, log);
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal} received: shutting down`);
-    const timeoutMs = loaded.config.shutdownTimeoutMs;
-    const timer = setTimeout(() => {
-      log.warn(`shutdown did not finish within shutdownTimeout (${timeoutMs} ms); exiting anyway`);
-      process.exit(0);
-    }, timeoutMs);
-    timer.unref();
-    balancer.stop().then(
-      () => {
-        clearTimeout(timer);
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  balancer.onStopRequested = (reason) => shutdown(reason);
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  // A bug must never take the balancer down silently: log it; the process keeps serving.
-  process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception'));
+  // Signals and /lbstop stop it in order (exit 0); an uncaught exception stops it too, after the work in
+  // flight, and exits 70 for the supervisor to restart it (src/shutdown.ts).
+  const shutdown = new Shutdown(balancer, log, { timeoutMs: loaded.config.shutdownTimeoutMs });
+  balancer.onStopRequested = (reason) => shutdown.request(reason);
+  shutdown.install();
+  // A promise nobody awaited leaves no half-done state behind: logged with its stack, the process keeps serving.
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
 
   return startOrReport(balancer, log);
@@ -163,9 +143,14 @@ async function startOrReport(daemon: { start(): Promise<void> }, log: Logger): P
   });
 }
 
-/** A worker of workers=N: serves until the primary stops it; a bug is logged, never fatal. */
+/**
+ * A worker of workers=N: serves until the primary stops it. After an uncaught exception it finishes its work in
+ * flight (bounded by shutdownTimeout) and exits 70; the primary starts a new worker in its place.
+ */
 function runWorker(loaded: LoadedConfig, log: Logger): Promise<number> {
-  process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception'));
+  const worker = new WorkerProcess(loaded.config, log);
+  // Signals go to the primary, which stops the workers in order.
+  new Shutdown(worker, log, { timeoutMs: loaded.config.shutdownTimeoutMs }).install(process, false);
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
-  return startOrReport(new WorkerProcess(loaded.config, log), log);
+  return startOrReport(worker, log);
 }

@@ -117,5 +117,11 @@ export const SmppRejectReason = {
   rebinding: 'rebinding',
   /** In flight to an SMSC whose connection was lost: answered ESME_RSYSERR. */
   smscLost: 'smsc-lost',
+  /** Mux mode: a later ESME's password differs from the one the SMSCs accepted (bind_resp 0x0E). */
+  wrongPassword: 'wrong-password',
+  /** Mux mode: a submit from an ESME bound as receiver (ESME_RINVBNDSTS). */
+  receiverCannotSend: 'receiver-cannot-send',
+  /** Mux mode: an SMSC's deliver_sm/data_sm with no ESME of its system_id able to receive (ESME_RSYSERR). */
+  noEsme: 'no-esme',
 } as const;
 export type SmppRejectReason = (typeof SmppRejectReason)[keyof typeof SmppRejectReason];

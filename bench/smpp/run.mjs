@@ -142,7 +142,7 @@ async function startBroker(workers) {
   writeFileSync(props, [
     'host=127.0.0.1', `externalPort=${sipPort}`, `heartbeatPort=${heartbeatPort}`, `statisticPort=${statisticPort}`, 'httpPort=',
     `smppPort=${port}`, `remoteServers=127.0.0.1:${simPort}`,
-    'timeoutResponse=10000', 'timeoutEnquire=60000', 'logLevel=warn', `workers=${workers}`, '',
+    'timeoutResponse=10000', 'timeoutEnquire=60000', 'logLevel=warn', `workers=${workers}`, 'muxMode=false', '',
   ].join('\n'));
   const child = spawn(process.execPath, [join(root, 'bin', 'sipbalancer'), '--config', props, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);

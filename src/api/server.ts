@@ -28,6 +28,8 @@ export interface ApiSources {
   readonly requestStop?: (reason: string) => void;
   /** The dashboard page and the state it polls (`/`, `/dashboard`, `/dashboard/state`). */
   readonly dashboard?: Dashboard;
+  /** Sections the protocol services add to /lbinfo (the SMPP sessions). */
+  readonly serviceInfo?: () => Record<string, unknown>;
 }
 
 /** What a route does with a request; `query` is the parsed query string. */
@@ -235,6 +237,7 @@ export class ApiServer {
         smppRemoteServers: this.sources.smppRemoteServers.map((s) => `${s.host}:${s.port}`),
       },
       ...(this.sources.pins ? { 'Regex pins': this.sources.pins.toJSON() } : {}),
+      ...this.sources.serviceInfo?.(),
     };
   }
 }

@@ -152,6 +152,12 @@ export interface SmppConfig {
   readonly maxConnectionSize: number;
   /** `toProviderAlgorithmClass`: round robin over the SMSCs, or the first SMSC that binds, in list order. */
   readonly toProvider: 'round-robin' | 'active-standby';
+  /** `muxMode` (default true, as the original): the ESMEs of one system_id share one transceiver bind per SMSC. */
+  readonly muxMode: boolean;
+  /** Mux mode: how many submit_sm message_ids are remembered to route delivery receipts back (`muxReceiptMemory`). */
+  readonly muxReceiptMemory: number;
+  /** Mux mode: how long one is remembered (`muxReceiptLifetime`). */
+  readonly muxReceiptLifetimeMs: number;
 }
 
 export interface ApiConfig {

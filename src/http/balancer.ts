@@ -53,6 +53,8 @@ type ProxyError = Error & { code?: string };
 const UNAVAILABLE_HOST_FAILED: OwnReply = { status: 502, reason: 'Bad Gateway', body: 'No application server is available.\n', headers: {} };
 
 const STATS_FLUSH_MS = 1000;
+/** While draining: how often idle node:http connections are closed and the open ones counted. */
+const DRAIN_CHECK_MS = 50;
 
 export class HttpBalancer implements Service {
   readonly name = 'http forwarder';
@@ -151,6 +153,26 @@ export class HttpBalancer implements Service {
     this.health = createNodeHealthMonitor(this.ctx);
     this.health.start();
     return new RequestCheck(pattern, this.health, this.stats, this.ctx.log);
+  }
+
+  /**
+   * Stops accepting; resolves when every client connection has ended. node:http connections close as soon as they
+   * are idle; a fast-path connection stays until its client closes it or it idles out (bounded by shutdownTimeout).
+   */
+  drain(): Promise<void> {
+    for (const s of [this.fastServer, this.httpServer, this.httpsServer]) if (s?.listening) s.close();
+    return new Promise<void>((resolve) => {
+      const check = (): void => {
+        this.httpServer?.closeIdleConnections();
+        this.httpsServer?.closeIdleConnections();
+        if (this.sockets.size > 0) return;
+        clearInterval(timer);
+        resolve();
+      };
+      const timer = setInterval(check, DRAIN_CHECK_MS);
+      timer.unref();
+      check();
+    });
   }
 
   async stop(): Promise<void> {

@@ -16,6 +16,7 @@ import { NodeSources } from '../registry/node-sources.js';
 import type { SipMessage } from './message.js';
 import type { Flow } from './transport/transport.js';
 import { StreamLimits } from './transport/stream-limits.js';
+import { NodeReachability } from './transport/node-reachability.js';
 import { SipStats } from './sip-stats.js';
 
 /** Transports this build can listen on; TLS, WS and WSS plug in here as listening point classes. */
@@ -35,6 +36,7 @@ export function createSipService(ctx: ServiceContext): Service {
   const points: ListeningPoint[] = [];
   let forwarder: SipForwarder | undefined;
   let health: NodeHealthMonitor | undefined;
+  let reachability: NodeReachability | undefined;
   const onMessage = (msg: SipMessage, flow: Flow): void => forwarder!.onMessage(msg, flow);
   const streamLimits = new StreamLimits(sip.maxConnections, sip.messageTimeoutMs, stats, log);
 
@@ -61,6 +63,7 @@ export function createSipService(ctx: ServiceContext): Service {
           onMessage,
           tls: config.tls,
           streamLimits,
+          onPeerUnreachable: (h, p, t, why) => reachability?.peerUnreachable(h, p, t, why),
         }),
       );
     }
@@ -90,7 +93,7 @@ export function createSipService(ctx: ServiceContext): Service {
       health.start();
       const allowed = config.registry.nodeAllowedSources;
       const nodeSources = allowed.length > 0 ? NodeSources.of(allowed) : undefined;
-      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: stats, log, health, nodeSources }, points);
+      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: stats, log, health, nodeSources, relay: ctx.sipRelay }, points);
       for (const p of points) {
         try {
           await p.start();
@@ -100,6 +103,17 @@ export function createSipService(ctx: ServiceContext): Service {
         }
         log.debug(`SIP listening point ${p.transport} ${p.host}:${p.port} (${p.side}) open`);
       }
+      // Fast failover: the UDP points that send to nodes keep a connected socket per node.
+      const nodeSide = points.some((p) => p.side === 'internal') ? 'internal' : 'external';
+      const monitor = health;
+      reachability = new NodeReachability({
+        registry: ctx.registry,
+        udpPoints: points.filter((p) => p.side === nodeSide && p.transport === 'udp'),
+        markBad: (node, reason) => monitor.markBadNow(node, reason),
+        stats,
+      });
+      reachability.start();
+      ctx.sipRelay?.attach(onMessage, points);
       // The manual's start-up line, once per pair of ports (UDP and TCP usually share them).
       const groups = new Map<string, { external: string; internal: string; transports: SipTransport[] }>();
       for (const transport of new Set(points.map((p) => p.transport))) {
@@ -121,6 +135,8 @@ export function createSipService(ctx: ServiceContext): Service {
     },
     async stop() {
       // The composition root has logged "Stopping the sip forwarder" (the manual's line) already.
+      reachability?.stop();
+      reachability = undefined;
       health?.stop();
       streamLimits.stop();
       health = undefined;

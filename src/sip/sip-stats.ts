@@ -34,6 +34,8 @@ export class SipStats implements ProtocolStats {
   heartbeats = 0;
   /** Sends to a node that failed. */
   sendFailures = 0;
+  /** Nodes marked bad because the network said they are gone (ICMP port unreachable, TCP refused or reset). */
+  nodesUnreachable = 0;
   /** Stream connections closed for an error or an oversized message. */
   connectionErrors = 0;
   tlsHandshakeFailures = 0;
@@ -60,6 +62,7 @@ export class SipStats implements ProtocolStats {
       SipHeartbeatsOnExternalPort: this.heartbeatOnExternalPort,
       SipNodeSourceRefused: this.nodeSourceRefused,
       SipSendFailures: this.sendFailures,
+      SipNodesMarkedUnreachable: this.nodesUnreachable,
       SipConnectionErrors: this.connectionErrors,
       SipTlsHandshakeFailures: this.tlsHandshakeFailures,
     };
@@ -78,6 +81,7 @@ export class SipStats implements ProtocolStats {
     promCounter(registry, 'sipbalancer_sip_heartbeats_external_total', 'SIP heartbeats ignored on external ports', () => this.heartbeatOnExternalPort);
     promCounter(registry, 'sipbalancer_sip_node_source_refused_total', 'SIP node-side messages refused: not from an allowed node source', () => this.nodeSourceRefused);
     promCounter(registry, 'sipbalancer_sip_send_failures_total', 'Failed sends of SIP messages', () => this.sendFailures);
+    promCounter(registry, 'sipbalancer_sip_nodes_unreachable_total', 'Nodes marked bad because the network reported them gone', () => this.nodesUnreachable);
     promCounter(registry, 'sipbalancer_sip_connection_errors_total', 'SIP stream connections closed on error', () => this.connectionErrors);
     promCounter(registry, 'sipbalancer_sip_tls_handshake_failures_total', 'Failed TLS handshakes on SIP ports', () => this.tlsHandshakeFailures);
   }

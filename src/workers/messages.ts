@@ -2,6 +2,7 @@
 // down, relayed registry changes up, statistics on request, and the start/stop handshake.
 
 import type { RegistryOp, RegistrySnapshot } from './registry-sync.js';
+import type { SipRelayMessage } from './sip-relay.js';
 
 /** What a worker reports of itself for /lbstat and /metrics. */
 export interface WorkerFigures {
@@ -18,14 +19,17 @@ export interface WorkerFigures {
 export type ToWorker =
   | { readonly t: 'snapshot'; readonly snapshot: RegistrySnapshot }
   | { readonly t: 'figures?'; readonly id: number }
-  | { readonly t: 'stop' };
+  | { readonly t: 'stop' }
+  | { readonly t: 'sip'; readonly relay: SipRelayMessage };
 
 export type ToPrimary =
   | { readonly t: 'hello' }
   | { readonly t: 'ready' }
   | { readonly t: 'failed'; readonly message: string }
   | { readonly t: 'registry'; readonly op: RegistryOp }
-  | { readonly t: 'figures'; readonly id: number; readonly figures: WorkerFigures };
+  | { readonly t: 'figures'; readonly id: number; readonly figures: WorkerFigures }
+  /** A SIP message or send for the worker that holds its connection (src/workers/sip-relay.ts). */
+  | { readonly t: 'sip'; readonly to: number; readonly relay: SipRelayMessage };
 
 /** The environment variable that carries a worker's index (0..workers-1), stable across its restarts. */
 export const WORKER_INDEX_ENV = 'SIPBALANCER_WORKER_INDEX';

@@ -49,6 +49,8 @@ export class Primary {
   private stopping = false;
   private started = false;
   private nextFiguresId = 1;
+  /** SIP messages handed to a worker that was not there (dead, restarting). */
+  private relayLost = 0;
   /** Called when /lbstop asks the daemon to stop; the CLI stops it as on SIGTERM. */
   onStopRequested: ((reason: string) => void) | undefined;
   private readonly figuresWaiters = new Map<number, (from: Worker, figures: WorkerFigures) => void>();
@@ -68,6 +70,7 @@ export class Primary {
     );
     this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, worker: undefined, ready: false, ack: 0, startedAt: 0, readyAt: 0, restarts: 0, quickDeaths: 0 }));
     countNodeEvents(this.registry, this.stats);
+    promCounter(this.stats.registry, 'sipbalancer_sip_handover_lost_total', 'SIP messages handed to a worker that was not running', () => this.relayLost);
     promCounter(this.stats.registry, 'sipbalancer_worker_restarts_total', 'Workers restarted after they died', () => this.slots.reduce((sum, s) => sum + s.restarts, 0));
     this.stats.setSources({
       releaseVersion: VERSION,
@@ -207,6 +210,13 @@ export class Primary {
       case 'figures':
         this.figuresWaiters.get(m.id)?.(worker, m.figures);
         return;
+      case 'sip': {
+        // To the worker that holds the connection; while it restarts, its connections are gone anyway.
+        const to = this.slots[m.to]?.worker;
+        if (to?.isConnected()) this.sendTo(to, { t: 'sip', relay: m.relay });
+        else this.relayLost++;
+        return;
+      }
       default:
         return;
     }

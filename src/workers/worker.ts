@@ -6,6 +6,8 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { LoadBalancer } from '../balancer.js';
 import { ReplicaRegistry } from './registry-sync.js';
+import { SipRelay } from './sip-relay.js';
+import { promCounter } from '../stats/counters.js';
 import { WORKER_INDEX_ENV, isToWorker, type ToPrimary, type ToWorker } from './messages.js';
 
 /** How long a worker waits for the primary's first copy of the registry. */
@@ -20,6 +22,7 @@ export function workerIndex(): number | undefined {
 export class WorkerProcess {
   readonly index: number;
   private readonly registry: ReplicaRegistry;
+  private readonly sipRelay: SipRelay;
   private readonly balancer: LoadBalancer;
   private stopping: Promise<void> | undefined;
   private failed = false;
@@ -39,7 +42,13 @@ export class WorkerProcess {
       log.child({ module: 'registry' }),
       (op) => this.send({ t: 'registry', op }),
     );
-    this.balancer = new LoadBalancer(config, log, { worker: true, registry: this.registry });
+    this.sipRelay = new SipRelay(this.index, config.workers, (to, relay) => this.send({ t: 'sip', to, relay }), log.child({ module: 'sip' }));
+    this.balancer = new LoadBalancer(config, log, { worker: true, registry: this.registry, sipRelay: this.sipRelay });
+    const reg = this.balancer.stats.registry;
+    const relay = this.sipRelay;
+    promCounter(reg, 'sipbalancer_sip_handed_over_total', 'SIP messages and sends handed to the worker that holds their connection', () => relay.handedOver);
+    promCounter(reg, 'sipbalancer_sip_taken_over_total', 'SIP messages and sends taken from another worker for a connection this one holds', () => relay.takenOver);
+    promCounter(reg, 'sipbalancer_sip_handover_lost_total', 'SIP messages handed over by another worker that could not be handled here', () => relay.lost);
   }
 
   /** Takes the primary's registry, then starts the balancer; tells the primary it serves (or failed). */
@@ -78,6 +87,11 @@ export class WorkerProcess {
     this.send({ t: 'ready' });
   }
 
+  /** Stops accepting and waits for the work in flight (after an uncaught exception, before stop). */
+  drain(): Promise<void> {
+    return this.balancer.drain();
+  }
+
   stop(): Promise<void> {
     this.stopping ??= this.balancer.stop();
     return this.stopping;
@@ -85,6 +99,9 @@ export class WorkerProcess {
 
   private onMessage(m: ToWorker): void {
     switch (m.t) {
+      case 'sip':
+        this.sipRelay.take(m.relay);
+        return;
       case 'snapshot':
         if (this.registry.applySnapshot(m.snapshot)) this.firstSnapshot?.();
         return;

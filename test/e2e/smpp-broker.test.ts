@@ -34,7 +34,7 @@ const bindPdu = (systemId: string, seq: number): Buffer =>
 beforeAll(async () => {
   for (const name of ['smscA', 'smscB', 'smscC']) sims.push(await new SmscSimulator(name).listen());
   smppPort = await freePort();
-  const properties = await smppDaemonProperties({
+  const properties = await smppDaemonProperties({ muxMode: false,
     smppPort,
     remoteServers: sims.map((s) => `127.0.0.1:${s.port}`).join(','),
     timeoutResponse: TIMEOUT_RESPONSE,

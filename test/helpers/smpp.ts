@@ -107,6 +107,10 @@ export class SmscSimulator {
   readonly submits: SubmitRecord[] = [];
   /** seq of every enquire_link the broker sent. */
   enquireLinks = 0;
+  /** unbind requests received from the broker. */
+  unbinds = 0;
+  /** The password of every bind, in order. */
+  readonly passwords: string[] = [];
   /** When true, submit_sm gets no answer (enquire_link still does). */
   silent = false;
   /** When true, nothing is answered at all: a hung SMSC whose TCP connections stay open. */
@@ -135,6 +139,7 @@ export class SmscSimulator {
     session.on('bind_transceiver', (pdu: SmppPdu) => {
       systemId = String(pdu.system_id);
       this.binds.push(systemId);
+      this.passwords.push(String(pdu.password));
       this.bound.set(systemId, session);
       session.send(pdu.response({ system_id: this.name }));
     });
@@ -148,6 +153,8 @@ export class SmscSimulator {
       if (!this.dead) session.send(pdu.response());
     });
     session.on('unbind', (pdu: SmppPdu) => {
+      this.unbinds++;
+      if (this.bound.get(systemId) === session) this.bound.delete(systemId);
       session.send(pdu.response());
       session.close();
     });
@@ -158,6 +165,19 @@ export class SmscSimulator {
     const session = this.bound.get(systemId);
     if (!session) return Promise.reject(new Error(`${systemId} is not bound to ${this.name}`));
     return request(session, 'deliver_sm', { source_addr: '123', destination_addr: '456', short_message: text });
+  }
+
+  /** Sends a delivery receipt (esm_class 0x04, receipted_message_id and the `id:` text) for `messageId`. */
+  deliverReceipt(systemId: string, messageId: string): Promise<SmppPdu> {
+    const session = this.bound.get(systemId);
+    if (!session) return Promise.reject(new Error(`${systemId} is not bound to ${this.name}`));
+    return request(session, 'deliver_sm', {
+      source_addr: '456',
+      destination_addr: '123',
+      esm_class: 0x04,
+      receipted_message_id: messageId,
+      short_message: `id:${messageId} sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:DELIVRD err:000 text:`,
+    });
   }
 
   /** Drops every connection and stops listening (a crashed SMSC). */

@@ -61,7 +61,7 @@ class FakeSocket extends Duplex {
     this.push(Buffer.from(text, 'latin1'));
   }
   /** Everything written so far, and forgets it. */
-  take(): string {
+  takeWritten(): string {
     const t = this.text;
     this.text = '';
     return t;
@@ -118,13 +118,13 @@ describe('FastConnection', () => {
     await settle();
     expect(conn.currentState).toBe('response');
     expect(backends).toHaveLength(1);
-    const sent = backends[0]!.take();
+    const sent = backends[0]!.takeWritten();
     expect(sent).toMatch(/^GET \/a HTTP\/1\.1\r\n/);
     expect(sent).toContain('X-Forwarded-For: 192.0.2.7');
     expect(sent).not.toMatch(/^connection:/im);
     backends[0]!.receive('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
     await settle();
-    expect(client.take()).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok$/);
+    expect(client.takeWritten()).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok$/);
     expect(conn.currentState).toBe('head');
     expect(pool.idleCount).toBe(1);
     expect(stats.requests).toBe(1);
@@ -135,12 +135,12 @@ describe('FastConnection', () => {
     const { client, backends } = setup({ nodes: 1 });
     client.receive('GET /1 HTTP/1.1\r\nHost: lb\r\n\r\nGET /2 HTTP/1.1\r\nHost: lb\r\n\r\n');
     await settle();
-    expect(backends[0]!.take()).not.toContain('/2');
+    expect(backends[0]!.takeWritten()).not.toContain('/2');
     backends[0]!.receive('HTTP/1.1 204 No Content\r\n\r\n');
     await settle();
     // The same node connection, back from the pool, carries the second request.
     expect(backends).toHaveLength(1);
-    expect(backends[0]!.take()).toMatch(/^GET \/2 HTTP\/1\.1/);
+    expect(backends[0]!.takeWritten()).toMatch(/^GET \/2 HTTP\/1\.1/);
   });
 
   it('goes through body while the request body arrives, then waits for the response', async () => {
@@ -151,7 +151,7 @@ describe('FastConnection', () => {
     client.receive('67890');
     await settle();
     expect(conn.currentState).toBe('response');
-    expect(backends[0]!.take()).toMatch(/\r\n\r\n1234567890$/);
+    expect(backends[0]!.takeWritten()).toMatch(/\r\n\r\n1234567890$/);
   });
 
   it('sends an idempotent request to another node after a refused connection, and keeps the refusing node out', async () => {
@@ -163,14 +163,14 @@ describe('FastConnection', () => {
     await settle();
     expect(backends).toHaveLength(2);
     expect(backends[1]!.target).not.toBe(first.target);
-    expect(backends[1]!.take()).toMatch(/^GET \/r HTTP\/1\.1/);
+    expect(backends[1]!.takeWritten()).toMatch(/^GET \/r HTTP\/1\.1/);
     expect(stats.backendErrors).toBe(1);
     expect(markRefused).toHaveBeenCalledTimes(1);
     // The retry excludes the node that failed.
     expect(choose.mock.calls[1]![2]).toBeDefined();
     backends[1]!.receive('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
     await settle();
-    expect(client.take()).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(client.takeWritten()).toMatch(/^HTTP\/1\.1 200 OK/);
   });
 
   it('answers 502 and closes when a POST cannot reach its node (not repeatable)', async () => {
@@ -204,7 +204,7 @@ describe('FastConnection', () => {
     const { client, conn, choose, stats, handedOff } = setup({ nodes: 0 });
     client.receive('GET /x HTTP/1.1\r\nHost: lb\r\n\r\nHEAD /y HTTP/1.1\r\nHost: lb\r\n\r\n');
     await settle();
-    const text = client.take();
+    const text = client.takeWritten();
     expect(text.split('HTTP/1.1 503 Service Unavailable').length - 1).toBe(2);
     expect(text).toContain('Retry-After: 9');
     // The HEAD answer has no body: the text ends with the first body and the second head.
