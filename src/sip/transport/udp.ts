@@ -132,7 +132,8 @@ export class UdpListeningPoint implements ListeningPoint {
     // The node answers to the source port (our Via has rport): read it like the listening socket.
     socket.on('message', (buf, rinfo) => this.receive(buf, rinfo.address, rinfo.port));
     const wildcard = this.host === '0.0.0.0' || this.host === '::';
-    socket.bind({ port: 0, address: wildcard ? undefined : this.host }, () => {
+    // exclusive: in a cluster worker, a port-0 bind would otherwise share one socket among all workers.
+    socket.bind({ port: 0, address: wildcard ? undefined : this.host, exclusive: true }, () => {
       if (byPort.get(port) !== peer) return;
       socket.connect(port, host, () => {
         if (byPort.get(port) === peer) peer.ready = true;
