@@ -225,6 +225,8 @@ export interface Config {
   readonly internalHost: string;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
+  /** How often the file is checked for a change to reload (`configReloadPeriod`); 0 = only on SIGHUP. */
+  readonly configReloadPeriodMs: number;
   /** Processes serving the listening points (1: one process; more: a primary and that many workers). */
   readonly workers: number;
   readonly registry: RegistryConfig;

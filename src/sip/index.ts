@@ -16,6 +16,7 @@ import { NodeSources } from '../registry/node-sources.js';
 import type { SipMessage } from './message.js';
 import type { Flow } from './transport/transport.js';
 import { StreamLimits } from './transport/stream-limits.js';
+import { sameSettings } from '../reload/changes.js';
 import { NodeReachability } from './transport/node-reachability.js';
 import { FloodLimiter } from './flood-limiter.js';
 import { SipStats } from './sip-stats.js';
@@ -30,7 +31,8 @@ const FACTORIES: Partial<Record<SipTransport, (opts: TransportOptions) => Listen
 };
 
 export function createSipService(ctx: ServiceContext): Service {
-  const { config, log } = ctx;
+  const { log } = ctx;
+  let config = ctx.config;
   const sip = config.sip;
   const stats = new SipStats();
   ctx.stats.addProtocol(stats);
@@ -151,6 +153,12 @@ export function createSipService(ctx: ServiceContext): Service {
         );
       }
       if (sip.singleEntryMode || !points.some((p) => p.side === 'internal')) log.info('SIP single entry point mode: nodes are told apart by their source address');
+    },
+    reload(next) {
+      // Listening points, their limits and the balancer's addresses need a restart (kept by the reloader).
+      if (health && !sameSettings(config.health, next.health)) health.reconfigure(next.health, next.health.quarantineMs);
+      config = next;
+      forwarder?.reload(next, health);
     },
     async stop() {
       // The composition root has logged "Stopping the sip forwarder" (the manual's line) already.

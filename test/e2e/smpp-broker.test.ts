@@ -77,6 +77,17 @@ describe('SMPP broker', () => {
     expect(sims.map((s) => s.binds.length)).toEqual([3, 3, 3]);
   });
 
+  it('lists the regular-mode sessions in /lbinfo: each ESME and its SMSC side', async () => {
+    const res = await fetch(`http://127.0.0.1:${statPort}/lbinfo`);
+    const info = ((await res.json()) as Record<string, unknown>)['SMPP sessions'] as { mode: string; sessions: { systemId: string; esme: { state: string }; smsc: { server: string; state: string } }[] };
+    expect(info.mode).toBe('regular');
+    expect(info.sessions.map((s) => s.systemId).sort()).toEqual(esmes.map((e) => e.id).sort());
+    for (const s of info.sessions) {
+      expect([s.esme.state, s.smsc.state]).toEqual(['BOUND', 'BOUND']);
+      expect(sims.map((x) => `127.0.0.1:${x.port}`)).toContain(s.smsc.server);
+    }
+  });
+
   it('relays submit_sm both ways with the sequence numbers each side expects', async () => {
     for (const [i, e] of esmes.entries()) {
       const before = e.sim.submits.length;

@@ -71,6 +71,9 @@ describe('SMPP mux mode (the default)', () => {
     }
     expect(sims.map((s) => s.binds)).toEqual([[SYSTEM_ID], [SYSTEM_ID]]);
     expect(sims.map((s) => s.passwords)).toEqual([['secret'], ['secret']]);
+    // Mux mode does not count bind bytes (nor bind_resp): nothing else has moved yet.
+    const m = await stat('/lbstat');
+    expect([m.NumberOfSmppBytesToServer, m.NumberOfSmppBytesToClient]).toEqual([0, 0]);
   });
 
   it('answers a later ESME with a different password bind_resp 0x0E, locally', async () => {

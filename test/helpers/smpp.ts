@@ -111,8 +111,10 @@ export class SmscSimulator {
   unbinds = 0;
   /** The password of every bind, in order. */
   readonly passwords: string[] = [];
-  /** When true, submit_sm gets no answer (enquire_link still does). */
+  /** When true, submit_sm gets no answer (enquire_link still does) until releaseHeld(). */
   silent = false;
+  /** The answers held back while silent. */
+  private held: (() => void)[] = [];
   /** When true, nothing is answered at all: a hung SMSC whose TCP connections stay open. */
   dead = false;
   private readonly server: SmppServer;
@@ -145,8 +147,10 @@ export class SmscSimulator {
     });
     session.on('submit_sm', (pdu: SmppPdu) => {
       this.submits.push({ systemId, seq: pdu.sequence_number, shortMessage: String(pdu.short_message && (pdu.short_message as { message?: string }).message) });
-      if (this.silent || this.dead) return;
-      session.send(pdu.response({ message_id: `${this.name}-${this.submits.length}` }));
+      const messageId = `${this.name}-${this.submits.length}`;
+      if (this.dead) return;
+      if (this.silent) this.held.push(() => session.send(pdu.response({ message_id: messageId })));
+      else session.send(pdu.response({ message_id: messageId }));
     });
     session.on('enquire_link', (pdu: SmppPdu) => {
       this.enquireLinks++;
@@ -165,6 +169,13 @@ export class SmscSimulator {
     const session = this.bound.get(systemId);
     if (!session) return Promise.reject(new Error(`${systemId} is not bound to ${this.name}`));
     return request(session, 'deliver_sm', { source_addr: '123', destination_addr: '456', short_message: text });
+  }
+
+  /** Sends the submit_sm_resp held back while silent, in order. */
+  releaseHeld(): void {
+    const held = this.held;
+    this.held = [];
+    for (const answer of held) answer();
   }
 
   /** Sends a delivery receipt (esm_class 0x04, receipted_message_id and the `id:` text) for `messageId`. */
