@@ -145,6 +145,31 @@ describe('hot reload', () => {
     expect(await reloads(lb)).toEqual({ ok: 1, failed: 0 });
   });
 
+  it('adds and removes static nodes live; a staticNodes entry that does not parse is refused with file:line', async () => {
+    const probe = { nodeProbeInterval: 250, nodeProbeTimeout: 150, nodeProbeFailures: 2, nodeProbeSuccesses: 1, configReloadPeriod: 0 };
+    const { lb, write } = await balancer(probe);
+    const port = await freePort();
+    const server = await startSipp({ scenario: 'uas.xml', localPort: port, args: ['-aa'], timeoutMs: 60_000 });
+    cleanups.push(() => server.stop(0));
+
+    write({ staticNodes: `${HOST}:${port};transport=carrier-pigeon` });
+    lb.daemon.child.kill('SIGHUP');
+    await lb.daemon.waitForLog((l) => l.msg.startsWith(`${lb.daemon.configPath}:14: staticNodes=`));
+    expect(await reloads(lb)).toEqual({ ok: 0, failed: 1 });
+    expect(await activeNodePorts(lb)).toEqual([]);
+
+    write({ staticNodes: `${HOST}:${port}` });
+    lb.daemon.child.kill('SIGHUP');
+    await waitFor('the static node probed and in', async () => (await activeNodePorts(lb)).includes(port), 10_000);
+    const calls = await runCalls(lb, { calls: 2 });
+    expect(calls.stats?.successfulCalls, describeResult('to the static node', calls)).toBe(2);
+
+    write({});
+    lb.daemon.child.kill('SIGHUP');
+    await waitFor('the static node removed', async () => (await activeNodePorts(lb)).length === 0, 10_000);
+    expect(await reloads(lb)).toEqual({ ok: 2, failed: 1 });
+  });
+
   it('loses no call when sipp runs at a steady rate across several reloads', async () => {
     const { lb, write } = await balancer({ configReloadPeriod: 200, algorithmClass: 'call-id-affinity' });
     const [a, b] = [await node(lb), await node(lb)];
