@@ -4,10 +4,12 @@
 // steady rate across several reloads (SIGHUP and file changes) loses no call.
 
 import { describe, it, expect, afterEach } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { freePort } from '../helpers/ports.js';
 import { propertiesText } from '../helpers/daemon.js';
 import { startSipp, type Sipp } from '../helpers/sipp.js';
+import { answeredBy, request, startLb, startNode as startHttpNode } from './http-harness.js';
 import { HOST, describeResult, runCalls, sentInvites, startBalancer, startNode, waitFor, activeNodePorts, type Balancer, type TestNode } from './algorithm-harness.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -168,6 +170,22 @@ describe('hot reload', () => {
     lb.daemon.child.kill('SIGHUP');
     await waitFor('the static node removed', async () => (await activeNodePorts(lb)).length === 0, 10_000);
     expect(await reloads(lb)).toEqual({ ok: 2, failed: 1 });
+  });
+
+  it('sends HTTP requests to the new unavailableHost from the next request on (keep-alive client)', async () => {
+    const [m1, m2] = [await startHttpNode('maintenance-1'), await startHttpNode('maintenance-2')];
+    cleanups.push(() => m1.stop(), () => m2.stop());
+    const lb = await startLb({ unavailableHost: `${HOST}:${m1.httpPort}`, configReloadPeriod: 0 });
+    cleanups.push(() => lb.daemon.stop());
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    cleanups.push(async () => agent.destroy());
+    expect(answeredBy(await request(`http://${HOST}:${lb.httpPort}/shop`, { agent }))).toBe('maintenance-1');
+    const path = lb.daemon.configPath;
+    writeFileSync(path, readFileSync(path, 'latin1').replace(`unavailableHost=${HOST}:${m1.httpPort}`, `unavailableHost=${HOST}:${m2.httpPort}`));
+    lb.daemon.child.kill('SIGHUP');
+    await lb.daemon.waitForLog(/Configuration reloaded \(SIGHUP\): 1 key\(s\) applied live \(unavailableHost\)/);
+    const after = await request(`http://${HOST}:${lb.httpPort}/shop`, { agent });
+    expect(answeredBy(after)).toBe('maintenance-2');
   });
 
   it('loses no call when sipp runs at a steady rate across several reloads', async () => {
