@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
 import type { Service, ServiceContext } from '../service.js';
-import { StartupError } from '../errors.js';
+import { listen } from '../listen.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { HttpStats } from './http-stats.js';
 import { HttpNodeChooser, type BackendKind, type NodeChoice } from './node-chooser.js';
@@ -53,6 +53,7 @@ type ProxyError = Error & { code?: string };
 const UNAVAILABLE_HOST_FAILED: OwnReply = { status: 502, reason: 'Bad Gateway', body: 'No application server is available.\n', headers: {} };
 
 const STATS_FLUSH_MS = 1000;
+const LISTEN_HTTP = { what: 'HTTP' } as const;
 /** While draining: how often idle node:http connections are closed and the open ones counted. */
 const DRAIN_CHECK_MS = 50;
 
@@ -129,9 +130,9 @@ export class HttpBalancer implements Service {
           new FastConnection(socket, fastCtx, this.pool);
         });
         this.fastServer = fast;
-        await listen(fast, cfg.port, cfg.host);
+        await listen(fast, cfg.port, cfg.host, LISTEN_HTTP);
       } else {
-        await listen(server, cfg.port, cfg.host);
+        await listen(server, cfg.port, cfg.host, LISTEN_HTTP);
       }
       log.info(`HTTP LB listening on port ${cfg.port}`);
     }
@@ -139,7 +140,7 @@ export class HttpBalancer implements Service {
       const server = https.createServer(serverTlsOptions(config.tls, `httpsPort=${cfg.httpsPort}`));
       this.attach(server, true);
       this.httpsServer = server;
-      await listen(server, cfg.httpsPort, cfg.host);
+      await listen(server, cfg.httpsPort, cfg.host, { what: 'HTTPS' });
       log.info(`HTTPS LB listening on port ${cfg.httpsPort}`);
     }
     if (cfg.httpsRedirect && cfg.httpsPort === undefined) log.warn('httpsRedirect=true has no effect without httpsPort');
@@ -465,16 +466,4 @@ export function offersSip(protocols: string): boolean {
 
 function destroyQuietly(target: unknown): void {
   if (target !== null && typeof target === 'object' && 'destroy' in target && typeof target.destroy === 'function') (target as { destroy(): void }).destroy();
-}
-
-function listen(server: net.Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: ProxyError): void =>
-      reject(err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new StartupError(`cannot listen for HTTP on ${host}:${port}: ${err.code}`) : err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
 }
