@@ -99,6 +99,8 @@ export const SipDropReason = {
   tooManyConnections: 'too-many-connections',
   /** A stream connection closed because a message stayed unfinished longer than sipMessageTimeout. */
   messageTimeout: 'message-timeout',
+  /** A client request from a source over floodRequestsPerSecond (or banned for floodBanTime), dropped silently. */
+  flood: 'flood',
 } as const;
 export type SipDropReason = (typeof SipDropReason)[keyof typeof SipDropReason];
 

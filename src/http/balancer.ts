@@ -22,6 +22,8 @@ import { FastConnection, type FastPathContext } from './fast-connection.js';
 import { MAX_RETRIES, nodeAfterFailure, type FailureRules } from './backend-failure.js';
 import { RequestCheck } from './request-check.js';
 import { createNodeHealthMonitor, type NodeHealthMonitor } from '../algorithms/health.js';
+import type { Config } from '../config/types.js';
+import { sameSettings } from '../reload/changes.js';
 import { guardedInterval } from '../timers.js';
 
 /** What the balancer remembers about a request while it is proxied. */
@@ -59,7 +61,7 @@ const DRAIN_CHECK_MS = 50;
 
 export class HttpBalancer implements Service {
   readonly name = 'http forwarder';
-  private readonly ctx: ServiceContext;
+  private ctx: ServiceContext;
   private readonly stats: HttpStats;
   private readonly proxy: ProxyServer;
   private readonly plainAgent: http.Agent;
@@ -73,7 +75,7 @@ export class HttpBalancer implements Service {
   private readonly sockets = new Set<CountedSocket>();
   private flushTimer: NodeJS.Timeout | undefined;
   private health: NodeHealthMonitor | undefined;
-  private readonly unavailable: { host: string; port: number } | undefined;
+  private unavailable: { host: string; port: number } | undefined;
   /** Cached proxy targets, one per node, protocol and port. */
   private readonly targets = new WeakMap<ServerNode, Map<number, URL>>();
   /** The retry rules of both paths. */
@@ -83,7 +85,15 @@ export class HttpBalancer implements Service {
     this.ctx = ctx;
     this.stats = stats;
     const cfg = ctx.config.http;
-    this.failures = { stats, maxRetries: MAX_RETRIES, refusedForMs: Math.min(ctx.config.registry.nodeTimeoutMs, 5000) };
+    // Read per failure: nodeTimeout may change with a hot reload.
+    const refusedForMs = (): number => Math.min(this.ctx.config.registry.nodeTimeoutMs, 5000);
+    this.failures = {
+      stats,
+      maxRetries: MAX_RETRIES,
+      get refusedForMs() {
+        return refusedForMs();
+      },
+    };
     // LIFO scheduling keeps few hot sockets per node; no cap on sockets so a burst never queues here.
     this.plainAgent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
     this.tlsAgent = new https.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo', ...clientTlsOptions(ctx.config.tls) });
@@ -96,7 +106,18 @@ export class HttpBalancer implements Service {
       ctx.log.debug({ err }, 'HTTP proxy error');
       destroyQuietly(res);
     });
-    this.unavailable = cfg.unavailableHost !== undefined && cfg.unavailableHost !== '' ? parseHostPort(cfg.unavailableHost, 80) : undefined;
+    this.unavailable = unavailableTarget(cfg.unavailableHost);
+  }
+
+  /**
+   * Hot reload: unavailableHost, Retry-After and the node-health limits of requestCheckPattern follow `next`
+   * from the next request on; listeners, TLS and the fast path need a restart (kept by the reloader).
+   */
+  reload(next: Config): void {
+    const previous = this.ctx.config;
+    this.ctx = { ...this.ctx, config: next };
+    this.unavailable = unavailableTarget(next.http.unavailableHost);
+    if (this.health && !sameSettings(previous.health, next.health)) this.health.reconfigure(next.health, next.health.quarantineMs);
   }
 
   async start(): Promise<void> {
@@ -116,7 +137,7 @@ export class HttpBalancer implements Service {
           stats: this.stats,
           log,
           failures: this.failures,
-          noNodeReply: this.unavailable === undefined ? serviceUnavailable(config.sip.retryAfterSeconds) : undefined,
+          noNodeReply: () => (this.unavailable === undefined ? serviceUnavailable(this.ctx.config.sip.retryAfterSeconds) : undefined),
           handOff: (socket: HandedOverSocket, unread, noNode) => {
             if (noNode) socket.sbNoNodeForFirstRequest = true;
             socket.pause();
@@ -466,4 +487,9 @@ export function offersSip(protocols: string): boolean {
 
 function destroyQuietly(target: unknown): void {
   if (target !== null && typeof target === 'object' && 'destroy' in target && typeof target.destroy === 'function') (target as { destroy(): void }).destroy();
+}
+
+/** unavailableHost as host and port (80 when none), or undefined when not set. */
+function unavailableTarget(value: string | undefined): { host: string; port: number } | undefined {
+  return value !== undefined && value !== '' ? parseHostPort(value, 80) : undefined;
 }

@@ -22,8 +22,11 @@ export interface UpstreamEvents {
 }
 
 let nextBindKey = 1;
+let nextUpstreamId = 1;
 
 export class Upstream {
+  /** Stays the same across rebinds to this SMSC: its message ids keep their meaning (receipt memory scope). */
+  readonly id = nextUpstreamId++;
   readonly side: SmscSide;
   /**
    * This bind's key, new for every successful bind: requests relayed to ESMEs carry it, so that an answer to a

@@ -357,9 +357,9 @@ export class UserSpace implements EsmeOwner, SmscOwner, UpstreamEvents {
     return esme.forward(pdu, id, seq, conn.now, this.bySide.get(smsc.id)?.key ?? 0);
   }
 
-  /** Message ids are the SMSC's own: remembered per user space and SMSC. */
-  private receiptScope(smsc: SmscSide): string {
-    return `${this.id}/${smsc.name}`;
+  /** Message ids are the SMSC's own: remembered per user space and SMSC (the upstream, which outlives rebinds). */
+  private receiptScope(smsc: SmscSide): number {
+    return this.bySide.get(smsc.id)?.id ?? 0;
   }
 
   private pickReceiver(): EsmeSide | undefined {
