@@ -1,13 +1,13 @@
 # sipbalancer: build with the dev dependencies, run with the production ones as a non-root user.
 # docker build -t sipbalancer . && docker run -v $PWD/lb.properties:/etc/sipbalancer/lb.properties --network host sipbalancer
-FROM node:22-bookworm-slim AS build
+FROM node:26-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bin ./bin
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 
-FROM node:22-bookworm-slim
+FROM node:26-bookworm-slim
 # openssl reads PKCS#12 trust stores at start-up.
 RUN apt-get update && apt-get install -y --no-install-recommends openssl && rm -rf /var/lib/apt/lists/*
 WORKDIR /app

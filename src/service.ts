@@ -6,6 +6,7 @@ import type { Logger } from './log.js';
 import type { NodeRegistry } from './registry/node-registry.js';
 import type { BalancerAlgorithm } from './algorithms/algorithm.js';
 import type { Stats } from './stats/stats.js';
+import type { WorkerRelayHook } from './sip/forwarder.js';
 
 export interface ServiceContext {
   readonly config: Config;
@@ -14,6 +15,8 @@ export interface ServiceContext {
   readonly stats: Stats;
   /** A child logger named after the service. */
   readonly log: Logger;
+  /** With workers: how the SIP forwarder reaches connections another worker holds. */
+  readonly sipRelay?: WorkerRelayHook;
 }
 
 export interface Service {
@@ -23,11 +26,18 @@ export interface Service {
   /** Closes listening points and connections; resolves when done. */
   stop(): Promise<void>;
   /**
+   * Stops accepting and resolves when the work in flight is done; stop() follows (after an uncaught exception,
+   * bounded by shutdownTimeout). Optional: a service without it has nothing in flight worth waiting for.
+   */
+  drain?(): Promise<void>;
+  /**
    * Applies a new, already validated configuration without dropping calls or connections (hot reload). Only the
    * keys that can change live are read from `next`; the reload orchestrator has already kept the old value of every
    * key that needs a restart and logged it. Optional: a service without it has nothing to change live.
    */
   reload?(next: Config): void | Promise<void>;
+  /** Sections this service adds to /lbinfo (e.g. `{"SMPP sessions": …}`). Optional. */
+  info?(): Record<string, unknown>;
 }
 
 // Moved to errors.ts; re-exported until every branch imports it from there.

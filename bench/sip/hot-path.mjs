@@ -16,7 +16,7 @@ const { loadConfigText } = await load('config/load.js');
 const { silentLogger } = await load('log.js');
 const { NodeRegistry } = await load('registry/node-registry.js');
 const { CallIdAffinityAlgorithm } = await load('algorithms/call-id-affinity.js');
-const { SipStats } = await load('stats/sip-stats.js');
+const { SipStats } = await load('sip/sip-stats.js');
 const { SipForwarder } = await load('sip/forwarder.js');
 const { parseDatagram } = await load('sip/message.js');
 

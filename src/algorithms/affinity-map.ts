@@ -10,6 +10,7 @@ import type { ServerNode } from '../registry/server-node.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { AffinityTable, DEFAULT_MAX_ENTRIES } from './affinity-table.js';
+import { guardedInterval } from '../timers.js';
 
 export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
   abstract readonly name: string;
@@ -36,8 +37,7 @@ export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
     this.configure(ctx);
     if (maxIdleMs > 0) {
       // One sweep for all entries; never a timer per call.
-      this.sweepTimer = setInterval(() => this.evictIdle(), Math.min(6000, Math.max(1000, maxIdleMs / 10)));
-      this.sweepTimer.unref();
+      this.sweepTimer = guardedInterval('Affinity sweep', Math.min(6000, Math.max(1000, maxIdleMs / 10)), () => this.evictIdle(), this.log);
     }
   }
 

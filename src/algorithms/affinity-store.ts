@@ -3,6 +3,7 @@
 // Reads are always local and synchronous, so a SIP message never waits for the store.
 
 import type { Logger } from '../log.js';
+import { guardedInterval } from '../timers.js';
 
 export interface AffinityStoreStats {
   /** Entries in the local map. */
@@ -90,8 +91,7 @@ export class MemoryAffinityStore implements AffinityStore {
 
   async start(): Promise<void> {
     // One sweep for all entries; at most every 10 s, so a short TTL does not spin.
-    this.sweepTimer = setInterval(() => this.sweep(), Math.min(10_000, Math.max(1000, this.ttlMs / 4)));
-    this.sweepTimer.unref();
+    this.sweepTimer = guardedInterval('Affinity store sweep', Math.min(10_000, Math.max(1000, this.ttlMs / 4)), () => this.sweep());
   }
 
   async stop(): Promise<void> {

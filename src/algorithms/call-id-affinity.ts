@@ -7,6 +7,7 @@ import { RoundRobinPicker, newCallChooser, type NewCallChooser } from './round-r
 import type { ServerNode } from '../registry/server-node.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import { AffinityTable, DEFAULT_MAX_ENTRIES } from './affinity-table.js';
+import { guardedInterval } from '../timers.js';
 
 /**
  * Requests that start state a node keeps (a dialog, a subscription): only these create a Call-ID entry.
@@ -46,8 +47,7 @@ export class CallIdAffinityAlgorithm implements BalancerAlgorithm {
     this.groupFailover = a.callIdAffinityGroupFailover;
     if (maxIdleMs > 0) {
       // One sweep for all calls; never a timer per call.
-      this.sweepTimer = setInterval(() => this.evictIdle(), Math.min(6000, Math.max(1000, maxIdleMs / 10)));
-      this.sweepTimer.unref();
+      this.sweepTimer = guardedInterval('Call-ID affinity sweep', Math.min(6000, Math.max(1000, maxIdleMs / 10)), () => this.evictIdle());
     }
   }
 

@@ -9,6 +9,7 @@ import type { ServerNode } from '../registry/server-node.js';
 import type { Stats } from '../stats/stats.js';
 import type { EventJournal } from '../stats/events.js';
 import { DASHBOARD_HTML, DASHBOARD_SCRIPT, DASHBOARD_STYLE } from './dashboard-page.js';
+import { guardedInterval } from '../timers.js';
 
 export interface DashboardSources {
   readonly stats: Stats;
@@ -37,8 +38,7 @@ export class RateSampler {
 
   start(intervalMs = 1000): void {
     this.sample();
-    this.timer = setInterval(() => this.sample(), intervalMs);
-    this.timer.unref();
+    this.timer = guardedInterval('Dashboard sample', intervalMs, () => this.sample());
   }
 
   stop(): void {
@@ -103,8 +103,8 @@ export class Dashboard {
     this.sampler = new RateSampler(() => {
       const registered = stats.protocolFields();
       return {
-        sip: stats.sip.requests + stats.sip.responses,
-        http: stats.http.requests,
+        sip: num(registered.NumberOfRequestsProcessed) + num(registered.NumberOfResponsesProcessed),
+        http: num(registered.NumberOfHttpRequests),
         smpp: num(registered.NumberOfSmppRequestsToServer) + num(registered.NumberOfSmppRequestsToClient),
       };
     });
@@ -150,14 +150,14 @@ export class Dashboard {
     const add = (key: string, n: number): void => {
       if (n > 0) dropped[key] = n;
     };
-    for (const [reason, n] of stats.sip.dropped.entries()) add(`SIP ${reason}`, n);
-    add('SIP malformed', stats.sip.malformed);
-    add('SIP looped', stats.sip.looped);
-    add('SIP no node (503)', stats.sip.noNode);
-    add('HTTP no node', stats.http.noNode);
-    add('HTTP backend errors', stats.http.backendErrors);
-    // SMPP (and any other registered protocol) only through its /lbstat fields: the API imports no protocol.
+    // Each protocol only through its /lbstat fields: the API imports no protocol.
     const registered = stats.protocolFields();
+    for (const [reason, n] of Object.entries((registered.SipDroppedByReason ?? {}) as Record<string, unknown>)) add(`SIP ${reason}`, num(n));
+    add('SIP malformed', num(registered.SipMalformedMessages));
+    add('SIP looped', num(registered.SipLoopedRequests));
+    add('SIP no node (503)', num(registered.SipNoNodeAvailable));
+    add('HTTP no node', num(registered.HttpNoNodeAvailable));
+    add('HTTP backend errors', num(registered.HttpBackendErrors));
     for (const [reason, n] of Object.entries((registered.SmppRejectedByReason ?? {}) as Record<string, unknown>)) add(`SMPP ${reason}`, num(n));
     add('SMPP not responded', num(registered.SmppNotRespondedPackets));
     return {
@@ -167,7 +167,7 @@ export class Dashboard {
       nodes: registry.all().map((n) => nodeRow(n, now, n.version === latest)),
       rates: this.sampler.rates(),
       activeCalls: this.sources.activeCalls(),
-      connections: { sip: stats.sip.activeConnections.total(), http: stats.http.activeConnections, smpp: num(registered.NumberOfActiveSmppConnections) },
+      connections: { sip: num(registered.NumberOfActiveSipConnections), http: num(registered.NumberOfActiveHttpConnections), smpp: num(registered.NumberOfActiveSmppConnections) },
       dropped,
       reloads: this.sources.reloads?.() ?? { succeeded: 0, failed: 0 },
       nodeEvents: journal.recent(['node-added', 'node-removed', 'node-state', 'probe']).slice(0, 20),

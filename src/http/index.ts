@@ -2,7 +2,10 @@
 
 import type { Service, ServiceContext } from '../service.js';
 import { HttpBalancer } from './balancer.js';
+import { HttpStats } from './http-stats.js';
 
 export function createHttpService(ctx: ServiceContext): Service {
-  return new HttpBalancer(ctx);
+  const stats = new HttpStats();
+  ctx.stats.addProtocol(stats);
+  return new HttpBalancer(ctx, stats);
 }

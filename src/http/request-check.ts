@@ -5,7 +5,7 @@
 import type { Logger } from '../log.js';
 import type { NodeHealthMonitor } from '../algorithms/health.js';
 import type { ServerNode } from '../registry/server-node.js';
-import type { HttpStats } from '../stats/http-stats.js';
+import type { HttpStats } from './http-stats.js';
 
 /** Request targets longer than this are not tested (a check URL is short; a client's long URL is not one). */
 const MAX_CHECKED_URL_LENGTH = 2048;

@@ -12,6 +12,7 @@ import type { ProbeConfig, StaticNodeEntry } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { NodeRegistry } from './node-registry.js';
 import type { ProbeState, ServerNode } from './server-node.js';
+import { guardedInterval } from '../timers.js';
 
 export interface ProbeOptions extends Omit<ProbeConfig, 'staticNodes'> {
   /** The address probes are sent from (the balancer's internal host). */
@@ -143,8 +144,7 @@ export class NodeProber {
 
   private schedule(): void {
     this.closeTimers();
-    this.timer = setInterval(() => this.round(), this.opts.intervalMs);
-    this.timer.unref();
+    this.timer = guardedInterval('Static node probe round', this.opts.intervalMs, () => this.round(), this.log);
   }
 
   private round(): void {

@@ -8,7 +8,7 @@ import type { NodeRegistry } from '../registry/node-registry.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { BalancerAlgorithm } from '../algorithms/algorithm.js';
 import type { NodeHealthMonitor } from '../algorithms/health.js';
-import type { SipStats } from '../stats/sip-stats.js';
+import type { SipStats } from './sip-stats.js';
 import { RateLimitedLog } from '../log-limit.js';
 import { parseDatagram, withReceived, withoutReceived, type SipMessage, type ViaValue } from './message.js';
 import { bareHost, isIpLiteral, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';
@@ -383,19 +383,41 @@ export interface ForwarderDeps {
    * any other source address is refused and counted.
    */
   readonly nodeSources?: { allows(address: string): boolean };
+  /** With workers: reaches connections another worker holds (src/workers/sip-relay.ts). */
+  readonly relay?: WorkerRelayHook;
+}
+
+/**
+ * What the forwarder asks of the worker relay (`workers` > 1): a connection lives in the worker that accepted
+ * or opened it, so messages bound for it carry that worker's index and are handed to it.
+ */
+export interface WorkerRelayHook {
+  /** Called by the SIP service once its listening points are open: where handed-over messages go. */
+  attach(deliver: (msg: SipMessage, flow: Flow) => void, points: readonly ListeningPoint[]): void;
+  /** `;lbw=<index>`, appended to the balancer's Vias on a request that came on a connection of this worker. */
+  readonly viaParam: string;
+  /** A response whose top Via names another worker is handed to it (true); false: handle it here. */
+  handOver(msg: SipMessage, flow: Flow): boolean;
+  /** Marks the Contacts of a message from a client on a connection with the index of the worker holding it. */
+  markContacts(msg: SipMessage, flow: Flow): void;
+  /** The worker named in the Request-URI of a node's request (the mark is taken off), when it is another one. */
+  ownerOf(msg: SipMessage): number | undefined;
+  /** Sends on `out`'s side and transport from worker `owner`, which holds (or opens) the connection. */
+  sendFrom(owner: number, out: ListeningPoint, data: Buffer, host: string, port: number): void;
 }
 
 export class SipForwarder {
-  private readonly config: Config;
+  private config: Config;
   private readonly registry: NodeRegistry;
   private readonly algorithm: BalancerAlgorithm;
   private readonly stats: SipStats;
   private readonly log: Logger;
   private readonly points = bySideTransport<ListeningPoint>();
   private readonly singleEntry: boolean;
-  private readonly health: NodeHealthMonitor | undefined;
+  private health: NodeHealthMonitor | undefined;
   private readonly recentInvites = new RecentInvites();
   private readonly nodeSources: { allows(address: string): boolean } | undefined;
+  private readonly relay: WorkerRelayHook | undefined;
   /** Warnings a peer can provoke at will (errors, refused sources): once per cause per interval. */
   private readonly warnings: RateLimitedLog;
   readonly local: LocalAddresses;
@@ -408,10 +430,20 @@ export class SipForwarder {
     this.log = deps.log;
     this.health = deps.health?.enabled ? deps.health : undefined;
     this.nodeSources = deps.nodeSources;
+    this.relay = deps.relay;
     this.warnings = new RateLimitedLog(deps.log);
     for (const p of points) this.points[p.side][p.transport] = p;
     this.singleEntry = deps.config.sip.singleEntryMode || !points.some((p) => p.side === 'internal');
     this.local = new LocalAddresses(deps.config, points);
+  }
+
+  /**
+   * Hot reload: what is read per message (blockedValues, Retry-After and 5xx answers, transports, 100 Trying)
+   * follows `next` from the next message on; `health` is the monitor with its new limits.
+   */
+  reload(next: Config, health: NodeHealthMonitor | undefined): void {
+    this.config = next;
+    this.health = health?.enabled ? health : undefined;
   }
 
   /** Every framed message from every listening point comes here. */
@@ -585,6 +617,8 @@ export class SipForwarder {
     }
     const { transport, port } = leg;
     markClientContact(msg, flow, transport);
+    const mark = this.relay && flow.transport !== 'udp' ? this.relay.viaParam : '';
+    if (mark !== '') this.relay!.markContacts(msg, flow);
     if (this.local.isLocal(node.ip, port)) {
       this.stats.looped++;
       return;
@@ -596,10 +630,10 @@ export class SipForwarder {
     const out = this.point('internal', transport)!;
     if (!this.singleEntry) {
       const ext = this.local.viaAddress('external', flow.transport, flow.remoteAddress);
-      if (ext) msg.prependVia(viaLine(flow.transport, ext, legBranch(base, 'external', node.version)));
+      if (ext) msg.prependVia(viaLine(flow.transport, ext, legBranch(base, 'external', node.version)) + mark);
     }
     const intAddr = this.local.viaAddress(out.side, out.transport, node.ip)!;
-    msg.prependVia(viaLine(out.transport, intAddr, legBranch(base, 'internal', node.version)));
+    msg.prependVia(viaLine(out.transport, intAddr, legBranch(base, 'internal', node.version)) + mark);
 
     if (initial && DIALOG_CREATING.has(msg.method)) {
       const extRR = this.local.recordRouteAddress('external', flow.transport, flow.remoteAddress);
@@ -722,6 +756,7 @@ export class SipForwarder {
 
   private fromNodeToClient(msg: SipMessage, flow: Flow, via: ViaValue, hint: NodeHint | undefined): void {
     const topRoute = msg.firstListValue('route');
+    const owner = topRoute === undefined ? this.relay?.ownerOf(msg) : undefined;
     const target = nodeRequestTarget(msg, topRoute);
     if (!target || target.host === '') {
       this.stats.dropped.inc('no-route');
@@ -755,12 +790,13 @@ export class SipForwarder {
 
     // Vias: the internal leg's, then the external leg's on top (one Via in single-entry mode).
     const base = branchBase(msg, via);
+    const mark = this.relay && flow.transport !== 'udp' ? this.relay.viaParam : '';
     if (!this.singleEntry) {
       const intAddr = this.local.viaAddress('internal', flow.transport, flow.remoteAddress);
-      if (intAddr) msg.prependVia(viaLine(flow.transport, intAddr, legBranch(base, 'internal', nodeLeg.version)));
+      if (intAddr) msg.prependVia(viaLine(flow.transport, intAddr, legBranch(base, 'internal', nodeLeg.version)) + mark);
     }
     const extAddr = this.local.viaAddress('external', out.transport, host)!;
-    msg.prependVia(viaLine(out.transport, extAddr, legBranch(base, 'external', nodeLeg.version)));
+    msg.prependVia(viaLine(out.transport, extAddr, legBranch(base, 'external', nodeLeg.version)) + mark);
 
     if (msg.toTag === undefined && DIALOG_CREATING.has(msg.method)) {
       if (!this.singleEntry) {
@@ -772,7 +808,7 @@ export class SipForwarder {
     }
 
     const data = msg.toBuffer();
-    if (isIpLiteral(host)) out.sendTo(data, host, port, this.countSendFailure);
+    if (isIpLiteral(host)) this.toClient(out, data, host, port, owner);
     else {
       lookup(host, (err, address) => {
         // A DNS callback, outside onMessage: it catches for itself.
@@ -781,12 +817,18 @@ export class SipForwarder {
             this.stats.dropped.inc('dns');
             this.log.debug(`Cannot resolve ${host}: ${err.message}`);
           } else if (this.local.isLocal(address, port)) this.stats.looped++;
-          else out.sendTo(data, address, port, this.countSendFailure);
+          else this.toClient(out, data, address, port, owner);
         } catch (e) {
           this.failed(e, flow);
         }
       });
     }
+  }
+
+  /** Sends a node's request on to a client: from the worker holding the client's connection when that is another. */
+  private toClient(out: ListeningPoint, data: Buffer, host: string, port: number, owner: number | undefined): void {
+    if (owner !== undefined && out.transport !== 'udp') this.relay!.sendFrom(owner, out, data, host, port);
+    else out.sendTo(data, host, port, this.countSendFailure);
   }
 
   /** A destination taken from a header that is no address (port 0, rport=99999): a counted drop. */
@@ -798,6 +840,8 @@ export class SipForwarder {
   // ---- responses ----
 
   private handleResponse(msg: SipMessage, flow: Flow): void {
+    // With workers: the response of a request that came on another worker's connection goes back through it.
+    if (this.relay?.handOver(msg, flow)) return;
     this.stats.responses++;
     this.stats.responsesByStatus.inc(msg.status);
     const side = this.nodeSide(flow);
@@ -844,6 +888,7 @@ export class SipForwarder {
         return;
       }
       markClientContact(msg, flow, target.transport);
+      if (this.relay && flow.transport !== 'udp') this.relay.markContacts(msg, flow);
       // isUseWithNexmo: the node's Via goes back without the received/rport the balancer stamped (the
       // original's rule for Nexmo's servers); the target above was computed from them already.
       if (this.config.sip.isUseWithNexmo && (via.received !== undefined || via.rport !== undefined)) msg.setTopVia(withoutReceived(via));

@@ -65,6 +65,10 @@ export class SmppStats implements ProtocolStats {
   /** PDUs refused with generic_nack or an error status, by reason. */
   readonly rejected = new CounterMap<SmppRejectReason>();
 
+  activeConnectionCount(): number {
+    return this.activeConnections;
+  }
+
   lbstatFields(): Record<string, unknown> {
     return {
       NumberOfActiveSmppConnections: this.activeConnections,

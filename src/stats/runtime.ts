@@ -2,6 +2,7 @@
 // calls fail: one perf_hooks delay histogram (a libuv timer, nothing per message) and a GC observer.
 
 import { PerformanceObserver, monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { guardedInterval } from '../timers.js';
 
 /** Delay figures: the worse of the current window and the one before (a reading never covers only a few seconds). */
 export interface RuntimeFigures {
@@ -39,8 +40,7 @@ export class RuntimeSampler {
       }
     });
     this.observer.observe({ entryTypes: ['gc'] });
-    this.roll = setInterval(() => this.rollWindow(), this.windowMs);
-    this.roll.unref();
+    this.roll = guardedInterval('Runtime statistics window', this.windowMs, () => this.rollWindow());
   }
 
   stop(): void {

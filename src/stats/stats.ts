@@ -1,11 +1,9 @@
 // Every counter of the daemon, the /lbstat document built from them, and the Prometheus registry that
-// exports the same figures. Protocol modules increment their own part (sip, http, heartbeat); a protocol
-// that owns its statistics (SMPP) registers them here, so this layer imports no protocol.
+// exports the same figures. Each protocol (SIP, HTTP, SMPP) owns its statistics and registers them here
+// when its service is built, so this layer imports no protocol.
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { CounterMap, promCounterMap } from './counters.js';
-import { SipStats } from './sip-stats.js';
-import { HttpStats } from './http-stats.js';
 import { RuntimeSampler } from './runtime.js';
 
 /** Changes of the node set: registrations, removals and state transitions ("active->bad", …). */
@@ -60,7 +58,8 @@ export interface LbstatSources {
 export interface ProtocolStats {
   /** The `protocol` label of sipbalancer_active_connections. */
   readonly protocol: string;
-  readonly activeConnections: number;
+  /** Open client connections of this protocol, all transports together. */
+  activeConnectionCount(): number;
   /** /lbstat fields: the original's names (picked into their place in its order), then breakdowns. */
   lbstatFields(): Record<string, unknown>;
   /** Adds the protocol's Prometheus collectors. */
@@ -68,10 +67,10 @@ export interface ProtocolStats {
 }
 
 export class Stats {
-  readonly sip = new SipStats();
-  readonly http = new HttpStats();
   readonly heartbeat = new HeartbeatStats();
   readonly nodes = new NodeStats();
+  /** Configuration reloads (SIGHUP, a change of the file): applied, and refused for an invalid file. */
+  readonly reloads = { succeeded: 0, failed: 0 };
   readonly process = new ProcessSampler();
   /** Event-loop delay and GC pauses; started and stopped by the daemon (balancer.ts). */
   readonly runtime = new RuntimeSampler();
@@ -80,8 +79,6 @@ export class Stats {
   private sources: LbstatSources = { releaseVersion: '0.0.0', activeNodes: () => 0, activeCalls: () => 0 };
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    this.sip.register(this.registry);
-    this.http.register(this.registry);
     const hb = this.heartbeat;
     promCounterMap(this.registry, 'sipbalancer_heartbeat_commands_total', 'JSON heartbeat commands accepted, by command', 'command', hb.commands);
     new Counter({
@@ -99,7 +96,19 @@ export class Stats {
     const nodes = this.nodes;
     promCounterMap(this.registry, 'sipbalancer_node_state_changes_total', 'Node state transitions (active, graceful, bad)', 'transition', nodes.stateChanges);
     promCounterMap(this.registry, 'sipbalancer_nodes_removed_total', 'Nodes removed, by cause', 'cause', nodes.removed);
-    const { sip, http, protocols } = this;
+    const reloads = this.reloads;
+    new Counter({
+      name: 'sipbalancer_config_reloads_total',
+      help: 'Configuration reloads (SIGHUP or a change of the file), by result: succeeded or failed (invalid file, nothing changed)',
+      labelNames: ['result'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ result: 'succeeded' }, reloads.succeeded);
+        this.inc({ result: 'failed' }, reloads.failed);
+      },
+    });
+    const { protocols } = this;
     const sources = (): LbstatSources => this.sources;
     new Gauge({
       name: 'sipbalancer_active_connections',
@@ -107,9 +116,7 @@ export class Stats {
       labelNames: ['protocol'],
       registers: [this.registry],
       collect() {
-        this.set({ protocol: 'sip' }, sip.activeConnections.total());
-        this.set({ protocol: 'http' }, http.activeConnections);
-        for (const p of protocols) this.set({ protocol: p.protocol }, p.activeConnections);
+        for (const p of protocols) this.set({ protocol: p.protocol }, p.activeConnectionCount());
       },
     });
     new Gauge({
@@ -179,11 +186,9 @@ export class Stats {
 
   /** The /lbstat document: the original's field names first, in its order, then the breakdowns. */
   lbstat(): { Metrics: Record<string, unknown> } {
-    const sip = this.sip.lbstatFields();
-    const http = this.http.lbstatFields();
     // Registered protocols' fields; the original's names read 0 when that protocol is not running.
     const registered = this.protocolFields();
-    const pick = (o: Record<string, unknown>, k: string): unknown => o[k] ?? 0;
+    const pick = (k: string): unknown => registered[k] ?? 0;
     return {
       Metrics: {
         releaseName: 'sipbalancer',
@@ -191,27 +196,27 @@ export class Stats {
         activeNodes: this.sources.activeNodes(),
         JvmCpuUsage: this.process.cpuPercent(),
         JvmHeapSize: this.process.heapUsed(),
-        NumberOfActiveHttpConnections: pick(http, 'NumberOfActiveHttpConnections'),
-        NumberOfActiveSipConnections: pick(sip, 'NumberOfActiveSipConnections'),
-        NumberOfActiveSmppConnections: pick(registered, 'NumberOfActiveSmppConnections'),
-        NumberOfBytesTransferred: pick(sip, 'NumberOfBytesTransferred'),
-        NumberOfHttpBytesToClient: pick(http, 'NumberOfHttpBytesToClient'),
-        NumberOfHttpBytesToServer: pick(http, 'NumberOfHttpBytesToServer'),
-        NumberOfHttpRequests: pick(http, 'NumberOfHttpRequests'),
-        NumberOfRequestsProcessed: pick(sip, 'NumberOfRequestsProcessed'),
-        NumberOfResponsesProcessed: pick(sip, 'NumberOfResponsesProcessed'),
-        NumberOfSmppBytesToClient: pick(registered, 'NumberOfSmppBytesToClient'),
-        NumberOfSmppBytesToServer: pick(registered, 'NumberOfSmppBytesToServer'),
-        NumberOfSmppRequestsToClient: pick(registered, 'NumberOfSmppRequestsToClient'),
-        NumberOfSmppRequestsToServer: pick(registered, 'NumberOfSmppRequestsToServer'),
+        NumberOfActiveHttpConnections: pick('NumberOfActiveHttpConnections'),
+        NumberOfActiveSipConnections: pick('NumberOfActiveSipConnections'),
+        NumberOfActiveSmppConnections: pick('NumberOfActiveSmppConnections'),
+        NumberOfBytesTransferred: pick('NumberOfBytesTransferred'),
+        NumberOfHttpBytesToClient: pick('NumberOfHttpBytesToClient'),
+        NumberOfHttpBytesToServer: pick('NumberOfHttpBytesToServer'),
+        NumberOfHttpRequests: pick('NumberOfHttpRequests'),
+        NumberOfRequestsProcessed: pick('NumberOfRequestsProcessed'),
+        NumberOfResponsesProcessed: pick('NumberOfResponsesProcessed'),
+        NumberOfSmppBytesToClient: pick('NumberOfSmppBytesToClient'),
+        NumberOfSmppBytesToServer: pick('NumberOfSmppBytesToServer'),
+        NumberOfSmppRequestsToClient: pick('NumberOfSmppRequestsToClient'),
+        NumberOfSmppRequestsToServer: pick('NumberOfSmppRequestsToServer'),
         NumberOfActiveCalls: this.sources.activeCalls(),
-        ...sip,
-        ...http,
         ...registered,
         NodesAdded: this.nodes.added,
         NodesRemoved: this.nodes.removed.toJSON(),
         NodeStateChanges: this.nodes.stateChanges.toJSON(),
         AlgorithmStatistics: this.sources.algorithmStatistics?.() ?? {},
+        ConfigReloads: this.reloads.succeeded,
+        ConfigReloadsFailed: this.reloads.failed,
         HeartbeatCommands: this.heartbeat.commands.toJSON(),
         HeartbeatUnknownSessions: this.heartbeat.unknownSession,
         HeartbeatInvalidRequests: this.heartbeat.invalid,

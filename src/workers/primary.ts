@@ -14,9 +14,11 @@ import { StartupError } from '../service.js';
 import { VERSION, announceNodeSide, countNodeEvents } from '../balancer.js';
 import { NodeSources, nodeSideExposure } from '../registry/node-sources.js';
 import { applyOp, recordOf, type RegistrySnapshot } from './registry-sync.js';
-import { WORKER_INDEX_ENV, isToPrimary, type ToPrimary, type ToWorker, type WorkerFigures } from './messages.js';
+import { WORKER_CONFIG_ENV, WORKER_INDEX_ENV, isToPrimary, type ToPrimary, type ToWorker, type WorkerFigures } from './messages.js';
 import { aggregateMetrics, sumDocuments } from './aggregate.js';
 import { promCounter } from '../stats/counters.js';
+import { NodePins } from '../algorithms/pins.js';
+import { guardedInterval } from '../timers.js';
 
 /** How long the API waits for a worker's figures before answering without them. */
 const FIGURES_TIMEOUT_MS = 2000;
@@ -48,14 +50,20 @@ export class Primary {
   private stopping = false;
   private started = false;
   private nextFiguresId = 1;
+  /** SIP messages handed to a worker that was not there (dead, restarting). */
+  private relayLost = 0;
   /** Called when /lbstop asks the daemon to stop; the CLI stops it as on SIGTERM. */
   onStopRequested: ((reason: string) => void) | undefined;
+  private current: Config;
+  /** Regex pins (/lbnoderegex): set here, copied to every worker, which applies them. */
+  readonly pins: NodePins;
   private readonly figuresWaiters = new Map<number, (from: Worker, figures: WorkerFigures) => void>();
 
   constructor(
-    private readonly config: Config,
+    config: Config,
     private readonly log: Logger,
   ) {
+    this.current = config;
     this.registry = new NodeRegistry(
       {
         nodeTimeoutMs: config.registry.nodeTimeoutMs,
@@ -65,14 +73,43 @@ export class Primary {
       },
       log.child({ module: 'registry' }),
     );
+    this.pins = new NodePins(this.registry);
     this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, worker: undefined, ready: false, ack: 0, startedAt: 0, readyAt: 0, restarts: 0, quickDeaths: 0 }));
     countNodeEvents(this.registry, this.stats);
+    promCounter(this.stats.registry, 'sipbalancer_sip_handover_lost_total', 'SIP messages handed to a worker that was not running', () => this.relayLost);
     promCounter(this.stats.registry, 'sipbalancer_worker_restarts_total', 'Workers restarted after they died', () => this.slots.reduce((sum, s) => sum + s.restarts, 0));
     this.stats.setSources({
       releaseVersion: VERSION,
       activeNodes: () => this.registry.live().filter((n) => n.state === 'active').length,
       activeCalls: () => 0,
     });
+  }
+
+  /** The configuration in force: the file at start-up, then the last reload applied. */
+  get config(): Config {
+    return this.current;
+  }
+
+  /**
+   * Applies a reloaded configuration (validated by src/reloader.ts, restart keys at their running value): the
+   * log level, the registry's timers and extraServerNodes here, and everything else in each worker, which gets
+   * the properties in force (a worker restarted later starts from them too, whatever the file holds).
+   */
+  async reload(next: Config): Promise<void> {
+    const previous = this.current;
+    this.current = next;
+    if (previous.logLevel !== next.logLevel) {
+      this.log.level = next.logLevel;
+      this.log.warn(`log level changed from ${previous.logLevel} to ${next.logLevel} (logLevel)`);
+    }
+    this.registry.reconfigure({ nodeTimeoutMs: next.registry.nodeTimeoutMs, heartbeatIntervalMs: next.registry.heartbeatIntervalMs, extraServerNodes: next.sip.extraServerNodes });
+    for (const slot of this.slots) if (slot.worker) this.sendTo(slot.worker, { t: 'reload', properties: next.properties });
+    await Promise.resolve();
+  }
+
+  /** What /lbloglevel and /lbnoderegex set here, for every worker. */
+  private adminState(): ToWorker {
+    return { t: 'admin', logLevel: this.log.level, pins: this.pins.specs() };
   }
 
   async start(): Promise<void> {
@@ -93,8 +130,7 @@ export class Primary {
       }
       // Every change reaches the workers at once; a periodic copy carries signs of life (lastSeen).
       registry.on('changed', () => this.scheduleBroadcast());
-      this.refreshTimer = setInterval(() => this.broadcast(), Math.max(500, config.registry.heartbeatIntervalMs));
-      this.refreshTimer.unref();
+      this.refreshTimer = guardedInterval('Registry broadcast to workers', Math.max(500, config.registry.heartbeatIntervalMs), () => this.broadcast(), log);
 
       cluster.on('message', this.onMessage);
       cluster.on('exit', this.onExit);
@@ -108,9 +144,14 @@ export class Primary {
             stats: this.stats,
             registry,
             version: VERSION,
-            smppRemoteServers: config.smpp.remoteServers,
+            smppRemoteServers: () => this.current.smpp.remoteServers,
             daemonFigures: { lbstat: () => this.lbstat(), metrics: () => this.metrics() },
-            // Regex pins and the log level live in each worker: not offered here yet (their endpoints answer 404).
+            // Set here, applied in every worker (and in one restarted later).
+            pins: this.pins,
+            rootLog: log,
+            adminChanged: () => {
+              for (const slot of this.slots) if (slot.worker) this.sendTo(slot.worker, this.adminState());
+            },
             requestStop: (reason) => this.onStopRequested?.(reason),
           },
           log.child({ module: 'api' }),
@@ -158,7 +199,8 @@ export class Primary {
     slot.ack = 0;
     slot.startedAt = Date.now();
     slot.readyAt = 0;
-    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(slot.index) });
+    // The configuration in force goes with it: after a reload, a restarted worker starts as the others serve.
+    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(slot.index), [WORKER_CONFIG_ENV]: JSON.stringify(this.current.properties) });
     slot.worker = worker;
     return new Promise<void>((resolve, reject) => {
       const onMessage = (m: unknown): void => {
@@ -197,6 +239,7 @@ export class Primary {
   private handle(slot: Slot, worker: Worker, m: ToPrimary): void {
     switch (m.t) {
       case 'hello':
+        this.sendTo(worker, this.adminState());
         this.sendTo(worker, { t: 'snapshot', snapshot: this.snapshotFor(slot) });
         return;
       case 'registry': {
@@ -207,6 +250,13 @@ export class Primary {
       case 'figures':
         this.figuresWaiters.get(m.id)?.(worker, m.figures);
         return;
+      case 'sip': {
+        // To the worker that holds the connection; while it restarts, its connections are gone anyway.
+        const to = this.slots[m.to]?.worker;
+        if (to?.isConnected()) this.sendTo(to, { t: 'sip', relay: m.relay });
+        else this.relayLost++;
+        return;
+      }
       default:
         return;
     }

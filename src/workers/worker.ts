@@ -5,7 +5,11 @@
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { LoadBalancer } from '../balancer.js';
+import { loadConfigRecord } from '../config/load.js';
+import { normaliseLogLevel } from '../log.js';
 import { ReplicaRegistry } from './registry-sync.js';
+import { SipRelay } from './sip-relay.js';
+import { promCounter } from '../stats/counters.js';
 import { WORKER_INDEX_ENV, isToWorker, type ToPrimary, type ToWorker } from './messages.js';
 
 /** How long a worker waits for the primary's first copy of the registry. */
@@ -20,6 +24,7 @@ export function workerIndex(): number | undefined {
 export class WorkerProcess {
   readonly index: number;
   private readonly registry: ReplicaRegistry;
+  private readonly sipRelay: SipRelay;
   private readonly balancer: LoadBalancer;
   private stopping: Promise<void> | undefined;
   private failed = false;
@@ -39,7 +44,13 @@ export class WorkerProcess {
       log.child({ module: 'registry' }),
       (op) => this.send({ t: 'registry', op }),
     );
-    this.balancer = new LoadBalancer(config, log, { worker: true, registry: this.registry });
+    this.sipRelay = new SipRelay(this.index, config.workers, (to, relay) => this.send({ t: 'sip', to, relay }), log.child({ module: 'sip' }));
+    this.balancer = new LoadBalancer(config, log, { worker: true, registry: this.registry, sipRelay: this.sipRelay });
+    const reg = this.balancer.stats.registry;
+    const relay = this.sipRelay;
+    promCounter(reg, 'sipbalancer_sip_handed_over_total', 'SIP messages and sends handed to the worker that holds their connection', () => relay.handedOver);
+    promCounter(reg, 'sipbalancer_sip_taken_over_total', 'SIP messages and sends taken from another worker for a connection this one holds', () => relay.takenOver);
+    promCounter(reg, 'sipbalancer_sip_handover_lost_total', 'SIP messages handed over by another worker that could not be handled here', () => relay.lost);
   }
 
   /** Takes the primary's registry, then starts the balancer; tells the primary it serves (or failed). */
@@ -48,6 +59,8 @@ export class WorkerProcess {
     // stop workers before the primary stops them in order.
     process.on('SIGINT', () => undefined);
     process.on('SIGTERM', () => undefined);
+    // The primary reloads the configuration (SIGHUP) and passes it on.
+    process.on('SIGHUP', () => undefined);
     process.on('disconnect', () => {
       if (this.failed) return;
       this.log.warn('The primary is gone: stopping');
@@ -78,6 +91,11 @@ export class WorkerProcess {
     this.send({ t: 'ready' });
   }
 
+  /** Stops accepting and waits for the work in flight (after an uncaught exception, before stop). */
+  drain(): Promise<void> {
+    return this.balancer.drain();
+  }
+
   stop(): Promise<void> {
     this.stopping ??= this.balancer.stop();
     return this.stopping;
@@ -85,6 +103,9 @@ export class WorkerProcess {
 
   private onMessage(m: ToWorker): void {
     switch (m.t) {
+      case 'sip':
+        this.sipRelay.take(m.relay);
+        return;
       case 'snapshot':
         if (this.registry.applySnapshot(m.snapshot)) this.firstSnapshot?.();
         return;
@@ -92,6 +113,13 @@ export class WorkerProcess {
         void this.balancer.stats.registry.getMetricsAsJSON().then((metrics) => {
           this.send({ t: 'figures', id: m.id, figures: { index: this.index, pid: process.pid, knownNodes: this.registry.size, lbstat: this.balancer.stats.lbstat(), metrics } });
         });
+        return;
+      case 'reload':
+        void this.reload(m.properties);
+        return;
+      case 'admin':
+        if (normaliseLogLevel(m.logLevel) !== undefined) this.log.level = m.logLevel;
+        this.balancer.pins.replaceAll(m.pins);
         return;
       case 'stop':
         this.log.info(`Worker ${this.index} stopping`);
@@ -103,6 +131,15 @@ export class WorkerProcess {
           },
         );
         return;
+    }
+  }
+
+  /** Applies the configuration the primary reloaded (validated there; restart keys at their running value). */
+  private async reload(properties: Readonly<Record<string, string>>): Promise<void> {
+    try {
+      await this.balancer.reload(loadConfigRecord(properties, this.config.file).config);
+    } catch (err) {
+      this.log.error({ err }, `Worker ${this.index} could not apply the reloaded configuration: it keeps its previous one`);
     }
   }
 

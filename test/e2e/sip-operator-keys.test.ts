@@ -32,8 +32,8 @@ async function registerNode(lb: Balancer, udpPort: number, tcpPort = udpPort): P
 }
 
 /** A UDP peer that collects what it receives. */
-async function udpPeer(): Promise<{ socket: UdpSocket; port: number; next(match: (text: string) => boolean): Promise<string> }> {
-  const socket = createSocket('udp4');
+async function udpPeer(host = HOST): Promise<{ socket: UdpSocket; port: number; next(match: (text: string) => boolean): Promise<string> }> {
+  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   const got: string[] = [];
   const waiters: { match: (t: string) => boolean; resolve: (t: string) => void }[] = [];
   socket.on('message', (m) => {
@@ -42,7 +42,7 @@ async function udpPeer(): Promise<{ socket: UdpSocket; port: number; next(match:
     if (w >= 0) waiters.splice(w, 1)[0]!.resolve(text);
     else got.push(text);
   });
-  await new Promise<void>((r) => socket.bind(0, HOST, () => r()));
+  await new Promise<void>((r) => socket.bind(0, host, () => r()));
   cleanups.push(() => new Promise<void>((r) => socket.close(() => r())));
   return {
     socket,
@@ -67,15 +67,16 @@ function responseTo(req: string, status: string, extra: string[] = []): string {
   return [`SIP/2.0 ${status}`, ...copy('Via'), ...copy('Record-Route'), ...copy('From'), `To: ${headers(req, 'To')[0]};tag=t1`, ...copy('Call-ID'), ...copy('CSeq'), ...extra, 'Content-Length: 0', '', ''].join('\r\n');
 }
 
-function invite(transport: 'UDP' | 'TCP', lbPort: number, localPort: number, callId: string): string {
+function invite(transport: 'UDP' | 'TCP', lbPort: number, localPort: number, callId: string, host = HOST): string {
+  const h = host.includes(':') ? `[${host}]` : host;
   return [
-    `INVITE sip:bob@${HOST}:${lbPort} SIP/2.0`,
-    `Via: SIP/2.0/${transport} ${HOST}:${localPort};branch=z9hG4bK-${callId};rport`,
-    `From: <sip:alice@${HOST}>;tag=a1`,
-    `To: <sip:bob@${HOST}>`,
+    `INVITE sip:bob@${h}:${lbPort} SIP/2.0`,
+    `Via: SIP/2.0/${transport} ${h}:${localPort};branch=z9hG4bK-${callId};rport`,
+    `From: <sip:alice@${h}>;tag=a1`,
+    `To: <sip:bob@${h}>`,
     `Call-ID: ${callId}`,
     'CSeq: 1 INVITE',
-    `Contact: <sip:alice@${HOST}:${localPort}>`,
+    `Contact: <sip:alice@${h}:${localPort}>`,
     'Max-Forwards: 70',
     'Content-Length: 0',
     '',
@@ -100,6 +101,26 @@ describe('publicIp', () => {
     expect(rr).toContain(`sip:203.0.113.7:${lb.externalPort}`);
     expect(rr).not.toContain(`sip:${HOST}:${lb.externalPort}`);
     expect(headers(ok, 'Contact')).toEqual([`<sip:bob@203.0.113.7:${lb.externalPort};transport=udp>`]);
+  });
+
+  it('on a dual-stack balancer, gives IPv4 clients publicIp and IPv6 clients publicIpv6', async () => {
+    const node = await udpPeer();
+    const lb = await balancer({ ipv6Host: '::1', publicIp: '203.0.113.7', publicIpv6: '2001:db8::7' });
+    await registerNode(lb, node.port);
+    for (const [host, callId, pub, priv] of [
+      [HOST, 'pub4', `203.0.113.7:${lb.externalPort}`, `${HOST}:${lb.externalPort}`],
+      ['::1', 'pub6', `[2001:db8::7]:${lb.externalPort}`, `[::1]:${lb.externalPort}`],
+    ] as const) {
+      const client = await udpPeer(host);
+      client.socket.send(invite('UDP', lb.externalPort, client.port, callId, host), lb.externalPort, host);
+      const atNode = await node.next((t) => t.startsWith('INVITE') && t.includes(`Call-ID: ${callId}`));
+      node.socket.send(responseTo(atNode, '200 OK', [`Contact: <sip:bob@${priv};transport=udp>`]), lb.internalPort, HOST);
+      const ok = await client.next((t) => t.startsWith('SIP/2.0 200'));
+      const rr = headers(ok, 'Record-Route').join(',');
+      expect(rr, `Record-Route toward a client on ${host}`).toContain(`sip:${pub}`);
+      expect(rr).not.toContain(`sip:${priv}`);
+      expect(headers(ok, 'Contact')).toEqual([`<sip:bob@${pub};transport=udp>`]);
+    }
   });
 
   it('refuses a publicIp that is not an IPv4 address at start-up', async () => {

@@ -2,6 +2,7 @@
 // and raw INVITE/CANCEL requests: what the workers tests need beside the shared SIP helpers.
 
 import { createSocket, type Socket } from 'node:dgram';
+import { connect as netConnect, type Socket as NetSocket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { startDaemon, type Daemon } from './daemon.js';
 import { freePorts } from './ports.js';
@@ -129,4 +130,62 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A SIP peer on a TCP connection: every framed message it reads (messages here carry no body). */
+export interface StreamPeer {
+  readonly socket: NetSocket;
+  readonly localPort: number;
+  readonly messages: string[];
+  write(text: string): void;
+  close(): void;
+}
+
+/** Connects to host:port and frames what arrives into SIP messages (header block plus Content-Length). */
+export async function connectStreamPeer(port: number, onMessage: (text: string, peer: StreamPeer) => void = () => undefined): Promise<StreamPeer> {
+  const socket = netConnect({ host: HOST, port });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.on('error', () => undefined);
+  const peer: StreamPeer = {
+    socket,
+    localPort: socket.localPort!,
+    messages: [],
+    write: (text) => socket.write(text),
+    close: () => socket.destroy(),
+  };
+  let buffered = '';
+  socket.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('latin1');
+    for (;;) {
+      buffered = buffered.replace(/^(\r\n)+/, '');
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const length = Number(/\r\n(?:Content-Length|l):\s*(\d+)/i.exec(buffered.slice(0, end + 2))?.[1] ?? 0);
+      if (buffered.length < end + 4 + length) return;
+      const text = buffered.slice(0, end + 4 + length);
+      buffered = buffered.slice(end + 4 + length);
+      peer.messages.push(text);
+      onMessage(text, peer);
+    }
+  });
+  return peer;
+}
+
+/** The values of a header (every field, in order) of a SIP message's text. */
+export function headerValues(text: string, name: string): string[] {
+  const re = new RegExp(`^(?:${name}):\\s*(.*)$`, 'gim');
+  return [...text.split('\r\n\r\n')[0]!.matchAll(re)].map((m) => m[1]!.trim());
+}
+
+/** A 200 OK for a request's text: its Vias, From, Call-ID and CSeq, a To with a tag. */
+export function okFor(request: string, extra: string[] = []): string {
+  const lines = ['SIP/2.0 200 OK'];
+  for (const v of headerValues(request, 'Via|v')) lines.push(`Via: ${v}`);
+  const to = headerValues(request, 'To|t')[0]!;
+  lines.push(`From: ${headerValues(request, 'From|f')[0]}`, `To: ${to.includes('tag=') ? to : `${to};tag=ok${randomBytes(3).toString('hex')}`}`);
+  lines.push(`Call-ID: ${headerValues(request, 'Call-ID|i')[0]}`, `CSeq: ${headerValues(request, 'CSeq')[0]}`, ...extra, 'Content-Length: 0', '', '');
+  return lines.join('\r\n');
 }

@@ -3,6 +3,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { ApiServer } from '../../src/api/server.js';
 import { Stats } from '../../src/stats/stats.js';
 import { SmppStats } from '../../src/smpp/smpp-stats.js';
+import { SipStats } from '../../src/sip/sip-stats.js';
+import { HttpStats } from '../../src/http/http-stats.js';
 import { NodeRegistry } from '../../src/registry/node-registry.js';
 import { silentLogger } from '../../src/log.js';
 import { freePort } from '../helpers/ports.js';
@@ -10,7 +12,11 @@ import { freePort } from '../helpers/ports.js';
 let base: string;
 let api: ApiServer;
 const stats = new Stats();
+const sipStats = new SipStats();
+const httpStats = new HttpStats();
 const smppStats = new SmppStats();
+stats.addProtocol(sipStats);
+stats.addProtocol(httpStats);
 stats.addProtocol(smppStats);
 const registry = new NodeRegistry({ nodeTimeoutMs: 8400, heartbeatIntervalMs: 150 }, silentLogger());
 
@@ -30,11 +36,11 @@ afterAll(async () => {
 
 describe('API server', () => {
   it('serves /lbstat with the original field names and the breakdowns', async () => {
-    stats.sip.requests += 3;
-    stats.sip.requestsByMethod.inc('INVITE', 2);
-    stats.sip.requestsByMethod.inc('BYE');
-    stats.sip.responsesByStatus.inc(200, 2);
-    stats.http.requestsByMethod.inc('GET');
+    sipStats.requests += 3;
+    sipStats.requestsByMethod.inc('INVITE', 2);
+    sipStats.requestsByMethod.inc('BYE');
+    sipStats.responsesByStatus.inc(200, 2);
+    httpStats.requestsByMethod.inc('GET');
     smppStats.requestsByCommand.inc('submit_sm', 4);
     const res = await fetch(`${base}/lbstat`);
     expect(res.headers.get('content-type')).toBe('application/json');

@@ -13,7 +13,7 @@ import {
   StartupError,
 } from '../../src/errors.js';
 import { parseMessage } from '../../src/sip/message.js';
-import { SipStats } from '../../src/stats/sip-stats.js';
+import { SipStats } from '../../src/sip/sip-stats.js';
 
 describe('errors', () => {
   it('gives every error class its own stable code and name', () => {

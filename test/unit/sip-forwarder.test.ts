@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/log.js';
 import { NodeRegistry } from '../../src/registry/node-registry.js';
 import { CallIdAffinityAlgorithm } from '../../src/algorithms/call-id-affinity.js';
 import { RoundRobinAlgorithm } from '../../src/algorithms/round-robin.js';
-import { SipStats } from '../../src/stats/sip-stats.js';
+import { SipStats } from '../../src/sip/sip-stats.js';
 import { createNodeHealthMonitor } from '../../src/algorithms/health.js';
 import { LocalAddresses, RecentInvites, SipForwarder, branchBase, legBranch, popBalancerRoutes, responseTarget, stampReceived, versionOfBranch } from '../../src/sip/forwarder.js';
 import { parseMessage, parseVia, type SipMessage } from '../../src/sip/message.js';

@@ -6,7 +6,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, createServer as tlsServer, type TLSSocket } from 'node:tls';
 import type { TlsConfig } from '../../src/config/types.js';
-import { SipStats } from '../../src/stats/sip-stats.js';
+import { SipStats } from '../../src/sip/sip-stats.js';
 import { silentLogger } from '../../src/log.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { TlsListeningPoint } from '../../src/sip/transport/tls.js';

@@ -8,7 +8,7 @@ import { get } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { SipStats } from '../../src/stats/sip-stats.js';
+import { SipStats } from '../../src/sip/sip-stats.js';
 import { silentLogger } from '../../src/log.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import type { Flow } from '../../src/sip/transport/transport.js';

@@ -1,8 +1,8 @@
 // Per-method and per-status counters keep a closed set of labels whatever peers send (issue 16, finding 2).
 
 import { describe, expect, it } from 'vitest';
-import { SipStats } from '../../src/stats/sip-stats.js';
-import { HttpStats } from '../../src/stats/http-stats.js';
+import { SipStats } from '../../src/sip/sip-stats.js';
+import { HttpStats } from '../../src/http/http-stats.js';
 
 describe('closed-set counters', () => {
   it('counts RFC SIP methods by name and every invented one as other', () => {

@@ -76,11 +76,16 @@ export function markClientContact(msg: SipMessage, flow: ClientFlow, internalTra
   // Hot path (plain UDP/TCP, same transport on both legs): nothing to add, so only a client-written alias
   // could need removing; look for its name before parsing any Contact.
   if (flow.transport === internalTransport && !CONNECTION_BOUND.has(flow.transport) && !mentionsFlowParam(msg)) return false;
+  return rewriteContacts(msg, (value) => markContactValue(value, flow, internalTransport));
+}
+
+/** Rewrites every Contact value with `rewrite`; the message is edited only when a value changes (returns true). */
+export function rewriteContacts(msg: SipMessage, rewrite: (value: string) => string): boolean {
   const values = msg.headerValues('contact');
   if (values.length === 0) return false;
   let edited = false;
   const marked = values.map((value) => {
-    const v = markContactValue(value, flow, internalTransport);
+    const v = rewrite(value);
     if (v !== value) edited = true;
     return v;
   });
@@ -141,7 +146,12 @@ export function flowOf(uri: SipUri): { host: string; port: number; transport: Si
 
 /** Removes the flow alias from a URI string (the client gets its own Contact back). */
 export function withoutFlow(uri: string): string {
-  const i = uri.indexOf(`;${FLOW_PARAM}=`);
+  return withoutUriParam(uri, FLOW_PARAM);
+}
+
+/** Removes the URI parameter `name=…` (as the balancer writes it: lowercase, with a value) from a URI string. */
+export function withoutUriParam(uri: string, name: string): string {
+  const i = uri.indexOf(`;${name}=`);
   if (i < 0) return uri;
   let end = uri.indexOf(';', i + 1);
   const q = uri.indexOf('?', i + 1);

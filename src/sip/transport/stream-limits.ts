@@ -4,7 +4,8 @@
 
 import type { Socket } from 'node:net';
 import type { Logger } from '../../log.js';
-import type { SipStats } from '../../stats/sip-stats.js';
+import type { SipStats } from '../sip-stats.js';
+import { guardedInterval } from '../../timers.js';
 
 /** What the sweep needs of a connection's framer: since when an unfinished message waits (0: none). */
 export interface PendingClock {
@@ -48,8 +49,7 @@ export class StreamLimits {
     this.watched.set(socket, framer);
     socket.once('close', () => this.watched.delete(socket));
     if (!this.timer) {
-      this.timer = setInterval(() => this.sweep(), Math.max(100, Math.min(1000, this.messageTimeoutMs / 4)));
-      this.timer.unref();
+      this.timer = guardedInterval('SIP stream deadline sweep', Math.max(100, Math.min(1000, this.messageTimeoutMs / 4)), () => this.sweep(), this.log);
     }
   }
 

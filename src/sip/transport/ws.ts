@@ -15,6 +15,7 @@ import { normaliseAddress } from './tcp.js';
 import { connectToNode } from './tls.js';
 import { clientTlsOptions, serverTlsOptions } from '../../config/tls-options.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
+import { guardedInterval } from '../../timers.js';
 
 /** The WebSocket subprotocol of SIP (RFC 7118 §4). */
 export const SIP_SUBPROTOCOL = 'sip';
@@ -132,8 +133,7 @@ export class WsListeningPoint implements ListeningPoint {
     });
     server.on('error', (err) => log.error({ err }, `${this.transport.toUpperCase()} server error on ${this.host}:${this.port}`));
     // One timer per listening point for keep-alive pings and the idle timeout (never one per connection).
-    this.sweepTimer = setInterval(() => this.sweep(), pingIntervalFor(this.opts.idleTimeoutMs));
-    this.sweepTimer.unref();
+    this.sweepTimer = guardedInterval('WebSocket keep-alive sweep', pingIntervalFor(this.opts.idleTimeoutMs), () => this.sweep(), log);
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

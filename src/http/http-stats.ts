@@ -1,10 +1,13 @@
-// HTTP balancer counters (manual "Getting statistic" 2.a–f).
+// HTTP balancer counters (manual "Getting statistic" 2.a–f), owned by the HTTP service and registered with
+// the shared /lbstat document and Prometheus registry.
 
 import type { Registry } from 'prom-client';
-import { promCounter, promCounterMap } from './counters.js';
-import { MethodCounter, StatusCounter, HTTP_METHODS, HTTP_STATUS_CODES } from './closed-counters.js';
+import { promCounter, promCounterMap } from '../stats/counters.js';
+import { MethodCounter, StatusCounter, HTTP_METHODS, HTTP_STATUS_CODES } from '../stats/closed-counters.js';
+import type { ProtocolStats } from '../stats/stats.js';
 
-export class HttpStats {
+export class HttpStats implements ProtocolStats {
+  readonly protocol = 'http';
   requests = 0;
   bytesToServer = 0;
   bytesToClient = 0;
@@ -20,6 +23,10 @@ export class HttpStats {
   /** Error answers (4xx/5xx) to requests matching requestCheckPattern, and the nodes they marked bad. */
   requestCheckFailures = 0;
   requestCheckMarkedBad = 0;
+
+  activeConnectionCount(): number {
+    return this.activeConnections;
+  }
 
   lbstatFields(): Record<string, unknown> {
     return {

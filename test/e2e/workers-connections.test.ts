@@ -1,0 +1,190 @@
+// workers=2 end to end: a TCP client's connection lives in the worker that accepted it, yet whatever is bound for
+// it arrives: the node's responses to its requests (read by either worker from the shared UDP port) and a node's
+// own requests addressed to its Contact, over UDP or over a new TCP connection the other worker accepted; and the
+// client's answers get back to the node's connection in that other worker. The clients' Contacts are their
+// connections' ports, where nothing listens: a worker without the connection could not reach them.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSocket, type Socket } from 'node:dgram';
+import { freePorts } from '../helpers/ports.js';
+import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
+import {
+  HOST, connectStreamPeer, daemonLbstat, headerValues, newBranch, newCallId, okFor, startWorkersBalancer, waitFor,
+  type StreamPeer, type WorkersBalancer,
+} from '../helpers/workers.js';
+
+interface Client {
+  readonly user: string;
+  readonly peer: StreamPeer;
+  /** Requests from the node it read, and responses to its own. */
+  readonly requests: string[];
+  readonly responses: string[];
+  /** Its Contact URI as the node got it, and the worker named in it. */
+  contact?: string;
+  owner?: number;
+}
+
+/** The worker index a Via or URI names (`;lbw=N`), if any. */
+function workerOf(text: string | undefined): number | undefined {
+  const m = /;lbw=(\d+)/.exec(text ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+async function handedOver(lb: WorkersBalancer): Promise<number> {
+  const text = await (await fetch(`http://${HOST}:${lb.statisticPort}/metrics`)).text();
+  return Number(/^sipbalancer_sip_handed_over_total (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+describe('workers=2: messages for a connection reach the worker that holds it', () => {
+  let lb: WorkersBalancer;
+  let node: Socket;
+  let nodePort: number;
+  let heartbeat: HeartbeatSender;
+  const clients: Client[] = [];
+  const contacts = new Map<string, string>();
+  /** Call-IDs of the 200 OKs the node got, by the way they came (its UDP socket, or a TCP connection it opened). */
+  const nodeGot = { udp: new Set<string>(), tcp: new Set<string>() };
+
+  beforeAll(async () => {
+    // The internal leg is UDP: a node's responses reach either worker, whichever holds the client's connection.
+    lb = await startWorkersBalancer(2, { internalTransport: 'udp' });
+    [nodePort] = await freePorts(1);
+    node = createSocket('udp4');
+    node.on('message', (data, rinfo) => {
+      const text = data.toString('latin1');
+      if (text.startsWith('SIP/2.0 ')) {
+        nodeGot.udp.add(headerValues(text, 'Call-ID|i')[0]!);
+        return;
+      }
+      if (text.startsWith('REGISTER ')) {
+        const user = /sip:([^@]+)@/.exec(headerValues(text, 'From|f')[0]!)![1]!;
+        contacts.set(user, /<([^>]+)>/.exec(headerValues(text, 'Contact|m')[0]!)![1]!);
+      }
+      node.send(okFor(text), rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((resolve) => node.bind(nodePort, HOST, resolve));
+    heartbeat = await startHeartbeat({ balancerPort: lb.internalPort, node: { udpPort: nodePort! }, intervalMs: 500 });
+    await waitFor('the node in every worker', async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 1), 20_000);
+  }, 90_000);
+  afterAll(async () => {
+    for (const c of clients) c.peer.close();
+    await heartbeat?.stop();
+    node?.close();
+    if (lb) expect(await lb.daemon.stop()).toBe(0);
+  });
+
+  /** A client's request through the balancer to the node; resolves with the 200 OK on its connection. */
+  async function request(client: Client, method: string, extra: string[] = []): Promise<string> {
+    const callId = newCallId();
+    client.peer.write(
+      [
+        `${method} sip:${HOST}:${lb.externalPort} SIP/2.0`,
+        `Via: SIP/2.0/TCP ${HOST}:${client.peer.localPort};branch=${newBranch()};rport`,
+        'Max-Forwards: 70',
+        `From: <sip:${client.user}@${HOST}>;tag=${client.user}`,
+        `To: <sip:${client.user}@${HOST}>`,
+        `Call-ID: ${callId}`,
+        `CSeq: 1 ${method}`,
+        ...extra,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    let ok: string | undefined;
+    await waitFor(`the 200 OK to ${client.user}'s ${method}`, () => (ok = client.responses.find((r) => r.includes(callId))) !== undefined, 10_000);
+    return ok!;
+  }
+
+  it('clients whose connections both workers hold get the responses the node sends to either worker', async () => {
+    // Connections are spread over the workers; connect until each holds three (bounded).
+    const held = [0, 0];
+    for (let i = 0; i < 40 && (held[0]! < 3 || held[1]! < 3); i++) {
+      const user = `user${i}`;
+      const requests: string[] = [];
+      const responses: string[] = [];
+      const peer = await connectStreamPeer(lb.externalPort, (text, p) => {
+        if (text.startsWith('SIP/2.0 ')) responses.push(text);
+        else {
+          requests.push(text);
+          p.write(okFor(text));
+        }
+      });
+      const client: Client = { user, peer, requests, responses };
+      clients.push(client);
+      await request(client, 'REGISTER', [`Contact: <sip:${user}@${HOST}:${peer.localPort};transport=tcp>`, 'Expires: 600']);
+      client.contact = contacts.get(user);
+      client.owner = workerOf(client.contact);
+      expect(client.owner, `the Contact the node got names the worker: ${client.contact}`).toBeTypeOf('number');
+      held[client.owner!]!++;
+    }
+    expect(held, 'each worker holds client connections').toEqual([expect.any(Number), expect.any(Number)]);
+    expect(Math.min(...held)).toBeGreaterThanOrEqual(3);
+
+    // Which worker reads a node's datagram is the kernel's choice: go on until some response was handed over.
+    const before = await handedOver(lb);
+    for (let round = 0; round < 20 && (await handedOver(lb)) === before; round++) {
+      for (const c of clients) await request(c, 'OPTIONS');
+    }
+    expect(await handedOver(lb), 'responses handed to the worker holding the connection').toBeGreaterThan(before);
+  }, 120_000);
+
+  it("a node's requests reach the client over UDP and over TCP connections either worker accepts; the answers reach the node", async () => {
+    expect(clients.length).toBeGreaterThanOrEqual(6);
+    const sent = new Map<Client, string[]>();
+    const crossed = new Set<Client>();
+    const nodeConnections: StreamPeer[] = [];
+    const message = (c: Client, transport: 'UDP' | 'TCP', localPort: number, callId: string): string =>
+      [
+        `MESSAGE ${c.contact} SIP/2.0`,
+        `Via: SIP/2.0/${transport} ${HOST}:${localPort};branch=${newBranch()};rport`,
+        'Max-Forwards: 70',
+        `From: <sip:node@${HOST}>;tag=node`,
+        `To: <sip:${c.user}@${HOST}>`,
+        `Call-ID: ${callId}`,
+        'CSeq: 1 MESSAGE',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+    const record = (c: Client, callId: string): void => void sent.set(c, [...(sent.get(c) ?? []), callId]);
+    const arrived = (c: Client, callId: string): string | undefined => c.requests.find((r) => r.includes(callId));
+
+    try {
+      for (const c of clients) {
+        // Over UDP from the node's port.
+        const udpCall = newCallId();
+        record(c, udpCall);
+        node.send(message(c, 'UDP', nodePort, udpCall), lb.internalPort, HOST);
+        await waitFor(`${c.user} gets the node's MESSAGE over UDP`, () => arrived(c, udpCall) !== undefined, 10_000);
+        // Over new TCP connections until one was read by the worker that does not hold the client's (bounded).
+        for (let attempt = 0; attempt < 10 && !crossed.has(c); attempt++) {
+          const conn = await connectStreamPeer(lb.internalPort, (text) => {
+            if (text.startsWith('SIP/2.0 ')) nodeGot.tcp.add(headerValues(text, 'Call-ID|i')[0]!);
+          });
+          nodeConnections.push(conn);
+          const tcpCall = newCallId();
+          record(c, tcpCall);
+          conn.write(message(c, 'TCP', conn.localPort, tcpCall));
+          await waitFor(`${c.user} gets the node's MESSAGE over TCP`, () => arrived(c, tcpCall) !== undefined, 10_000);
+          const readBy = workerOf(headerValues(arrived(c, tcpCall)!, 'Via|v')[0]);
+          expect(readBy, 'the Via of a request from a connection names the worker').toBeTypeOf('number');
+          if (readBy !== c.owner) crossed.add(c);
+        }
+      }
+      expect(clients.filter((c) => !crossed.has(c)).map((c) => c.user), 'clients reached through the other worker').toEqual([]);
+      for (const c of clients) {
+        for (const callId of sent.get(c)!) {
+          const got = arrived(c, callId)!;
+          expect(got.startsWith(`MESSAGE ${c.contact!.replace(/;lbw=\d+/, '')} `), `the client gets its own URI back: ${got.split('\r\n')[0]}`).toBe(true);
+        }
+      }
+      // Each answer got back to the node: on its UDP socket, or on the very connection the request came on.
+      const all = [...sent.values()].flat();
+      await waitFor('every 200 OK at the node', () => all.every((id) => nodeGot.udp.has(id) || nodeGot.tcp.has(id)), 10_000).catch(() => undefined);
+      expect(all.filter((id) => !nodeGot.udp.has(id) && !nodeGot.tcp.has(id)), 'answers lost').toEqual([]);
+    } finally {
+      for (const conn of nodeConnections) conn.close();
+    }
+  }, 120_000);
+});
