@@ -132,10 +132,30 @@ export interface ViaValue {
    * (viaParams), so that reading a Via builds one string per parameter it needs and no list.
    */
   readonly paramsText: string;
+  /** Every parameter in order, names lowercased, value undefined when absent (split on first use). */
+  readonly params: readonly (readonly [string, string | undefined])[];
+}
+
+/** A Via as parsed: its parameter list is split from paramsText only when someone reads it. */
+class ParsedVia implements ViaValue {
+  private list: [string, string | undefined][] | undefined = undefined;
+  constructor(
+    readonly transport: string,
+    readonly host: string,
+    readonly port: number | undefined,
+    readonly branch: string | undefined,
+    readonly received: string | undefined,
+    readonly rport: string | undefined,
+    readonly paramsText: string,
+  ) {}
+
+  get params(): readonly (readonly [string, string | undefined])[] {
+    return (this.list ??= viaParams(this));
+  }
 }
 
 /** Every parameter of a Via in order, names lowercased, value undefined when absent. */
-export function viaParams(v: ViaValue): [string, string | undefined][] {
+export function viaParams(v: Pick<ViaValue, 'paramsText'>): [string, string | undefined][] {
   const out: [string, string | undefined][] = [];
   const text = v.paramsText;
   let i = 0;
@@ -306,7 +326,7 @@ export function parseVia(value: string, start = 0, end = value.length): ViaValue
   let pe = n;
   while (pe > paramsStart && isWs(value.charCodeAt(pe - 1))) pe--;
   const paramsText = pe > paramsStart ? value.slice(paramsStart, pe) : '';
-  return { transport, host, port, branch, received, rport, paramsText };
+  return new ParsedVia(transport, host, port, branch, received, rport, paramsText);
 }
 
 /** 1 for branch, 2 for received, 3 for rport (any case), 0 for another name, read in place. */
@@ -357,7 +377,7 @@ export function withReceived(v: ViaValue, received: string | undefined, rport: n
   const params: [string, string | undefined][] = [];
   let sawRport = false;
   let sawReceived = false;
-  for (const [k, val] of viaParams(v)) {
+  for (const [k, val] of v.params) {
     if (k === 'received') {
       sawReceived = true;
       if (received !== undefined) params.push([k, received]);
@@ -368,21 +388,13 @@ export function withReceived(v: ViaValue, received: string | undefined, rport: n
   }
   if (!sawReceived && received !== undefined) params.push(['received', received]);
   if (!sawRport && rport !== undefined) params.push(['rport', String(rport)]);
-  return {
-    transport: v.transport,
-    host: v.host,
-    port: v.port,
-    branch: v.branch,
-    paramsText: paramsTextOf(params),
-    received: received ?? v.received,
-    rport: rport !== undefined ? String(rport) : v.rport,
-  };
+  return new ParsedVia(v.transport, v.host, v.port, v.branch, received ?? v.received, rport !== undefined ? String(rport) : v.rport, paramsTextOf(params));
 }
 
 /** A Via without received and rport (isUseWithNexmo). */
 export function withoutReceived(via: ViaValue): ViaValue {
-  const params = viaParams(via).filter(([k]) => k !== 'received' && k !== 'rport');
-  return { ...via, received: undefined, rport: undefined, paramsText: paramsTextOf(params) };
+  const params = via.params.filter(([k]) => k !== 'received' && k !== 'rport');
+  return new ParsedVia(via.transport, via.host, via.port, via.branch, undefined, undefined, paramsTextOf(params));
 }
 
 export class SipMessage {
