@@ -255,8 +255,11 @@ export class UserSpace implements EsmeOwner, SmscOwner, UpstreamEvents {
     // Keep server-list order for active-standby: the list's first SMSC is the active one.
     const order = new Map(servers.map((s, i) => [key(s), i]));
     this.upstreams.sort((a, b) => (order.get(a.name) ?? servers.length) - (order.get(b.name) ?? servers.length));
+    for (const up of this.upstreams) if (up.closed) this.removeUpstream(up);
     this.refreshRoutes();
     if (this.current === 'BOUND' && this.usable.length === 0) this.updateState('REBINDING', 'every bound SMSC was removed');
+    if (this.current === 'BINDING' && this.upstreams.length === 0) this.fail(Status.ESME_RSYSERR, 'every SMSC was removed');
+    else this.checkUnreachable();
   }
 
   // ───────────── ESME → SMSC ─────────────
