@@ -33,7 +33,7 @@ async function eventually(test: () => boolean | Promise<boolean>, timeoutMs = 50
 }
 
 const submit = (e: { session: SmppSession }, text: string, extra: Record<string, unknown> = {}): Promise<SmppPdu> =>
-  request(e.session, 'submit_sm', { destination_addr: '1', short_message: text, ...extra });
+  request(e.session, 'submit_sm', { destination_addr: '1', short_message: text, ...extra }, 30_000);
 
 beforeAll(async () => {
   for (const name of ['smscA', 'smscB']) sims.push(await new SmscSimulator(name).listen());
@@ -41,7 +41,7 @@ beforeAll(async () => {
   const properties = await smppDaemonProperties({
     smppPort,
     remoteServers: sims.map((s) => `127.0.0.1:${s.port}`).join(','),
-    timeoutResponse: 5000, // 1,000 requests through the smpp package on a loaded machine
+    timeoutResponse: 20_000, // 1,000 requests through the smpp package on a loaded machine
     timeoutEnquire: 60_000,
     reconnectPeriod: RECONNECT,
   });
@@ -83,7 +83,7 @@ describe('SMPP mux mode (the default)', () => {
     expect(sims.map((s) => s.binds.length)).toEqual([1, 1]);
   });
 
-  it('answers 1,000 submit_sm spread over the ESMEs, each on its own sequence number, round robin over the SMSCs', async () => {
+  it('answers 1,000 submit_sm spread over the ESMEs, each on its own sequence number, round robin over the SMSCs', { timeout: 60_000 }, async () => {
     const before = sims.map((s) => s.submits.length);
     const all = await Promise.all(
       Array.from({ length: 1000 }, (_, i) => submit(esmes[i % 5]!, `bulk-${i}`, { sequence_number: 10_000 + i })),

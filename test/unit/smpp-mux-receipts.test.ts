@@ -73,18 +73,18 @@ describe('message fields', () => {
 describe('ReceiptMemory', () => {
   it('gives back the submitter within the lifetime; a final receipt forgets it, an intermediate one does not', () => {
     const m = new ReceiptMemory(10, 1000);
-    m.remember('s/A', 'id1', 7, 0);
-    expect(m.lookup('s/B', 'id1', 10, true)).toBeUndefined(); // another SMSC's id space
-    expect(m.lookup('s/A', 'id1', 10, false)).toBe(7);
-    expect(m.lookup('s/A', 'id1', 20, true)).toBe(7);
-    expect(m.lookup('s/A', 'id1', 30, true)).toBeUndefined();
+    m.remember(1, 'id1', 7, 0);
+    expect(m.lookup(2, 'id1', 10, true)).toBeUndefined(); // another SMSC's id space
+    expect(m.lookup(1, 'id1', 10, false)).toBe(7);
+    expect(m.lookup(1, 'id1', 20, true)).toBe(7);
+    expect(m.lookup(1, 'id1', 30, true)).toBeUndefined();
   });
 
   it('forgets after the lifetime', () => {
     const m = new ReceiptMemory(10, 1000);
-    m.remember('s', 'old', 1, 0);
-    m.remember('s', 'new', 2, 600);
-    expect(m.lookup('s', 'old', 1000, false)).toBeUndefined();
+    m.remember(3, 'old', 1, 0);
+    m.remember(3, 'new', 2, 600);
+    expect(m.lookup(3, 'old', 1000, false)).toBeUndefined();
     m.expire(1500);
     expect(m.size).toBe(1);
     m.expire(1600);
@@ -93,16 +93,28 @@ describe('ReceiptMemory', () => {
 
   it('holds at most its bound, dropping the oldest', () => {
     const m = new ReceiptMemory(3, 60_000);
-    for (let i = 0; i < 10; i++) m.remember('s', `id${i}`, i, i);
+    for (let i = 0; i < 10; i++) m.remember(3, `id${i}`, i + 1, i);
     expect(m.size).toBe(3);
     expect(m.evicted).toBe(7);
-    expect(m.lookup('s', 'id6', 20, false)).toBeUndefined();
-    expect(m.lookup('s', 'id9', 20, false)).toBe(9);
+    expect(m.lookup(3, 'id6', 20, false)).toBeUndefined();
+    expect(m.lookup(3, 'id9', 20, false)).toBe(10);
+  });
+
+  it('keeps working through growth, wrap-around and index rebuilds', () => {
+    const m = new ReceiptMemory(5000, 1e9);
+    for (let i = 0; i < 20_000; i++) m.remember(i % 3, `msg-${i}`, (i % 7) + 1, i);
+    expect(m.size).toBe(5000);
+    for (let i = 15_000; i < 20_000; i++) expect(m.lookup(i % 3, `msg-${i}`, 20_000, false)).toBe((i % 7) + 1);
+    expect(m.lookup(0, 'msg-14999', 20_000, false)).toBeUndefined();
+    expect(m.lookup(1, 'msg-15000', 20_000, false)).toBeUndefined(); // right id, other SMSC
+    // The same id again: the latest submitter wins, and the count stays.
+    m.remember(2, 'msg-19999', 42, 20_001);
+    expect([m.lookup(2, 'msg-19999', 20_002, true), m.size]).toEqual([42, 4999]);
   });
 
   it('remembers nothing with a bound of 0', () => {
     const m = new ReceiptMemory(0, 60_000);
-    m.remember('s', 'id', 1, 0);
+    m.remember(3, 'id', 1, 0);
     expect([m.enabled, m.size]).toEqual([false, 0]);
   });
 });

@@ -22,8 +22,11 @@ export interface UpstreamEvents {
 }
 
 let nextBindKey = 1;
+let nextUpstreamId = 1;
 
 export class Upstream {
+  /** Stays the same across rebinds to this SMSC: its message ids keep their meaning (receipt memory scope). */
+  readonly id = nextUpstreamId++;
   readonly side: SmscSide;
   /**
    * This bind's key, new for every successful bind: requests relayed to ESMEs carry it, so that an answer to a
@@ -32,7 +35,9 @@ export class Upstream {
   key = 0;
   /** Failed attempts since the last successful bind. */
   failures = 0;
-  /** The SMSC left the server list: no new requests; unbound once what is in flight is answered. */
+  /** The SMSC left the server list; it drains once another SMSC can take its requests (see UserSpace.drainRemoved). */
+  removed = false;
+  /** Draining: no new requests; unbound once what is in flight is answered. */
   draining = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private finished = false;
