@@ -2,7 +2,7 @@
 // Configuration problems stop start-up with exit code 2 and one line per problem.
 
 import yargs from 'yargs';
-import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { loadConfigFile, loadConfigRecord, type LoadedConfig } from './config/load.js';
 import { setTimerFallbackLog } from './timers.js';
 import { createLogger, normaliseLogLevel, type LogFormat, type Logger } from './log.js';
 import { LoadBalancer, VERSION } from './balancer.js';
@@ -10,6 +10,8 @@ import { ConfigError, StartupError } from './errors.js';
 import cluster from 'node:cluster';
 import { Primary } from './workers/primary.js';
 import { WorkerProcess, workerIndex } from './workers/worker.js';
+import { ConfigReloader } from './reloader.js';
+import { WORKER_CONFIG_ENV } from './workers/messages.js';
 import { Shutdown } from './shutdown.js';
 
 /** The original's `-mobicents-balancer-config=<file>` becomes `--config <file>`. */
@@ -88,7 +90,10 @@ export async function main(rawArgv: string[]): Promise<number> {
 
   let loaded: LoadedConfig;
   try {
-    loaded = loadConfigFile(configFile);
+    // A worker starts from the primary's configuration in force (the file may have changed since, and a
+    // change that needs a restart must not reach one worker alone).
+    const inForce = cluster.isWorker ? process.env[WORKER_CONFIG_ENV] : undefined;
+    loaded = inForce !== undefined ? loadConfigRecord(JSON.parse(inForce) as Record<string, string>, configFile) : loadConfigFile(configFile);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`sipbalancer: the configuration has ${err.problems.length} problem(s); nothing was started:\n`);
@@ -117,19 +122,46 @@ export async function main(rawArgv: string[]): Promise<number> {
   const balancer = loaded.config.workers > 1 ? new Primary(loaded.config, log) : new LoadBalancer(loaded.config, log);
   // Signals and /lbstop stop it in order (exit 0); an uncaught exception stops it too, after the work in
   // flight, and exits 70 for the supervisor to restart it (src/shutdown.ts).
-  const shutdown = new Shutdown(balancer, log, { timeoutMs: loaded.config.shutdownTimeoutMs });
-  balancer.onStopRequested = (reason) => shutdown.request(reason);
+  // A hot reload may change shutdownTimeout: the bound in force when the stop begins applies.
+  const shutdown = new Shutdown(balancer, log, { timeoutMs: () => balancer.config.shutdownTimeoutMs });
+  let stopping = false;
+  let reloader: ConfigReloader | undefined;
+  const stopReloads = (): void => {
+    stopping = true;
+    reloader?.stop();
+  };
+  balancer.onStopRequested = (reason) => {
+    stopReloads();
+    shutdown.request(reason);
+  };
+  process.on('SIGINT', stopReloads);
+  process.on('SIGTERM', stopReloads);
   shutdown.install();
+  // SIGHUP reloads the configuration (hot reload); it must never end the daemon, not even during start-up.
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    if (reloader === undefined) {
+      log.warn('SIGHUP received before start-up finished: ignored; send it again once the daemon serves');
+      return;
+    }
+    log.info('SIGHUP received: reloading the configuration');
+    void reloader.reload('SIGHUP');
+  });
   // A promise nobody awaited leaves no half-done state behind: logged with its stack, the process keeps serving.
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
 
-  return startOrReport(balancer, log);
+  return startOrReport(balancer, log, async () => {
+    const watch = new ConfigReloader(balancer, configFile, log);
+    await watch.start();
+    if (!stopping) reloader = watch;
+  });
 }
 
 /** Starts the daemon (or one worker); a start-up failure is one fatal line and exit code 1. */
-async function startOrReport(daemon: { start(): Promise<void> }, log: Logger): Promise<number> {
+async function startOrReport(daemon: { start(): Promise<void> }, log: Logger, started?: () => Promise<void>): Promise<number> {
   try {
     await daemon.start();
+    await started?.();
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
     if (err instanceof StartupError) log.fatal(err.message);

@@ -39,6 +39,8 @@ export interface Service {
    * key that needs a restart and logged it. Optional: a service without it has nothing to change live.
    */
   reload?(next: Config): void | Promise<void>;
+  /** Sections this service adds to /lbinfo (e.g. `{"SMPP sessions": …}`). Optional. */
+  info?(): Record<string, unknown>;
 }
 
 // Moved to errors.ts; re-exported until every branch imports it from there.

@@ -10,7 +10,7 @@ import type { BalancerAlgorithm } from '../algorithms/algorithm.js';
 import type { NodeHealthMonitor } from '../algorithms/health.js';
 import type { SipStats } from './sip-stats.js';
 import { RateLimitedLog } from '../log-limit.js';
-import { parseDatagram, withReceived, type SipMessage, type ViaValue } from './message.js';
+import { parseDatagram, withReceived, withoutReceived, type SipMessage, type ViaValue } from './message.js';
 import { bareHost, isIpLiteral, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';
 import { REASONS, buildReply } from './replies.js';
 import { isSipHeartbeat, parseSipHeartbeat } from './heartbeat.js';
@@ -191,10 +191,10 @@ export function popBalancerRoutes(msg: SipMessage, local: LocalAddresses): NodeH
     if (!uri) return hint;
     if (!local.isLocal(uri.host, uri.port ?? uriDefaultPort(uri))) {
       if (!local.matchesRouteHostname(uri.host)) return hint;
-      msg.removeFirstListValue('route');
+      msg.dropFirstListValue('route');
       continue;
     }
-    msg.removeFirstListValue('route');
+    msg.dropFirstListValue('route');
     if (!hint) hint = hintOf(uri);
   }
 }
@@ -315,11 +315,6 @@ function fnv1a(s: string): string {
   return (h >>> 0).toString(16);
 }
 
-/** A Via without received and rport (isUseWithNexmo). */
-export function withoutReceived(via: ViaValue): ViaValue {
-  return { ...via, received: undefined, rport: undefined, params: via.params.filter(([k]) => k !== 'received' && k !== 'rport') };
-}
-
 /**
  * publicIp (1:1 NAT): a Contact of a node's response that names the balancer's own private external address
  * is rewritten to the public one (publicIpv6 toward an IPv6 client), keeping user part and parameters.
@@ -412,14 +407,14 @@ export interface WorkerRelayHook {
 }
 
 export class SipForwarder {
-  private readonly config: Config;
+  private config: Config;
   private readonly registry: NodeRegistry;
   private readonly algorithm: BalancerAlgorithm;
   private readonly stats: SipStats;
   private readonly log: Logger;
   private readonly points = bySideTransport<ListeningPoint>();
   private readonly singleEntry: boolean;
-  private readonly health: NodeHealthMonitor | undefined;
+  private health: NodeHealthMonitor | undefined;
   private readonly recentInvites = new RecentInvites();
   private readonly nodeSources: { allows(address: string): boolean } | undefined;
   private readonly relay: WorkerRelayHook | undefined;
@@ -440,6 +435,15 @@ export class SipForwarder {
     for (const p of points) this.points[p.side][p.transport] = p;
     this.singleEntry = deps.config.sip.singleEntryMode || !points.some((p) => p.side === 'internal');
     this.local = new LocalAddresses(deps.config, points);
+  }
+
+  /**
+   * Hot reload: what is read per message (blockedValues, Retry-After and 5xx answers, transports, 100 Trying)
+   * follows `next` from the next message on; `health` is the monitor with its new limits.
+   */
+  reload(next: Config, health: NodeHealthMonitor | undefined): void {
+    this.config = next;
+    this.health = health?.enabled ? health : undefined;
   }
 
   /** Every framed message from every listening point comes here. */
@@ -855,10 +859,10 @@ export class SipForwarder {
       this.stats.dropped.inc('response-not-for-us');
       return;
     }
-    msg.removeTopVia();
+    msg.dropFirstListValue('via');
     via = msg.topVia;
     if (via && this.local.isLocal(via.host, via.port ?? viaDefaultPort(via))) {
-      msg.removeTopVia();
+      msg.dropFirstListValue('via');
       via = msg.topVia;
     }
     if (!via) {

@@ -13,7 +13,7 @@ const sessions: SmppSession[] = [];
 beforeAll(async () => {
   for (const name of ['active', 'standby']) sims.push(await new SmscSimulator(name).listen());
   daemon = await startDaemon({
-    properties: smppDaemonProperties({
+    properties: smppDaemonProperties({ muxMode: false,
       remoteServers: sims.map((s) => `127.0.0.1:${s.port}`).join(','),
       toProviderAlgorithmClass: 'org.mobicents.tools.smpp.multiplexer.ActiveStandbyAlgorithm',
       reconnectPeriod: 200,

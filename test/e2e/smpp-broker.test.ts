@@ -32,7 +32,7 @@ const bindPdu = (systemId: string, seq: number): Buffer =>
 
 /** The broker's lb.properties in front of `smscs`, with the short timers above. */
 function brokerProperties(smscs: readonly SmscSimulator[]): Record<string, string | number | boolean> {
-  return smppDaemonProperties({
+  return smppDaemonProperties({ muxMode: false,
     remoteServers: smscs.map((s) => `127.0.0.1:${s.port}`).join(','),
     timeoutResponse: TIMEOUT_RESPONSE,
     timeoutConnection: TIMEOUT_CONNECTION,
@@ -76,6 +76,17 @@ describe('SMPP broker', () => {
       esmes.push({ id, session, sim, delivered });
     }
     expect(sims.map((s) => s.binds.length)).toEqual([3, 3, 3]);
+  });
+
+  it('lists the regular-mode sessions in /lbinfo: each ESME and its SMSC side', async () => {
+    const res = await fetch(`http://127.0.0.1:${statPort}/lbinfo`);
+    const info = ((await res.json()) as Record<string, unknown>)['SMPP sessions'] as { mode: string; sessions: { systemId: string; esme: { state: string }; smsc: { server: string; state: string } }[] };
+    expect(info.mode).toBe('regular');
+    expect(info.sessions.map((s) => s.systemId).sort()).toEqual(esmes.map((e) => e.id).sort());
+    for (const s of info.sessions) {
+      expect([s.esme.state, s.smsc.state]).toEqual(['BOUND', 'BOUND']);
+      expect(sims.map((x) => `127.0.0.1:${x.port}`)).toContain(s.smsc.server);
+    }
   });
 
   it('relays submit_sm both ways with the sequence numbers each side expects', async () => {

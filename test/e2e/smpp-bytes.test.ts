@@ -45,7 +45,7 @@ describe('SMPP relay is byte-exact', () => {
   beforeAll(async () => {
     smsc = await new RawSmsc().listen();
     daemon = await startDaemon({
-      properties: smppDaemonProperties({ remoteServers: `127.0.0.1:${smsc.port}`, timeoutEnquire: 60000 }),
+      properties: smppDaemonProperties({ muxMode: false, remoteServers: `127.0.0.1:${smsc.port}`, timeoutEnquire: 60000 }),
     });
     smppPort = daemon.port('smppPort');
     esme = new RawEsme(smppPort);
@@ -116,7 +116,7 @@ describe('SMPP broker without a reachable SMSC', () => {
       closed.push(p);
     }
     const daemon = await startDaemon({
-      properties: smppDaemonProperties({ remoteServers: closed.map((p) => `127.0.0.1:${p}`).join(',') }),
+      properties: smppDaemonProperties({ muxMode: false, remoteServers: closed.map((p) => `127.0.0.1:${p}`).join(',') }),
     });
     const smppPort = daemon.port('smppPort');
     try {
@@ -139,7 +139,7 @@ describe('SMPP broker with an SMSC that refuses the bind', () => {
     refusing.refuseBind = 0x0e; // ESME_RINVPASWD
     const accepting = await new RawSmsc().listen();
     const daemon = await startDaemon({
-      properties: smppDaemonProperties({ remoteServers: `127.0.0.1:${refusing.port},127.0.0.1:${accepting.port}` }),
+      properties: smppDaemonProperties({ muxMode: false, remoteServers: `127.0.0.1:${refusing.port},127.0.0.1:${accepting.port}` }),
     });
     const smppPort = daemon.port('smppPort');
     try {
@@ -168,7 +168,7 @@ describe('SMPP broker with an SMSC that refuses the bind', () => {
 describe('SMPP broker with SMSCs from the node registry', () => {
   it('binds an ESME to a node that advertised an smppPort in its JSON heartbeat', async () => {
     const smsc = await new RawSmsc().listen();
-    const daemon = await startDaemon({ properties: smppDaemonProperties({ nodeTimeout: 5000 }) });
+    const daemon = await startDaemon({ properties: smppDaemonProperties({ muxMode: false, nodeTimeout: 5000 }) });
     const smppPort = daemon.port('smppPort');
     try {
       const res = await fetch(`http://127.0.0.1:${daemon.port('heartbeatPort')}/`, {

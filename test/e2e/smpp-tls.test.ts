@@ -29,7 +29,7 @@ describe('SMPP broker over TLS', () => {
     writeFileSync(join(dir, 'keystore.pem'), cert + key);
     smsc = await new SmscSimulator('tlsSmsc', { key, cert }).listen();
     daemon = await startDaemon({
-      properties: smppDaemonProperties({
+      properties: smppDaemonProperties({ muxMode: false,
         smppSslPort: 0,
         remoteServers: `127.0.0.1:${smsc.port}`,
         isRemoteServerSsl: true,
@@ -78,7 +78,7 @@ describe('SMPP broker over TLS', () => {
     }).listen();
     writeFileSync(join(smscDir, 'trust.pem'), smscCert);
     const lb = await startDaemon({
-      properties: smppDaemonProperties({
+      properties: smppDaemonProperties({ muxMode: false,
         remoteServers: `127.0.0.1:${raw.port}`,
         isRemoteServerSsl: true,
         enabledCipherSuites: 'ECDHE-RSA-AES256-GCM-SHA384',
@@ -104,7 +104,7 @@ describe('SMPP broker over TLS', () => {
 
   it('refuses an SMSC whose certificate the trust store does not vouch for: the ESME gets bind_resp 0x08', async () => {
     const untrusting = await startDaemon({
-      properties: smppDaemonProperties({ remoteServers: `127.0.0.1:${smsc.port}`, isRemoteServerSsl: true }),
+      properties: smppDaemonProperties({ muxMode: false, remoteServers: `127.0.0.1:${smsc.port}`, isRemoteServerSsl: true }),
     });
     const smppPort = untrusting.port('smppPort');
     try {

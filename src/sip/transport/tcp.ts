@@ -3,10 +3,13 @@
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { StreamFramer } from '../stream-framer.js';
+import { listen } from '../../listen.js';
 import { bareHost } from '../uri.js';
 import type { SipTransport } from '../../config/types.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
-import { boundPort } from '../../bound-listeners.js';
+
+/** Errors on a connection we opened that say the peer's process is gone (not a slow or lossy network). */
+const PEER_GONE: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET']);
 
 interface Connection {
   readonly socket: Socket;
@@ -49,15 +52,7 @@ export class TcpListeningPoint implements ListeningPoint {
     // Counted on the raw connection, before any TLS handshake: what a slow or idle client costs is bounded.
     const limits = this.opts.streamLimits;
     if (limits) server.prependListener('connection', (socket: Socket) => void limits.admit(socket, this.transport));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.host, () => {
-        server.off('error', reject);
-        this.port = boundPort(server);
-        resolve();
-      });
-    });
-    server.on('error', (err) => this.opts.log.error({ err }, `TCP server error on ${this.host}:${this.port}`));
+    this.port = await listen(server, this.port, this.host, { onError: (err) => this.opts.log.error({ err }, `TCP server error on ${this.host}:${this.port}`) });
   }
 
   private accept(socket: Socket): void {
@@ -112,9 +107,11 @@ export class TcpListeningPoint implements ListeningPoint {
     });
     socket.on('data', (chunk: Buffer) => framer.push(chunk));
     this.opts.streamLimits?.watch(socket, framer);
-    socket.on('error', (err) => {
+    socket.on('error', (err: NodeJS.ErrnoException) => {
       stats.connectionErrors++;
       log.debug({ err }, `${this.transport} connection ${key} failed`);
+      // A connection we opened (to a node, normally) refused or reset: the node's process is gone.
+      if (!connected && err.code !== undefined && PEER_GONE.has(err.code)) this.opts.onPeerUnreachable?.(address, port, this.transport, `${this.transport} connection ${err.code === 'ECONNREFUSED' ? 'refused' : 'reset'} (${err.code})`);
       const waiting = conn.waiting;
       conn.waiting = undefined;
       if (waiting) for (const cb of waiting) cb(err);
