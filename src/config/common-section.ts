@@ -9,7 +9,7 @@ import { isHostName } from './hosts.js';
 import type { PropertyReader } from './reader.js';
 import type { Config } from './types.js';
 
-export type CommonConfig = Pick<Config, 'host' | 'ipv6Host' | 'externalHost' | 'internalHost' | 'logLevel' | 'shutdownTimeoutMs' | 'workers' | 'registry' | 'api'>;
+export type CommonConfig = Pick<Config, 'host' | 'ipv6Host' | 'externalHost' | 'internalHost' | 'logLevel' | 'shutdownTimeoutMs' | 'workers' | 'workersPortSharing' | 'registry' | 'api'>;
 
 export function readCommonSection(r: PropertyReader): CommonConfig {
   const host = r.string('host', '127.0.0.1')!;
@@ -26,6 +26,7 @@ export function readCommonSection(r: PropertyReader): CommonConfig {
   if (!logLevel) r.error({ key: 'logLevel', value: logLevelRaw, line: r.raw('logLevel', ['LogLevel'])?.line ?? 0 }, 'logLevel', 'expected one of fatal, error, warn, info, debug, trace, silent');
   const shutdownTimeoutMs = r.int('shutdownTimeout', 10_000, { min: 0, unit: 'milliseconds' });
   const workers = readWorkers(r);
+  const workersPortSharing = r.choice('workersPortSharing', ['auto', 'cluster', 'reuseport'] as const, 'auto')!;
   const nodeTimeoutMs = r.int('nodeTimeout', 8400, { min: 15, unit: 'milliseconds' });
   const heartbeatIntervalMs = r.int('heartbeatInterval', 150, { min: 15, unit: 'milliseconds' });
   const heartbeatPort = r.port('heartbeatPort', 2610);
@@ -47,6 +48,7 @@ export function readCommonSection(r: PropertyReader): CommonConfig {
     logLevel: logLevel ?? 'info',
     shutdownTimeoutMs,
     workers,
+    workersPortSharing,
     registry: { nodeTimeoutMs, heartbeatIntervalMs, heartbeatPort, heartbeatHost: internalHost, nodeAllowedSources },
     api: { port: statisticPort, host, securityRequired, login, password },
   };

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
 import { freePorts } from '../helpers/ports.js';
+import { runtimeHasReusePort } from '../../src/workers/port-sharing.js';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
 import {
   HOST, connectStreamPeer, daemonLbstat, headerValues, newBranch, newCallId, okFor, startWorkersBalancer, waitFor,
@@ -35,7 +36,8 @@ async function handedOver(lb: WorkersBalancer): Promise<number> {
   return Number(/^sipbalancer_sip_handed_over_total (\d+)/m.exec(text)?.[1] ?? NaN);
 }
 
-describe('workers=2: messages for a connection reach the worker that holds it', () => {
+// Both ways of sharing the ports where this runtime has SO_REUSEPORT (Node 22.12+), else the cluster's sockets.
+describe.each(runtimeHasReusePort() ? ['cluster', 'reuseport'] : ['cluster'])('workers=2 (ports shared by %s): messages for a connection reach the worker that holds it', (workersPortSharing) => {
   let lb: WorkersBalancer;
   let node: Socket;
   let nodePort: number;
@@ -47,7 +49,7 @@ describe('workers=2: messages for a connection reach the worker that holds it', 
 
   beforeAll(async () => {
     // The internal leg is UDP: a node's responses reach either worker, whichever holds the client's connection.
-    lb = await startWorkersBalancer(2, { internalTransport: 'udp' });
+    lb = await startWorkersBalancer(2, { internalTransport: 'udp', workersPortSharing });
     [nodePort] = await freePorts(1);
     node = createSocket('udp4');
     node.on('message', (data, rinfo) => {

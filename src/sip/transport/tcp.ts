@@ -2,6 +2,7 @@
 // that responses go back on the connection a request came in on and each node gets one reused connection.
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { listenOptions } from '../../workers/port-sharing.js';
 import { StreamFramer } from '../stream-framer.js';
 import { bareHost } from '../uri.js';
 import type { SipTransport } from '../../config/types.js';
@@ -49,7 +50,7 @@ export class TcpListeningPoint implements ListeningPoint {
     if (limits) server.prependListener('connection', (socket: Socket) => void limits.admit(socket, this.transport));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, this.host, () => {
+      server.listen(listenOptions(this.port, this.host), () => {
         server.off('error', reject);
         resolve();
       });

@@ -2,6 +2,7 @@
 // message per WebSocket message, responses and in-dialog requests return on the connection they belong to.
 
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { listenOptions } from '../../workers/port-sharing.js';
 import { createServer as createHttpsServer } from 'node:https';
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
@@ -126,7 +127,7 @@ export class WsListeningPoint implements ListeningPoint {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, this.host, () => {
+      server.listen(listenOptions(this.port, this.host), () => {
         server.off('error', reject);
         resolve();
       });
