@@ -21,6 +21,8 @@ import { EventJournal } from './stats/events.js';
 import { NodeProber, type ProbeOptions } from './registry/probe.js';
 import { StartupError } from './service.js';
 import { NodePins, PinnedAlgorithm } from './algorithms/pins.js';
+import type { BalancerAlgorithm } from './algorithms/algorithm.js';
+import { algorithmChanged, sameSettings } from './reload/changes.js';
 import type { WorkerRelayHook } from './sip/forwarder.js';
 
 const require = createRequire(import.meta.url);
@@ -39,7 +41,7 @@ export interface BalancerRole {
 }
 
 export class LoadBalancer {
-  readonly config: Config;
+  private current: Config;
   readonly log: Logger;
   readonly stats: Stats;
   readonly registry: NodeRegistry;
@@ -59,7 +61,7 @@ export class LoadBalancer {
   onStopRequested: ((reason: string) => void) | undefined;
 
   constructor(config: Config, log: Logger, role: BalancerRole = {}) {
-    this.config = config;
+    this.current = config;
     this.log = log;
     this.stats = new Stats();
     this.worker = role.worker === true;
@@ -74,6 +76,11 @@ export class LoadBalancer {
       log.child({ module: 'registry' }),
     );
     this.pins = new NodePins(this.registry);
+  }
+
+  /** The configuration in force: the file at start-up, then the last reload applied. */
+  get config(): Config {
+    return this.current;
   }
 
   /** Starts every part; on failure stops what was started and rethrows. */
@@ -126,8 +133,7 @@ export class LoadBalancer {
 
       // 2. The algorithm, told of every change of the latest version's nodes.
       // The services hold the LiveAlgorithm, so that a reload can put another (pinned) algorithm behind it.
-      const loaded = await loadAlgorithm(config, registry, log.child({ module: 'algorithm' }));
-      const algorithm = new LiveAlgorithm(new PinnedAlgorithm(this.worker ? sameChoiceInEveryWorker(loaded, registry) : loaded, this.pins, config.algorithm.httpAffinityKey));
+      const algorithm = new LiveAlgorithm(await this.buildAlgorithm(config));
       this.algorithm = algorithm;
       registry.on('changed', () => algorithm.nodesChanged(registry.live()));
       algorithm.nodesChanged(registry.live());
@@ -149,8 +155,9 @@ export class LoadBalancer {
 
       // 6. The API server.
       if (config.api.port !== undefined && !this.worker) {
-        const dashboard = new Dashboard({ stats, registry, journal: this.journal, version: VERSION, algorithmName: () => algorithm.name, activeCalls: () => algorithm.activeCalls() });
-        const api = { stats, registry, version: VERSION, smppRemoteServers: config.smpp.remoteServers, pins: this.pins, rootLog: log, dashboard };
+        const dashboard = new Dashboard({ stats, registry, journal: this.journal, version: VERSION, algorithmName: () => algorithm.name, activeCalls: () => algorithm.activeCalls(), reloads: () => stats.reloads });
+        const serviceInfo = (): Record<string, unknown> => Object.assign({}, ...this.services.map((s) => s.info?.() ?? {}));
+        const api = { stats, registry, version: VERSION, smppRemoteServers: () => this.current.smpp.remoteServers, pins: this.pins, rootLog: log, dashboard, serviceInfo };
         this.api = new ApiServer(config.api, { ...api, requestStop: (reason) => this.onStopRequested?.(reason) }, log.child({ module: 'api' }));
         await this.api.start();
       }
@@ -162,6 +169,81 @@ export class LoadBalancer {
     }
   }
 
+  /** The configured algorithm, built and initialised, behind the regex pins (and, in a worker, the same choice in each). */
+  private async buildAlgorithm(config: Config): Promise<BalancerAlgorithm> {
+    const loaded = await loadAlgorithm(config, this.registry, this.log.child({ module: 'algorithm' }));
+    return new PinnedAlgorithm(this.worker ? sameChoiceInEveryWorker(loaded, this.registry) : loaded, this.pins, config.algorithm.httpAffinityKey);
+  }
+
+  /**
+   * Applies a reloaded configuration (src/reloader.ts has validated it and kept the running value of every key
+   * that needs a restart). What can fail comes first — a new algorithm is built and initialised, static node
+   * names are resolved — so that a failure (thrown) changes nothing. Then, without closing any socket: the log
+   * level, the registry's timers and extraServerNodes, the static nodes, the algorithm (the new one seeded with
+   * the live nodes; calls in progress keep their node through Record-Route), and each service's live keys.
+   */
+  async reload(next: Config): Promise<void> {
+    const previous = this.current;
+    const { log, registry } = this;
+    const live = this.algorithm;
+    const replacement = live !== undefined && algorithmChanged(previous, next) ? await this.buildAlgorithm(next) : undefined;
+    try {
+      if (this.prober !== undefined && !sameSettings(previous.probe, next.probe)) await this.prober.update(next.probe.staticNodes, probeOptions(next));
+    } catch (err) {
+      await replacement?.stop();
+      throw new StartupError(`staticNodes: ${(err as Error).message}`);
+    }
+    this.current = next;
+    if (previous.logLevel !== next.logLevel) {
+      log.level = next.logLevel;
+      log.warn(`log level changed from ${previous.logLevel} to ${next.logLevel} (logLevel)`);
+    }
+    const reg = (c: Config): object => ({ nodeTimeoutMs: c.registry.nodeTimeoutMs, heartbeatIntervalMs: c.registry.heartbeatIntervalMs, extraServerNodes: c.sip.extraServerNodes });
+    if (!sameSettings(reg(previous), reg(next))) {
+      registry.reconfigure({ nodeTimeoutMs: next.registry.nodeTimeoutMs, heartbeatIntervalMs: next.registry.heartbeatIntervalMs, extraServerNodes: next.sip.extraServerNodes });
+    }
+    if (live !== undefined && replacement !== undefined) {
+      replacement.nodesChanged(registry.live());
+      const old = live.replace(replacement);
+      log.info(`Balancer algorithm ${replacement.name} in place of ${old.name} (reload); new calls go by it from now on`);
+      await Promise.resolve(old.stop()).catch((err: unknown) => log.warn({ err }, `Stopping the previous algorithm ${old.name} failed`));
+    }
+    for (const service of this.services) {
+      try {
+        await service.reload?.(next);
+      } catch (err) {
+        log.error({ err }, `The ${service.name} could not apply the reload: it keeps its previous settings`);
+      }
+    }
+  }
+
+  /**
+   * After an uncaught exception, before stop(): a service that can tell when its work in flight is done stops
+   * accepting and is waited for; the others (stateless SIP) are stopped at once, so that nothing new is accepted.
+   */
+  async drain(): Promise<void> {
+    const { log } = this;
+    const draining = this.services.filter((s) => s.drain);
+    const others = this.services.filter((s) => !s.drain);
+    this.services.splice(0, this.services.length, ...draining);
+    await Promise.all([
+      ...others.map((service) => this.stopService(service)),
+      ...draining.map((service) => {
+        log.info(`Draining the ${service.name}: no new connections; waiting for the work in flight`);
+        return service.drain!();
+      }),
+    ]);
+  }
+
+  private async stopService(service: Service): Promise<void> {
+    this.log.info(`Stopping the ${service.name}`);
+    try {
+      await service.stop();
+    } catch (err) {
+      this.log.error({ err }, `Stopping the ${service.name} failed`);
+    }
+  }
+
   /** Stops every part in reverse order of start. Safe to call more than once. */
   async stop(): Promise<void> {
     const { log } = this;
@@ -169,14 +251,7 @@ export class LoadBalancer {
       await this.api.stop();
       this.api = undefined;
     }
-    for (const service of [...this.services].reverse()) {
-      log.info(`Stopping the ${service.name}`);
-      try {
-        await service.stop();
-      } catch (err) {
-        log.error({ err }, `Stopping the ${service.name} failed`);
-      }
-    }
+    for (const service of [...this.services].reverse()) await this.stopService(service);
     this.services.length = 0;
     if (this.algorithm) {
       await this.algorithm.stop();

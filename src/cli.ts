@@ -2,7 +2,7 @@
 // Configuration problems stop start-up with exit code 2 and one line per problem.
 
 import yargs from 'yargs';
-import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { loadConfigFile, loadConfigRecord, type LoadedConfig } from './config/load.js';
 import { setTimerFallbackLog } from './timers.js';
 import { createLogger, normaliseLogLevel, type LogFormat, type Logger } from './log.js';
 import { LoadBalancer, VERSION } from './balancer.js';
@@ -10,6 +10,9 @@ import { ConfigError, StartupError } from './errors.js';
 import cluster from 'node:cluster';
 import { Primary } from './workers/primary.js';
 import { WorkerProcess, workerIndex } from './workers/worker.js';
+import { ConfigReloader } from './reloader.js';
+import { WORKER_CONFIG_ENV } from './workers/messages.js';
+import { Shutdown } from './shutdown.js';
 
 /** The original's `-mobicents-balancer-config=<file>` becomes `--config <file>`. */
 export function normaliseArgv(argv: string[]): string[] {
@@ -87,7 +90,10 @@ export async function main(rawArgv: string[]): Promise<number> {
 
   let loaded: LoadedConfig;
   try {
-    loaded = loadConfigFile(configFile);
+    // A worker starts from the primary's configuration in force (the file may have changed since, and a
+    // change that needs a restart must not reach one worker alone).
+    const inForce = cluster.isWorker ? process.env[WORKER_CONFIG_ENV] : undefined;
+    loaded = inForce !== undefined ? loadConfigRecord(JSON.parse(inForce) as Record<string, string>, configFile) : loadConfigFile(configFile);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`sipbalancer: the configuration has ${err.problems.length} problem(s); nothing was started:\n`);
@@ -114,42 +120,47 @@ export async function main(rawArgv: string[]): Promise<number> {
 
   // workers=1: one process as always; more: a primary that forks the workers (src/workers/).
   const balancer = loaded.config.workers > 1 ? new Primary(loaded.config, log) : new LoadBalancer(loaded.config, log);
+  // Signals and /lbstop stop it in order (exit 0); an uncaught exception stops it too, after the work in
+  // flight, and exits 70 for the supervisor to restart it (src/shutdown.ts).
+  const shutdown = new Shutdown(balancer, log, { timeoutMs: loaded.config.shutdownTimeoutMs });
   let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
+  let reloader: ConfigReloader | undefined;
+  const stopReloads = (): void => {
     stopping = true;
-    log.info(`${signal} received: shutting down`);
-    const timeoutMs = loaded.config.shutdownTimeoutMs;
-    const timer = setTimeout(() => {
-      log.warn(`shutdown did not finish within shutdownTimeout (${timeoutMs} ms); exiting anyway`);
-      process.exit(0);
-    }, timeoutMs);
-    timer.unref();
-    balancer.stop().then(
-      () => {
-        clearTimeout(timer);
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    reloader?.stop();
   };
-  balancer.onStopRequested = (reason) => shutdown(reason);
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  // A bug must never take the balancer down silently: log it; the process keeps serving.
-  process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception'));
+  balancer.onStopRequested = (reason) => {
+    stopReloads();
+    shutdown.request(reason);
+  };
+  process.on('SIGINT', stopReloads);
+  process.on('SIGTERM', stopReloads);
+  shutdown.install();
+  // SIGHUP reloads the configuration (hot reload); it must never end the daemon, not even during start-up.
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    if (reloader === undefined) {
+      log.warn('SIGHUP received before start-up finished: ignored; send it again once the daemon serves');
+      return;
+    }
+    log.info('SIGHUP received: reloading the configuration');
+    void reloader.reload('SIGHUP');
+  });
+  // A promise nobody awaited leaves no half-done state behind: logged with its stack, the process keeps serving.
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
 
-  return startOrReport(balancer, log);
+  return startOrReport(balancer, log, async () => {
+    const watch = new ConfigReloader(balancer, configFile, log);
+    await watch.start();
+    if (!stopping) reloader = watch;
+  });
 }
 
 /** Starts the daemon (or one worker); a start-up failure is one fatal line and exit code 1. */
-async function startOrReport(daemon: { start(): Promise<void> }, log: Logger): Promise<number> {
+async function startOrReport(daemon: { start(): Promise<void> }, log: Logger, started?: () => Promise<void>): Promise<number> {
   try {
     await daemon.start();
+    await started?.();
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
     if (err instanceof StartupError) log.fatal(err.message);
@@ -163,9 +174,14 @@ async function startOrReport(daemon: { start(): Promise<void> }, log: Logger): P
   });
 }
 
-/** A worker of workers=N: serves until the primary stops it; a bug is logged, never fatal. */
+/**
+ * A worker of workers=N: serves until the primary stops it. After an uncaught exception it finishes its work in
+ * flight (bounded by shutdownTimeout) and exits 70; the primary starts a new worker in its place.
+ */
 function runWorker(loaded: LoadedConfig, log: Logger): Promise<number> {
-  process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception'));
+  const worker = new WorkerProcess(loaded.config, log);
+  // Signals go to the primary, which stops the workers in order.
+  new Shutdown(worker, log, { timeoutMs: loaded.config.shutdownTimeoutMs }).install(process, false);
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
-  return startOrReport(new WorkerProcess(loaded.config, log), log);
+  return startOrReport(worker, log);
 }

@@ -99,6 +99,8 @@ export const SipDropReason = {
   tooManyConnections: 'too-many-connections',
   /** A stream connection closed because a message stayed unfinished longer than sipMessageTimeout. */
   messageTimeout: 'message-timeout',
+  /** A client request from a source over floodRequestsPerSecond (or banned for floodBanTime), dropped silently. */
+  flood: 'flood',
 } as const;
 export type SipDropReason = (typeof SipDropReason)[keyof typeof SipDropReason];
 
@@ -117,5 +119,11 @@ export const SmppRejectReason = {
   rebinding: 'rebinding',
   /** In flight to an SMSC whose connection was lost: answered ESME_RSYSERR. */
   smscLost: 'smsc-lost',
+  /** Mux mode: a later ESME's password differs from the one the SMSCs accepted (bind_resp 0x0E). */
+  wrongPassword: 'wrong-password',
+  /** Mux mode: a submit from an ESME bound as receiver (ESME_RINVBNDSTS). */
+  receiverCannotSend: 'receiver-cannot-send',
+  /** Mux mode: an SMSC's deliver_sm/data_sm with no ESME of its system_id able to receive (ESME_RSYSERR). */
+  noEsme: 'no-esme',
 } as const;
 export type SmppRejectReason = (typeof SmppRejectReason)[keyof typeof SmppRejectReason];

@@ -26,11 +26,18 @@ export interface Service {
   /** Closes listening points and connections; resolves when done. */
   stop(): Promise<void>;
   /**
+   * Stops accepting and resolves when the work in flight is done; stop() follows (after an uncaught exception,
+   * bounded by shutdownTimeout). Optional: a service without it has nothing in flight worth waiting for.
+   */
+  drain?(): Promise<void>;
+  /**
    * Applies a new, already validated configuration without dropping calls or connections (hot reload). Only the
    * keys that can change live are read from `next`; the reload orchestrator has already kept the old value of every
    * key that needs a restart and logged it. Optional: a service without it has nothing to change live.
    */
   reload?(next: Config): void | Promise<void>;
+  /** Sections this service adds to /lbinfo (e.g. `{"SMPP sessions": …}`). Optional. */
+  info?(): Record<string, unknown>;
 }
 
 // Moved to errors.ts; re-exported until every branch imports it from there.

@@ -1,12 +1,14 @@
 // Benchmark ESMEs: <binds> connections, each keeping <window> submit_sm outstanding for <seconds>, after a
 // warm-up. Prints one JSON line: submits/s (responses counted) and latency p50/p99 in ms.
-// Usage: node loadgen.mjs <port> <binds> <window> <seconds> [warmupSeconds]
+// Usage: node loadgen.mjs <port> <binds> <window> <seconds> [warmupSeconds] [systemId]
+// With systemId every bind uses it (mux mode: the ESMEs share one bind per SMSC); else each is bench<i>.
 
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { framer, pdu, bindBody, submitBody, BIND_TRX, SUBMIT_SM, RESP } from './framer.mjs';
 
-const [port, binds, windowSize, seconds, warmup = 1] = process.argv.slice(2).map(Number);
+const [port, binds, windowSize, seconds, warmup = 1] = process.argv.slice(2, 7).map(Number);
+const sharedSystemId = process.argv[7];
 const template = pdu(SUBMIT_SM, 0, 0, submitBody());
 const T = template.length;
 let measuring = false;
@@ -63,7 +65,7 @@ function session(index) {
       sendSubmits(replies);
     });
     socket.on('error', (e) => (bound ? undefined : reject(e)));
-    socket.on('connect', () => socket.write(pdu(BIND_TRX, 0, 1, bindBody(`bench${index}`))));
+    socket.on('connect', () => socket.write(pdu(BIND_TRX, 0, 1, bindBody(sharedSystemId ?? `bench${index}`))));
   });
 }
 

@@ -3,7 +3,9 @@
 // Options: --seconds N (measured time per run, default 3), --warmup N (default 1), --repeat N (runs per
 // cell, interleaved across paths; the median is reported; default 3), --haproxy-threads N (nbthread;
 // default: HAProxy's own, one thread per CPU). Two more paths, HAProxy nbthread 2 and the broker with
-// workers=2, show what a second core buys; each is compared with HAProxy nbthread 2.
+// workers=2, show what a second core buys; each is compared with HAProxy nbthread 2. "broker" is regular mode
+// (one SMSC bind per ESME); "broker mux" is mux mode with every ESME of one system_id, so all of them share one
+// bind to the SMSC (the many-ESMEs lane: 16 binds × window 10).
 
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ const haproxyThreads = arg('haproxy-threads', 0);
 const scenarios = [
   { binds: 1, window: 10 },
   { binds: 4, window: 50 },
+  { binds: 16, window: 10 },
 ];
 
 if (!existsSync(join(root, 'dist', 'cli.js'))) {
@@ -98,9 +101,9 @@ function cpuSeconds(pid) {
 }
 
 /** Runs the load generator; with `pid`, also the CPU time that process spent per submit_sm round trip. */
-async function measure(port, sc, pid) {
+async function measure(port, sc, pid, systemId) {
   const before = pid ? cpuSeconds(pid) : 0;
-  const r = await loadgen(port, sc);
+  const r = await loadgen(port, sc, systemId);
   if (pid) {
     const total = r.count * ((seconds + warmup) / seconds); // the warm-up ran at about the same rate
     r.cpuUs = ((cpuSeconds(pid) - before) * 1e6) / total;
@@ -108,9 +111,10 @@ async function measure(port, sc, pid) {
   return r;
 }
 
-function loadgen(port, { binds, window }) {
+function loadgen(port, { binds, window }, systemId) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(here, 'loadgen.mjs'), port, binds, window, seconds, warmup], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const args = [join(here, 'loadgen.mjs'), port, binds, window, seconds, warmup, ...(systemId ? [systemId] : [])];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`loadgen failed: ${out}`))));
@@ -134,15 +138,15 @@ async function startHaproxy(threads) {
   return { port, pid: child.pid };
 }
 
-/** The broker with `workers` processes (workers=2 beside HAProxy nbthread 2: what a second core buys). */
-async function startBroker(workers) {
+/** The broker with `workers` processes (workers=2 beside HAProxy nbthread 2: what a second core buys), in regular or mux mode. */
+async function startBroker(workers, mux = false) {
   const port = await freePort();
   const [sipPort, heartbeatPort, statisticPort] = [await freePort(), await freePort(), await freePort()];
-  const props = join(dir, `lb-${workers}.properties`);
+  const props = join(dir, `lb-${workers}${mux ? '-mux' : ''}.properties`);
   writeFileSync(props, [
     'host=127.0.0.1', `externalPort=${sipPort}`, `heartbeatPort=${heartbeatPort}`, `statisticPort=${statisticPort}`, 'httpPort=',
     `smppPort=${port}`, `remoteServers=127.0.0.1:${simPort}`,
-    'timeoutResponse=10000', 'timeoutEnquire=60000', 'logLevel=warn', `workers=${workers}`, '',
+    'timeoutResponse=10000', 'timeoutEnquire=60000', 'logLevel=warn', `workers=${workers}`, `muxMode=${mux}`, '',
   ].join('\n'));
   const child = spawn(process.execPath, [join(root, 'bin', 'sipbalancer'), '--config', props, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);
@@ -156,9 +160,11 @@ const haproxy = await startHaproxy(haproxyThreads);
 const haproxy2 = await startHaproxy(2);
 const broker = await startBroker(1);
 const broker2 = await startBroker(2);
+const brokerMux = await startBroker(1, true);
 
 const paths = [
   ['direct', simPort, 0], ['HAProxy TCP', haproxy.port, haproxy.pid], ['broker', broker.port, broker.pid],
+  ['broker mux', brokerMux.port, brokerMux.pid, 'benchmux'],
   ['HAProxy TCP nbthread 2', haproxy2.port, haproxy2.pid], ['broker workers=2', broker2.port, broker2.pid],
 ];
 const median = (runs, key) => {
@@ -169,7 +175,7 @@ const rows = [];
 for (const sc of scenarios) {
   const runs = Object.fromEntries(paths.map(([name]) => [name, []]));
   // Interleaved, so that a burst of load from elsewhere hits every path alike.
-  for (let i = 0; i < repeat; i++) for (const [name, port, pid] of paths) runs[name].push(await measure(port, sc, pid));
+  for (let i = 0; i < repeat; i++) for (const [name, port, pid, systemId] of paths) runs[name].push(await measure(port, sc, pid, systemId));
   const results = Object.fromEntries(paths.map(([name]) => [name, {
     rate: median(runs[name], 'rate'), p50: median(runs[name], 'p50'), p99: median(runs[name], 'p99'), cpuUs: median(runs[name], 'cpuUs'),
     errors: runs[name].reduce((a, r) => a + r.errors, 0),

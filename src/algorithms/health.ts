@@ -56,15 +56,16 @@ interface NodeHealth {
 
 export class NodeHealthMonitor {
   private readonly nodes = new Map<string, NodeHealth>();
-  private readonly maxPending: number | undefined;
-  private readonly maxResponseTimeMs: number | undefined;
-  private readonly errorStatuses: ReadonlySet<number>;
-  private readonly maxErrors: number;
-  private readonly maxErrorTimeMs: number;
-  private readonly quarantineMs: number;
+  private maxPending: number | undefined;
+  private maxResponseTimeMs: number | undefined;
+  private errorStatuses: ReadonlySet<number> = new Set();
+  private maxErrors = 0;
+  private maxErrorTimeMs = 0;
+  private quarantineMs = 0;
   private readonly log: Logger;
   private readonly now: () => number;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private started = false;
   readonly counters: HealthCounters = { markedBadNoResponse: 0, markedBadErrors: 0, restored: 0 };
 
   private readonly onStateChanged = (node: ServerNode): void => {
@@ -80,7 +81,26 @@ export class NodeHealthMonitor {
     private readonly registry: NodeRegistry,
     opts: HealthMonitorOptions,
   ) {
-    const h = opts.health;
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+    this.setRules(opts.health, opts.quarantineMs);
+  }
+
+  /**
+   * Applies new limits (hot reload): the counts gathered so far are kept and judged by the new limits from
+   * the next request or response on; quarantined nodes keep their quarantine.
+   */
+  reconfigure(health: HealthConfig, quarantineMs: number): void {
+    const previousQuarantine = this.quarantineMs;
+    this.setRules(health, quarantineMs);
+    if (this.sweepTimer !== undefined || previousQuarantine !== this.quarantineMs) {
+      if (this.sweepTimer) clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+      if (this.started) this.startSweep();
+    }
+  }
+
+  private setRules(h: HealthConfig, quarantineMs: number | undefined): void {
     // The no-answer rule needs both limits, as in the original.
     const both = h.maxRequestNumberWithoutResponse !== undefined && h.maxResponseTimeMs !== undefined;
     this.maxPending = both ? h.maxRequestNumberWithoutResponse : undefined;
@@ -88,9 +108,7 @@ export class NodeHealthMonitor {
     this.errorStatuses = new Set(h.responsesStatusCodeNodeRemoval);
     this.maxErrors = h.maxNumberResponsesWithError;
     this.maxErrorTimeMs = h.maxErrorTimeMs;
-    this.quarantineMs = opts.quarantineMs ?? DEFAULT_QUARANTINE_MS;
-    this.log = opts.log;
-    this.now = opts.now ?? Date.now;
+    this.quarantineMs = quarantineMs ?? DEFAULT_QUARANTINE_MS;
   }
 
   /** True when either rule is switched on (the forwarder may skip the calls otherwise). */
@@ -99,15 +117,20 @@ export class NodeHealthMonitor {
   }
 
   start(): void {
+    this.started = true;
     this.registry.on('state-changed', this.onStateChanged);
     this.registry.on('removed', this.onRemoved);
-    if (this.quarantineMs > 0) {
-      // One coarse timer for every quarantined node.
-      this.sweepTimer = guardedInterval('Node health sweep', Math.min(1000, this.quarantineMs), () => this.sweep());
-    }
+    this.startSweep();
+  }
+
+  private startSweep(): void {
+    if (this.quarantineMs <= 0) return;
+    // One coarse timer for every quarantined node.
+    this.sweepTimer = guardedInterval('Node health sweep', Math.min(1000, this.quarantineMs), () => this.sweep());
   }
 
   stop(): void {
+    this.started = false;
     this.registry.off('state-changed', this.onStateChanged);
     this.registry.off('removed', this.onRemoved);
     if (this.sweepTimer) clearInterval(this.sweepTimer);

@@ -24,6 +24,13 @@ export interface Pin {
   hits: number;
 }
 
+/** A pin as it travels between processes. */
+export interface PinSpec {
+  readonly regex: string;
+  readonly ip: string;
+  readonly port: number;
+}
+
 export class PinError extends Error {
   override readonly name = 'PinError';
 }
@@ -172,6 +179,29 @@ export class NodePins {
       return node;
     }
     return undefined;
+  }
+
+  /** The pins as they were set (regex source, ip, port), for another process to copy (workers). */
+  specs(): PinSpec[] {
+    return this.pins.map((p) => ({ regex: p.regex.source, ip: p.ip, port: p.port }));
+  }
+
+  /** Replaces every pin by copies of another process's (workers); an entry that does not compile is skipped. */
+  replaceAll(specs: readonly PinSpec[]): void {
+    const previous = new Map(this.pins.map((p) => [`${p.regex.source} ${p.ip}:${p.port}`, p]));
+    const next: Pin[] = [];
+    for (const spec of specs.slice(0, MAX_PINS)) {
+      const kept = previous.get(`${spec.regex} ${spec.ip}:${spec.port}`);
+      if (kept) next.push(kept);
+      else {
+        try {
+          next.push({ regex: compilePinRegex(spec.regex), ip: spec.ip, port: spec.port, hits: 0 });
+        } catch {
+          // The primary compiled it already; a pattern that fails here is left out rather than trusted.
+        }
+      }
+    }
+    this.pins = next;
   }
 
   /** The pins as /lbinfo lists them. */

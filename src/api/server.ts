@@ -17,7 +17,8 @@ export interface ApiSources {
   readonly stats: Stats;
   readonly registry: NodeRegistry;
   readonly version: string;
-  readonly smppRemoteServers: readonly HostPort[];
+  /** The SMSCs of /lbinfo: a list, or the current one (it changes with a reload). */
+  readonly smppRemoteServers: readonly HostPort[] | (() => readonly HostPort[]);
   /** With workers: the whole daemon's /lbstat and /metrics, gathered from every process. */
   readonly daemonFigures?: { lbstat(): Promise<object>; metrics(): Promise<string> };
   /** The regex pins /lbnoderegex edits; absent means the endpoint answers 404. */
@@ -26,8 +27,12 @@ export interface ApiSources {
   readonly rootLog?: Logger;
   /** Stops the daemon as SIGTERM does (/lbstop); called after the answer is sent. */
   readonly requestStop?: (reason: string) => void;
+  /** Called after /lbloglevel or /lbnoderegex changed something (with workers, the primary passes it on). */
+  readonly adminChanged?: () => void;
   /** The dashboard page and the state it polls (`/`, `/dashboard`, `/dashboard/state`). */
   readonly dashboard?: Dashboard;
+  /** Sections the protocol services add to /lbinfo (the SMPP sessions). */
+  readonly serviceInfo?: () => Record<string, unknown>;
 }
 
 /** What a route does with a request; `query` is the parsed query string. */
@@ -165,6 +170,7 @@ export class ApiServer {
     root.level = level;
     // At warn, so that the change is in the log whatever the new level (unless silent).
     root.warn({ previous, level }, `log level changed from ${previous} to ${level} through /lbloglevel`);
+    this.sources.adminChanged?.();
     this.json(res, 200, { logLevel: level, previous });
   }
 
@@ -198,6 +204,7 @@ export class ApiServer {
           return;
         }
         this.log.info(`Regex pin ${regex} removed through /lbnoderegex`);
+        this.sources.adminChanged?.();
         this.json(res, 200, { removed: regex, pins: pins.toJSON() });
         return;
       }
@@ -205,6 +212,7 @@ export class ApiServer {
       const pin = pins.set(regex, ip, port);
       const node = pins.nodeOf(pin);
       this.log.info(`Regex pin ${pin.regex.source} → ${pin.ip}:${pin.port} set through /lbnoderegex${node ? ` (node ${node})` : ' (no live node there yet)'}`);
+      this.sources.adminChanged?.();
       this.json(res, 200, { pinned: { regex: pin.regex.source, ip: pin.ip, port: pin.port, live: node !== undefined }, pins: pins.toJSON() });
     } catch (err) {
       if (!(err instanceof PinError)) throw err;
@@ -232,9 +240,10 @@ export class ApiServer {
         latestVersion: this.sources.registry.latestVersion,
         nodesIPv4: nodes.filter((n) => isIP(n.ip) !== 6).map(shown),
         nodesIPv6: nodes.filter((n) => isIP(n.ip) === 6).map(shown),
-        smppRemoteServers: this.sources.smppRemoteServers.map((s) => `${s.host}:${s.port}`),
+        smppRemoteServers: (typeof this.sources.smppRemoteServers === 'function' ? this.sources.smppRemoteServers() : this.sources.smppRemoteServers).map((s) => `${s.host}:${s.port}`),
       },
       ...(this.sources.pins ? { 'Regex pins': this.sources.pins.toJSON() } : {}),
+      ...this.sources.serviceInfo?.(),
     };
   }
 }

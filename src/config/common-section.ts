@@ -9,7 +9,10 @@ import { isHostName } from './hosts.js';
 import type { PropertyReader } from './reader.js';
 import type { Config } from './types.js';
 
-export type CommonConfig = Pick<Config, 'host' | 'ipv6Host' | 'externalHost' | 'internalHost' | 'logLevel' | 'shutdownTimeoutMs' | 'workers' | 'workersPortSharing' | 'registry' | 'api'>;
+/** How often the configuration file is checked for a change (`configReloadPeriod`), as the original did. */
+export const DEFAULT_CONFIG_RELOAD_PERIOD_MS = 2000;
+
+export type CommonConfig = Pick<Config, 'host' | 'ipv6Host' | 'externalHost' | 'internalHost' | 'logLevel' | 'shutdownTimeoutMs' | 'configReloadPeriodMs' | 'workers' | 'workersPortSharing' | 'registry' | 'api'>;
 
 export function readCommonSection(r: PropertyReader): CommonConfig {
   const host = r.string('host', '127.0.0.1')!;
@@ -26,6 +29,8 @@ export function readCommonSection(r: PropertyReader): CommonConfig {
   if (!logLevel) r.error({ key: 'logLevel', value: logLevelRaw, line: r.raw('logLevel', ['LogLevel'])?.line ?? 0 }, 'logLevel', 'expected one of fatal, error, warn, info, debug, trace, silent');
   const shutdownTimeoutMs = r.int('shutdownTimeout', 10_000, { min: 0, unit: 'milliseconds' });
   const workers = readWorkers(r);
+  // The original polled its file every 2 s; 0 switches the watch off (SIGHUP still reloads).
+  const configReloadPeriodMs = r.int('configReloadPeriod', DEFAULT_CONFIG_RELOAD_PERIOD_MS, { min: 0, max: 3_600_000, unit: 'milliseconds, 0 = no watch' });
   const workersPortSharing = r.choice('workersPortSharing', ['auto', 'cluster', 'reuseport'] as const, 'auto')!;
   const nodeTimeoutMs = r.int('nodeTimeout', 8400, { min: 15, unit: 'milliseconds' });
   const heartbeatIntervalMs = r.int('heartbeatInterval', 150, { min: 15, unit: 'milliseconds' });
@@ -47,6 +52,7 @@ export function readCommonSection(r: PropertyReader): CommonConfig {
     internalHost,
     logLevel: logLevel ?? 'info',
     shutdownTimeoutMs,
+    configReloadPeriodMs,
     workers,
     workersPortSharing,
     registry: { nodeTimeoutMs, heartbeatIntervalMs, heartbeatPort, heartbeatHost: internalHost, nodeAllowedSources },

@@ -17,7 +17,7 @@ import { readHttpSection } from './http-section.js';
 import { checkListenerClashes } from './port-clashes.js';
 import { readProbeSection } from './probe-section.js';
 import { parseProperties } from './properties.js';
-import { PropertyReader } from './reader.js';
+import { PropertyReader, type RawProperty } from './reader.js';
 import { readSipSection } from './sip-section.js';
 import { readSmppSection } from './smpp-section.js';
 import { readTlsSection } from './tls-section.js';
@@ -50,6 +50,23 @@ export function loadConfigFile(file: string): LoadedConfig {
 /** Builds the Config from properties text; throws ConfigError with one line per problem. */
 export function loadConfigText(text: string, file = 'lb.properties'): LoadedConfig {
   const { props, duplicates } = parseProperties(text);
+  return loadConfigProperties(props, file, duplicates);
+}
+
+/**
+ * Builds the Config from the properties of one already validated (a worker of workers=N gets the primary's
+ * configuration in force this way, whatever the file holds by then).
+ */
+export function loadConfigRecord(properties: Readonly<Record<string, string>>, file: string): LoadedConfig {
+  return loadConfigProperties(new Map(Object.entries(properties).map(([key, value]) => [key, { value, line: 0 }])), file);
+}
+
+/**
+ * Builds the Config from parsed properties (each with its line); throws ConfigError with one line per problem.
+ * A hot reload uses it to build the configuration it applies: the new file with the kept values of keys
+ * that need a restart.
+ */
+export function loadConfigProperties(props: ReadonlyMap<string, RawProperty>, file: string, duplicates: readonly { key: string; lines: number[] }[] = []): LoadedConfig {
   const r = new PropertyReader(file, props);
 
   const common = readCommonSection(r);

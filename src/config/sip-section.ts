@@ -118,6 +118,9 @@ export function readSipSection(r: PropertyReader, ipv6Host: string | undefined):
     tcpIdleTimeoutMs: r.int('sipConnectionIdleTimeout', 300_000, { min: 1000, unit: 'milliseconds' }),
     maxConnections: r.int('sipMaxConnections', 10_000, { min: 0 }),
     messageTimeoutMs: r.int('sipMessageTimeout', 10_000, { min: 0, unit: 'milliseconds' }),
+    floodRequestsPerSecond: r.int('floodRequestsPerSecond', 0, { min: 0 }),
+    floodBanTimeMs: r.int('floodBanTime', 60_000, { min: 1000, unit: 'milliseconds' }),
+    floodMaxSources: r.int('floodMaxSources', 10_000, { min: 100, max: 10_000_000 }),
     terminateTLSTraffic,
     internalTransport,
     blockedValues: r.list('blockedValues', ['sipvicious', 'sipcli', 'friendly-scanner']).map((s) => s.toLowerCase()),
@@ -133,6 +136,12 @@ export function readSipSection(r: PropertyReader, ipv6Host: string | undefined):
     for (const key of ['isSend5xxResponseReasonHeader', 'isSend5xxResponseSatusCode'] as const) {
       const p = r.raw(key, key === 'isSend5xxResponseSatusCode' ? ['isSend5xxResponseStatusCode'] : []);
       if (p) r.warn(p, p.key, 'has no effect without isSend5xxResponse=true (a node that cannot be reached is answered 503 with Retry-After)');
+    }
+  }
+  if (sip.floodRequestsPerSecond === 0) {
+    for (const key of ['floodBanTime', 'floodMaxSources'] as const) {
+      const p = r.raw(key);
+      if (p) r.warn(p, key, 'has no effect without floodRequestsPerSecond (0: no flood limit)');
     }
   }
   if (sip.externalIpLoadBalancer && sip.publicIp !== undefined) r.warn(r.raw('publicIp', ['public-ip']), 'publicIp', 'externalIpLoadBalancerAddress is what clients reach: Record-Route names it, not publicIp');

@@ -26,13 +26,15 @@ export function readSmppSection(r: PropertyReader, host: string, isRemoteServerS
     timeoutConnectionCheckServerSideMs: r.int('timeoutConnectionCheckServerSide', 3000, { min: 1, unit: 'milliseconds' }),
     maxConnectionSize: r.int('maxConnectionSize', 10, { min: 1 }),
     toProvider: readToProvider(r),
+    // The original's default: one upstream bind per SMSC for all ESMEs of a system_id keeps an operator under the
+    // SMSC's bind limit, and an lb.properties written for the original behaves the same here.
+    muxMode: r.bool('muxMode', true),
+    muxReceiptMemory: r.int('muxReceiptMemory', 200_000, { min: 0, max: 10_000_000 }),
+    muxReceiptLifetimeMs: r.int('muxReceiptLifetime', 3_600_000, { min: 1, unit: 'milliseconds' }),
   };
+  readToNode(r, smpp.muxMode);
   const maxConnRaw = r.raw('maxConnectionSize');
   if (maxConnRaw) r.warn(maxConnRaw, 'maxConnectionSize', "not used: in the original it sized the SMPP Netty worker pool; here one event loop serves every session (see workers), and each ESME's PDUs are bounded by TCP back-pressure");
-  const muxRaw = r.raw('muxMode');
-  if (muxRaw && r.bool('muxMode', false)) {
-    r.warn(muxRaw, 'muxMode', 'mux mode is not available yet; each ESME gets its own upstream connection (the original\'s regular mode)');
-  }
   if ((smppPort !== undefined || smppSslPort !== undefined) && smpp.remoteServers.length === 0) {
     r.warn(undefined, 'remoteServers', 'the SMPP broker has no remoteServers; it will use nodes that advertise an smppPort');
   }
@@ -53,4 +55,17 @@ function readToProvider(r: PropertyReader): 'round-robin' | 'active-standby' {
   }
   r.sources.push(raw ? { key: 'toProviderAlgorithmClass', value: policy ?? value, source: 'file', line: raw.line } : { key: 'toProviderAlgorithmClass', value: 'round-robin', source: 'default' });
   return policy ?? 'round-robin';
+}
+
+/**
+ * `toNodeAlgorithmClass`: how mux mode picks the ESME for an SMSC's deliver_sm/data_sm. Round robin only (the
+ * original's SubmitToAll sent one message to every ESME: duplicates, not provided); regular mode has one ESME per
+ * upstream connection, so the key has no effect there.
+ */
+function readToNode(r: PropertyReader, muxMode: boolean): void {
+  const raw = r.raw('toNodeAlgorithmClass');
+  if (raw === undefined) return;
+  const last = (raw.value.trim().split('.').pop() ?? '').toLowerCase().replace(/[^a-z]/g, '');
+  if (!muxMode) r.warn(raw, 'toNodeAlgorithmClass', 'no effect in regular mode (muxMode=false): each ESME has its own upstream connection');
+  else if (last !== '' && !last.includes('roundrobin')) r.warn(raw, 'toNodeAlgorithmClass', 'mux mode delivers to the ESMEs of a system_id round robin (submit-to-all, which duplicates messages, is not provided)');
 }

@@ -72,6 +72,12 @@ export interface SipConfig {
   readonly maxConnections: number;
   /** An unfinished message on a stream older than this closes its connection; 0 = never. */
   readonly messageTimeoutMs: number;
+  /** SIP requests per second one client source address may send (floodRequestsPerSecond); 0 = no limit. */
+  readonly floodRequestsPerSecond: number;
+  /** How long a source over the limit stays banned (floodBanTime, ms). */
+  readonly floodBanTimeMs: number;
+  /** Client source addresses tracked at most (floodMaxSources). */
+  readonly floodMaxSources: number;
   readonly terminateTLSTraffic: boolean;
   /** Transport forced on the internal leg (`internalTransport`), or undefined to keep the client's. */
   readonly internalTransport?: SipTransport;
@@ -152,6 +158,12 @@ export interface SmppConfig {
   readonly maxConnectionSize: number;
   /** `toProviderAlgorithmClass`: round robin over the SMSCs, or the first SMSC that binds, in list order. */
   readonly toProvider: 'round-robin' | 'active-standby';
+  /** `muxMode` (default true, as the original): the ESMEs of one system_id share one transceiver bind per SMSC. */
+  readonly muxMode: boolean;
+  /** Mux mode: how many submit_sm message_ids are remembered to route delivery receipts back (`muxReceiptMemory`). */
+  readonly muxReceiptMemory: number;
+  /** Mux mode: how long one is remembered (`muxReceiptLifetime`). */
+  readonly muxReceiptLifetimeMs: number;
 }
 
 export interface ApiConfig {
@@ -213,6 +225,8 @@ export interface Config {
   readonly internalHost: string;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
+  /** How often the file is checked for a change to reload (`configReloadPeriod`); 0 = only on SIGHUP. */
+  readonly configReloadPeriodMs: number;
   /** Processes serving the listening points (1: one process; more: a primary and that many workers). */
   readonly workers: number;
   /**

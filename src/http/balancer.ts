@@ -13,13 +13,17 @@ import { StartupError } from '../errors.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { HttpStats } from './http-stats.js';
 import { HttpNodeChooser, type BackendKind, type NodeChoice } from './node-chooser.js';
-import { addForwardedHeaders, hasHopByHop, isIdempotent, stripHopByHop } from './headers.js';
+import { addForwardedHeaders, hasHopByHop, stripHopByHop } from './headers.js';
 import { incomingResponseHead, outgoingRequestHead, type OutgoingRequestHead } from './raw-headers.js';
 import { clientTlsOptions, serverTlsOptions } from '../config/tls-options.js';
-import { parseHostPort, redirectLocation, serviceUnavailableBody } from './replies.js';
-import { BackendPool, FastConnection, type FastPathContext } from './fast-path.js';
+import { BAD_GATEWAY, parseHostPort, rawReply, redirectLocation, serviceUnavailable, type OwnReply } from './replies.js';
+import { BackendPool } from './backend-pool.js';
+import { FastConnection, type FastPathContext } from './fast-connection.js';
+import { MAX_RETRIES, nodeAfterFailure, type FailureRules } from './backend-failure.js';
 import { RequestCheck } from './request-check.js';
 import { createNodeHealthMonitor, type NodeHealthMonitor } from '../algorithms/health.js';
+import type { Config } from '../config/types.js';
+import { sameSettings } from '../reload/changes.js';
 import { guardedInterval } from '../timers.js';
 
 /** What the balancer remembers about a request while it is proxied. */
@@ -32,6 +36,11 @@ interface BalancedRequest extends IncomingMessage {
   sbNodeRequest?: http.ClientRequest;
 }
 
+/** A client socket the fast path handed over after finding no node for its first request. */
+interface HandedOverSocket extends Socket {
+  sbNoNodeForFirstRequest?: boolean;
+}
+
 /** Bytes of a client socket already added to the statistics. */
 interface CountedSocket extends Socket {
   /** Set once the socket is counted (a fast-path connection handed to the node:http server is not counted twice). */
@@ -42,13 +51,16 @@ interface CountedSocket extends Socket {
 
 type ProxyError = Error & { code?: string };
 
+/** unavailableHost did not answer either. */
+const UNAVAILABLE_HOST_FAILED: OwnReply = { status: 502, reason: 'Bad Gateway', body: 'No application server is available.\n', headers: {} };
+
 const STATS_FLUSH_MS = 1000;
-/** Further nodes tried after a refused connection (so two dead nodes of three still lose no request). */
-const MAX_RETRIES = 2;
+/** While draining: how often idle node:http connections are closed and the open ones counted. */
+const DRAIN_CHECK_MS = 50;
 
 export class HttpBalancer implements Service {
   readonly name = 'http forwarder';
-  private readonly ctx: ServiceContext;
+  private ctx: ServiceContext;
   private readonly stats: HttpStats;
   private readonly proxy: ProxyServer;
   private readonly plainAgent: http.Agent;
@@ -62,14 +74,17 @@ export class HttpBalancer implements Service {
   private readonly sockets = new Set<CountedSocket>();
   private flushTimer: NodeJS.Timeout | undefined;
   private health: NodeHealthMonitor | undefined;
-  private readonly unavailable: { host: string; port: number } | undefined;
+  private unavailable: { host: string; port: number } | undefined;
   /** Cached proxy targets, one per node, protocol and port. */
   private readonly targets = new WeakMap<ServerNode, Map<number, URL>>();
+  /** The retry rules of both paths. */
+  private readonly failures: FailureRules;
 
   constructor(ctx: ServiceContext, stats: HttpStats) {
     this.ctx = ctx;
     this.stats = stats;
     const cfg = ctx.config.http;
+    this.failures = { stats, maxRetries: MAX_RETRIES, refusedForMs: Math.min(ctx.config.registry.nodeTimeoutMs, 5000) };
     // LIFO scheduling keeps few hot sockets per node; no cap on sockets so a burst never queues here.
     this.plainAgent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
     this.tlsAgent = new https.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo', ...clientTlsOptions(ctx.config.tls) });
@@ -82,7 +97,18 @@ export class HttpBalancer implements Service {
       ctx.log.debug({ err }, 'HTTP proxy error');
       destroyQuietly(res);
     });
-    this.unavailable = cfg.unavailableHost !== undefined && cfg.unavailableHost !== '' ? parseHostPort(cfg.unavailableHost, 80) : undefined;
+    this.unavailable = unavailableTarget(cfg.unavailableHost);
+  }
+
+  /**
+   * Hot reload: unavailableHost, Retry-After and the node-health limits of requestCheckPattern follow `next`
+   * from the next request on; listeners, TLS and the fast path need a restart (kept by the reloader).
+   */
+  reload(next: Config): void {
+    const previous = this.ctx.config;
+    this.ctx = { ...this.ctx, config: next };
+    this.unavailable = unavailableTarget(next.http.unavailableHost);
+    if (this.health && !sameSettings(previous.health, next.health)) this.health.reconfigure(next.health, next.health.quarantineMs);
   }
 
   async start(): Promise<void> {
@@ -101,9 +127,10 @@ export class HttpBalancer implements Service {
           chooser: () => this.chooser,
           stats: this.stats,
           log,
-          maxRetries: MAX_RETRIES,
-          refusedForMs: Math.min(config.registry.nodeTimeoutMs, 5000),
-          handOff: (socket, unread) => {
+          failures: this.failures,
+          noNodeReply: this.unavailable === undefined ? serviceUnavailable(config.sip.retryAfterSeconds) : undefined,
+          handOff: (socket: HandedOverSocket, unread, noNode) => {
+            if (noNode) socket.sbNoNodeForFirstRequest = true;
             socket.pause();
             if (unread.length > 0) socket.unshift(unread);
             server.emit('connection', socket);
@@ -139,6 +166,26 @@ export class HttpBalancer implements Service {
     this.health = createNodeHealthMonitor(this.ctx);
     this.health.start();
     return new RequestCheck(pattern, this.health, this.stats, this.ctx.log);
+  }
+
+  /**
+   * Stops accepting; resolves when every client connection has ended. node:http connections close as soon as they
+   * are idle; a fast-path connection stays until its client closes it or it idles out (bounded by shutdownTimeout).
+   */
+  drain(): Promise<void> {
+    for (const s of [this.fastServer, this.httpServer, this.httpsServer]) if (s?.listening) s.close();
+    return new Promise<void>((resolve) => {
+      const check = (): void => {
+        this.httpServer?.closeIdleConnections();
+        this.httpsServer?.closeIdleConnections();
+        if (this.sockets.size > 0) return;
+        clearInterval(timer);
+        resolve();
+      };
+      const timer = setInterval(check, DRAIN_CHECK_MS);
+      timer.unref();
+      check();
+    });
   }
 
   async stop(): Promise<void> {
@@ -224,7 +271,7 @@ export class HttpBalancer implements Service {
     const kind = this.backendKind(encrypted);
     req.sbKind = kind;
     const head = outgoingRequestHead(req.rawHeaders, req.socket.remoteAddress, encrypted);
-    const choice = this.chooser!.choose(req, kind, undefined, head.cookie ?? null);
+    const choice = this.firstChoice(req, kind, head.cookie ?? null);
     if (choice === undefined) {
       this.noNode(req, res);
       return;
@@ -236,6 +283,16 @@ export class HttpBalancer implements Service {
       if (!res.writableFinished) req.sbNodeRequest?.destroy();
     });
     this.forward(req, res, choice);
+  }
+
+  /** The node for a request, unless the fast path, which handed the connection over, found none already. */
+  private firstChoice(req: BalancedRequest, kind: BackendKind, cookie: string | null): NodeChoice | undefined {
+    const socket = req.socket as HandedOverSocket;
+    if (socket.sbNoNodeForFirstRequest === true) {
+      socket.sbNoNodeForFirstRequest = false;
+      return undefined;
+    }
+    return this.chooser!.choose(req, kind, undefined, cookie);
   }
 
   /**
@@ -262,7 +319,7 @@ export class HttpBalancer implements Service {
     req.sbNodeRequest = nodeReq;
     nodeReq.on('response', (nodeRes: IncomingMessage) => this.onNodeResponse(req, res, nodeRes));
     nodeReq.on('error', (err: ProxyError) => {
-      if (req.sbNodeRequest === nodeReq) this.onForwardError(err, req, res);
+      if (req.sbNodeRequest === nodeReq) this.onForwardError(err, req, res, nodeReq.reusedSocket);
     });
     if (head.hasBody) {
       req.pipe(nodeReq);
@@ -287,32 +344,25 @@ export class HttpBalancer implements Service {
     nodeRes.on('error', () => res.destroy());
   }
 
-  private onForwardError(err: ProxyError, req: BalancedRequest, res: ServerResponse): void {
-    const node = req.sbNode;
-    const code = err.code;
+  private onForwardError(err: ProxyError, req: BalancedRequest, res: ServerResponse, reusedConnection: boolean): void {
+    const node = req.sbNode!;
     if (res.headersSent || res.writableEnded || res.destroyed) {
       res.destroy();
       return;
     }
-    this.stats.backendErrors++;
-    if (code === 'ECONNREFUSED' && node !== undefined) this.chooser?.markRefused(node, Math.min(this.ctx.config.registry.nodeTimeoutMs, 5000));
-    // A refused or dropped connection before any response: the next node for requests that may be repeated.
-    const attempts = req.sbAttempts ?? 0;
-    if (attempts < MAX_RETRIES && (code === 'ECONNREFUSED' || code === 'ECONNRESET') && isIdempotent(req.method) && req.sbHead?.hasBody === false) {
-      req.sbAttempts = attempts + 1;
-      const kind = req.sbKind ?? 'http';
-      const cookie = req.sbHead.cookie ?? null;
-      let next = this.chooser!.choose(req, kind, node, cookie);
-      // A stale keep-alive connection to the only node: the same node is worth one more try.
-      if (next === undefined && code === 'ECONNRESET' && node !== undefined) next = this.chooser!.choose(req, kind, undefined, cookie);
-      if (next !== undefined) {
-        this.ctx.log.debug({ err: err.message, node: node?.id, next: next.node.id }, 'HTTP backend failed, trying another node');
-        this.forward(req, res, next);
-        return;
-      }
+    const kind = req.sbKind ?? 'http';
+    const cookie = req.sbHead?.cookie ?? null;
+    const retries = req.sbAttempts ?? 0;
+    const failed = { node, code: err.code, reusedConnection, method: req.method, hasBody: req.sbHead?.hasBody !== false, retries };
+    const next = nodeAfterFailure(failed, this.failures, this.chooser, (exclude) => this.chooser!.choose(req, kind, exclude, cookie));
+    if (next !== undefined) {
+      req.sbAttempts = retries + 1;
+      this.ctx.log.debug({ err: err.message, node: node.id, next: next.node.id }, 'HTTP backend failed, trying another node');
+      this.forward(req, res, next);
+      return;
     }
-    this.ctx.log.warn({ err: err.message, code, node: node?.toString() }, 'HTTP request to node failed');
-    this.reply(res, 502, 'Bad Gateway', 'The application server did not answer.\n');
+    this.ctx.log.warn({ err: err.message, code: err.code, node: node.toString() }, 'HTTP request to node failed');
+    this.reply(res, BAD_GATEWAY);
   }
 
   /** Responses that came through http-proxy-3 (unavailableHost, WebSocket handshakes a node refused). */
@@ -330,25 +380,25 @@ export class HttpBalancer implements Service {
       addForwardedHeaders(req.headers, req.socket.remoteAddress, req.sbEncrypted === true);
       this.proxy.web(req, res, { target: `http://${this.unavailable.host}:${this.unavailable.port}`, agent: this.plainAgent }, (err) => {
         this.ctx.log.warn({ err: (err as Error).message }, `unavailableHost ${this.ctx.config.http.unavailableHost} did not answer`);
-        if (!res.headersSent) this.reply(res, 502, 'Bad Gateway', 'No application server is available.\n');
+        if (!res.headersSent) this.reply(res, UNAVAILABLE_HOST_FAILED);
         else res.destroy();
       });
       return;
     }
-    this.reply(res, 503, 'Service Unavailable', serviceUnavailableBody(), { 'retry-after': String(this.ctx.config.sip.retryAfterSeconds) });
+    this.reply(res, serviceUnavailable(this.ctx.config.sip.retryAfterSeconds));
   }
 
   private redirectToHttps(req: IncomingMessage, res: ServerResponse, httpsPort: number): void {
     // 301 for GET/HEAD (cacheable, as browsers expect); 308 keeps the method and body of other requests.
     const status = req.method === 'GET' || req.method === 'HEAD' ? 301 : 308;
     const location = redirectLocation(req.headers.host, this.ctx.config.http.host, httpsPort, req.url ?? '/');
-    this.reply(res, status, status === 301 ? 'Moved Permanently' : 'Permanent Redirect', `Moved to ${location}\n`, { location });
+    this.reply(res, { status, reason: status === 301 ? 'Moved Permanently' : 'Permanent Redirect', body: `Moved to ${location}\n`, headers: { location } });
   }
 
-  private reply(res: ServerResponse, status: number, reason: string, body: string, extra: Record<string, string> = {}): void {
-    this.stats.responsesByStatus.inc(status);
-    res.writeHead(status, reason, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...extra });
-    res.end(res.req.method === 'HEAD' ? undefined : body);
+  private reply(res: ServerResponse, reply: OwnReply): void {
+    this.stats.responsesByStatus.inc(reply.status);
+    res.writeHead(reply.status, reply.reason, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(reply.body), ...reply.headers });
+    res.end(res.req.method === 'HEAD' ? undefined : reply.body);
   }
 
   private onUpgrade(req: BalancedRequest, socket: Duplex, head: Buffer, encrypted: boolean): void {
@@ -371,12 +421,9 @@ export class HttpBalancer implements Service {
     if (choice === undefined) {
       stats.noNode++;
       if (this.unavailable === undefined) {
-        const body = serviceUnavailableBody();
-        stats.responsesByStatus.inc(503);
-        socket.end(
-          `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${this.ctx.config.sip.retryAfterSeconds}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-            `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-        );
+        const reply = serviceUnavailable(this.ctx.config.sip.retryAfterSeconds);
+        stats.responsesByStatus.inc(reply.status);
+        socket.end(rawReply(reply, { close: true }));
         return;
       }
       target = `http://${this.unavailable.host}:${this.unavailable.port}`;
@@ -392,7 +439,7 @@ export class HttpBalancer implements Service {
     this.proxy.ws(req, socket, head, { target, agent: false, ...tlsOptions }, (err: Error) => {
       stats.backendErrors++;
       this.ctx.log.warn({ err: (err as Error).message, node: choice?.node.toString() }, 'WebSocket upgrade to node failed');
-      if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      if (socket.writable) socket.end(rawReply(BAD_GATEWAY, { close: true }));
       else socket.destroy();
     });
   }
@@ -443,4 +490,9 @@ function listen(server: net.Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/** unavailableHost as host and port (80 when none), or undefined when not set. */
+function unavailableTarget(value: string | undefined): { host: string; port: number } | undefined {
+  return value !== undefined && value !== '' ? parseHostPort(value, 80) : undefined;
 }

@@ -36,14 +36,14 @@ export function compareVersions(a: string, b: string): number {
 
 export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   protected readonly nodes = new Map<string, ServerNode>();
-  private readonly opts: RegistryOptions;
+  private opts: RegistryOptions;
   private readonly log: Logger;
   private readonly now: () => number;
   private sweepTimer: NodeJS.Timeout | undefined;
   private liveCache: readonly ServerNode[] | undefined;
   private latest = '0';
-  private readonly extraHosts: ReadonlySet<string>;
-  private readonly extraIps: ReadonlySet<string>;
+  private extraHosts: ReadonlySet<string>;
+  private extraIps: ReadonlySet<string>;
 
   constructor(opts: RegistryOptions, log: Logger) {
     super();
@@ -58,22 +58,52 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     this.log.info(`nodeTimeout=${this.opts.nodeTimeoutMs}`);
     this.log.info(`heartbeatInterval=${this.opts.heartbeatIntervalMs}`);
     this.log.info('Node registry starting...');
-    if (this.opts.performanceTestingMode) {
-      for (const extra of this.opts.extraServerNodes ?? []) {
-        this.register({
-          ip: extra.host,
-          hostname: `ExtraServerNode-${extra.host}:${extra.port}`,
-          ports: { udp: extra.port, tcp: extra.port },
-          version: '0',
-          permanent: true,
-        });
-      }
+    this.registerExtraNodes();
+    this.startSweep();
+    this.log.info('Node expiration task created');
+    this.log.info('Node registry started');
+  }
+
+  /**
+   * Applies new timers and extraServerNodes (hot reload): the expiry sweep follows the new heartbeatInterval,
+   * and with performanceTestingMode the extra nodes no longer listed leave while new ones join.
+   */
+  reconfigure(next: Pick<RegistryOptions, 'nodeTimeoutMs' | 'heartbeatIntervalMs' | 'extraServerNodes'>): void {
+    const previous = this.opts;
+    this.opts = { ...previous, ...next };
+    this.extraHosts = new Set((next.extraServerNodes ?? []).map((e) => `${e.host}:${e.port}`));
+    this.extraIps = new Set((next.extraServerNodes ?? []).map((e) => e.host));
+    if (this.sweepTimer !== undefined && previous.heartbeatIntervalMs !== next.heartbeatIntervalMs) {
+      clearInterval(this.sweepTimer);
+      this.startSweep();
     }
+    if (this.opts.performanceTestingMode) {
+      for (const node of this.all()) {
+        if (node.permanent && !this.extraHosts.has(`${node.ip}:${node.ports.udp}`)) this.remove(node, 'removed from extraServerNodes');
+      }
+      this.registerExtraNodes();
+    }
+  }
+
+  /** With performanceTestingMode, extraServerNodes are nodes that never expire. */
+  private registerExtraNodes(): void {
+    if (!this.opts.performanceTestingMode) return;
+    for (const extra of this.opts.extraServerNodes ?? []) {
+      if (this.findByAddress(extra.host, extra.port)?.permanent) continue;
+      this.register({
+        ip: extra.host,
+        hostname: `ExtraServerNode-${extra.host}:${extra.port}`,
+        ports: { udp: extra.port, tcp: extra.port },
+        version: '0',
+        permanent: true,
+      });
+    }
+  }
+
+  private startSweep(): void {
     // A timer catches at its boundary: a listener that throws (an algorithm rebuilding) must not reach the
     // process-wide handler, nor log a stack trace every sweep.
     this.sweepTimer = guardedInterval('Node expiry sweep', this.opts.heartbeatIntervalMs, () => this.sweep(), this.log);
-    this.log.info('Node expiration task created');
-    this.log.info('Node registry started');
   }
 
   stop(): void {

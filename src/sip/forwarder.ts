@@ -412,14 +412,14 @@ export interface WorkerRelayHook {
 }
 
 export class SipForwarder {
-  private readonly config: Config;
+  private config: Config;
   private readonly registry: NodeRegistry;
   private readonly algorithm: BalancerAlgorithm;
   private readonly stats: SipStats;
   private readonly log: Logger;
   private readonly points = bySideTransport<ListeningPoint>();
   private readonly singleEntry: boolean;
-  private readonly health: NodeHealthMonitor | undefined;
+  private health: NodeHealthMonitor | undefined;
   private readonly recentInvites = new RecentInvites();
   private readonly nodeSources: { allows(address: string): boolean } | undefined;
   private readonly relay: WorkerRelayHook | undefined;
@@ -440,6 +440,15 @@ export class SipForwarder {
     for (const p of points) this.points[p.side][p.transport] = p;
     this.singleEntry = deps.config.sip.singleEntryMode || !points.some((p) => p.side === 'internal');
     this.local = new LocalAddresses(deps.config, points);
+  }
+
+  /**
+   * Hot reload: what is read per message (blockedValues, Retry-After and 5xx answers, transports, 100 Trying)
+   * follows `next` from the next message on; `health` is the monitor with its new limits.
+   */
+  reload(next: Config, health: NodeHealthMonitor | undefined): void {
+    this.config = next;
+    this.health = health?.enabled ? health : undefined;
   }
 
   /** Every framed message from every listening point comes here. */

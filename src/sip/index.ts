@@ -16,6 +16,9 @@ import { NodeSources } from '../registry/node-sources.js';
 import type { SipMessage } from './message.js';
 import type { Flow } from './transport/transport.js';
 import { StreamLimits } from './transport/stream-limits.js';
+import { sameSettings } from '../reload/changes.js';
+import { NodeReachability } from './transport/node-reachability.js';
+import { FloodLimiter } from './flood-limiter.js';
 import { SipStats } from './sip-stats.js';
 
 /** Transports this build can listen on; TLS, WS and WSS plug in here as listening point classes. */
@@ -28,14 +31,34 @@ const FACTORIES: Partial<Record<SipTransport, (opts: TransportOptions) => Listen
 };
 
 export function createSipService(ctx: ServiceContext): Service {
-  const { config, log } = ctx;
+  const { log } = ctx;
+  let config = ctx.config;
   const sip = config.sip;
   const stats = new SipStats();
   ctx.stats.addProtocol(stats);
   const points: ListeningPoint[] = [];
   let forwarder: SipForwarder | undefined;
   let health: NodeHealthMonitor | undefined;
-  const onMessage = (msg: SipMessage, flow: Flow): void => forwarder!.onMessage(msg, flow);
+  let reachability: NodeReachability | undefined;
+  const allowed = config.registry.nodeAllowedSources;
+  const nodeSources = allowed.length > 0 ? NodeSources.of(allowed) : undefined;
+  // Flood limits per client source: nodes and the node allow-list are exempt; the node side is never limited.
+  const flood = sip.floodRequestsPerSecond > 0
+    ? new FloodLimiter({
+        requestsPerSecond: sip.floodRequestsPerSecond,
+        banTimeMs: sip.floodBanTimeMs,
+        maxSources: sip.floodMaxSources,
+        exempt: (address) => ctx.registry.hasNodeAddress(address) || nodeSources?.allows(address) === true,
+      })
+    : undefined;
+  stats.flood = flood;
+  const onMessage = (msg: SipMessage, flow: Flow): void => {
+    if (flood !== undefined && msg.isRequest && flow.local.side === 'external' && !flood.allows(flow.remoteAddress)) {
+      stats.dropped.inc('flood');
+      return;
+    }
+    forwarder!.onMessage(msg, flow);
+  };
   const streamLimits = new StreamLimits(sip.maxConnections, sip.messageTimeoutMs, stats, log);
 
   /** Builds one side's points on its IPv4 host, or (ipv6Host given) on ipv6Host with the IPv6 ports. */
@@ -61,6 +84,7 @@ export function createSipService(ctx: ServiceContext): Service {
           onMessage,
           tls: config.tls,
           streamLimits,
+          onPeerUnreachable: (h, p, t, why) => reachability?.peerUnreachable(h, p, t, why),
         }),
       );
     }
@@ -88,8 +112,6 @@ export function createSipService(ctx: ServiceContext): Service {
         throw new StartupError((err as Error).message);
       }
       health.start();
-      const allowed = config.registry.nodeAllowedSources;
-      const nodeSources = allowed.length > 0 ? NodeSources.of(allowed) : undefined;
       forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: stats, log, health, nodeSources, relay: ctx.sipRelay }, points);
       for (const p of points) {
         try {
@@ -100,6 +122,18 @@ export function createSipService(ctx: ServiceContext): Service {
         }
         log.debug(`SIP listening point ${p.transport} ${p.host}:${p.port} (${p.side}) open`);
       }
+      // Fast failover: the UDP points that send to nodes keep a connected socket per node.
+      const nodeSide = points.some((p) => p.side === 'internal') ? 'internal' : 'external';
+      const monitor = health;
+      reachability = new NodeReachability({
+        registry: ctx.registry,
+        udpPoints: points.filter((p) => p.side === nodeSide && p.transport === 'udp'),
+        markBad: (node, reason) => monitor.markBadNow(node, reason),
+        stats,
+      });
+      reachability.start();
+      flood?.start();
+      if (flood) log.info(`SIP flood limit: ${sip.floodRequestsPerSecond} requests/s per client source, banned for ${sip.floodBanTimeMs} ms over it`);
       ctx.sipRelay?.attach(onMessage, points);
       // The manual's start-up line, once per pair of ports (UDP and TCP usually share them).
       const groups = new Map<string, { external: string; internal: string; transports: SipTransport[] }>();
@@ -120,8 +154,17 @@ export function createSipService(ctx: ServiceContext): Service {
       }
       if (sip.singleEntryMode || !points.some((p) => p.side === 'internal')) log.info('SIP single entry point mode: nodes are told apart by their source address');
     },
+    reload(next) {
+      // Listening points, their limits and the balancer's addresses need a restart (kept by the reloader).
+      if (health && !sameSettings(config.health, next.health)) health.reconfigure(next.health, next.health.quarantineMs);
+      config = next;
+      forwarder?.reload(next, health);
+    },
     async stop() {
       // The composition root has logged "Stopping the sip forwarder" (the manual's line) already.
+      reachability?.stop();
+      reachability = undefined;
+      flood?.stop();
       health?.stop();
       streamLimits.stop();
       health = undefined;

@@ -6,6 +6,10 @@ import type { SipDropReason } from '../errors.js';
 import { CounterMap, promCounter, promCounterMap, promGaugeMap } from '../stats/counters.js';
 import { MethodCounter, StatusCounter, SIP_METHODS, SIP_STATUS_CODES } from '../stats/closed-counters.js';
 import type { ProtocolStats } from '../stats/stats.js';
+import type { FloodLimiter } from './flood-limiter.js';
+
+/** Sources shown in /lbstat's SipFloodSources. */
+const FLOOD_SOURCES_SHOWN = 10;
 
 export class SipStats implements ProtocolStats {
   readonly protocol = 'sip';
@@ -34,9 +38,13 @@ export class SipStats implements ProtocolStats {
   heartbeats = 0;
   /** Sends to a node that failed. */
   sendFailures = 0;
+  /** Nodes marked bad because the network said they are gone (ICMP port unreachable, TCP refused or reset). */
+  nodesUnreachable = 0;
   /** Stream connections closed for an error or an oversized message. */
   connectionErrors = 0;
   tlsHandshakeFailures = 0;
+  /** The flood limiter, when floodRequestsPerSecond is set: its bans and worst sources. */
+  flood: FloodLimiter | undefined;
 
   activeConnectionCount(): number {
     return this.activeConnections.total();
@@ -60,8 +68,15 @@ export class SipStats implements ProtocolStats {
       SipHeartbeatsOnExternalPort: this.heartbeatOnExternalPort,
       SipNodeSourceRefused: this.nodeSourceRefused,
       SipSendFailures: this.sendFailures,
+      SipNodesMarkedUnreachable: this.nodesUnreachable,
       SipConnectionErrors: this.connectionErrors,
       SipTlsHandshakeFailures: this.tlsHandshakeFailures,
+      ...(this.flood && {
+        SipFloodBans: this.flood.bans,
+        SipFloodTrackedSources: this.flood.size,
+        // By address, worst first: an object, so that the workers' documents merge source by source.
+        SipFloodSources: Object.fromEntries(this.flood.worst(FLOOD_SOURCES_SHOWN).map(({ address, ...rest }) => [address, rest])),
+      }),
     };
   }
 
@@ -78,7 +93,9 @@ export class SipStats implements ProtocolStats {
     promCounter(registry, 'sipbalancer_sip_heartbeats_external_total', 'SIP heartbeats ignored on external ports', () => this.heartbeatOnExternalPort);
     promCounter(registry, 'sipbalancer_sip_node_source_refused_total', 'SIP node-side messages refused: not from an allowed node source', () => this.nodeSourceRefused);
     promCounter(registry, 'sipbalancer_sip_send_failures_total', 'Failed sends of SIP messages', () => this.sendFailures);
+    promCounter(registry, 'sipbalancer_sip_nodes_unreachable_total', 'Nodes marked bad because the network reported them gone', () => this.nodesUnreachable);
     promCounter(registry, 'sipbalancer_sip_connection_errors_total', 'SIP stream connections closed on error', () => this.connectionErrors);
+    promCounter(registry, 'sipbalancer_sip_flood_bans_total', 'Client sources banned for exceeding floodRequestsPerSecond', () => this.flood?.bans ?? 0);
     promCounter(registry, 'sipbalancer_sip_tls_handshake_failures_total', 'Failed TLS handshakes on SIP ports', () => this.tlsHandshakeFailures);
   }
 }

@@ -1,9 +1,10 @@
-// The SMPP broker: listens for ESMEs (TCP on smppPort, TLS on smppSslPort), gives each one a session with
-// its own upstream SMSC connection, and drives every session's timers from one sweep timer.
+// The SMPP broker: listens for ESMEs (TCP on smppPort, TLS on smppSslPort) and hands each one to regular mode
+// (a session with its own upstream SMSC connection) or to mux mode (the user space of its system_id, sharing
+// one bind per SMSC); drives every timer from one sweep timer; follows the server list at run time.
 
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Config } from '../config/types.js';
+import type { Config, HostPort } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { SmppStats } from './smpp-stats.js';
@@ -11,6 +12,7 @@ import { StartupError } from '../errors.js';
 import { clientTlsOptions, serverTlsOptions } from '../config/tls-options.js';
 import { SmscList } from './server-list.js';
 import { SmppSession, type SessionContext } from './session.js';
+import { MuxLobby } from './mux/lobby.js';
 import { guardedInterval } from '../timers.js';
 
 export class SmppBroker {
@@ -18,6 +20,8 @@ export class SmppBroker {
   private readonly servers: net.Server[] = [];
   private readonly list: SmscList;
   private readonly sessionCtx: SessionContext;
+  /** Mux mode's ESMEs and user spaces; undefined in regular mode. */
+  private readonly mux: MuxLobby | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -33,7 +37,8 @@ export class SmppBroker {
       stats,
       log,
       servers: this.list,
-      idleSupervision: false,
+      idleSupervision: smpp.muxMode,
+      countSessionBytes: !smpp.muxMode,
       connect: {
         tls: smpp.isRemoteServerSsl ? clientTlsOptions(config.tls) : undefined,
         localAddress: smpp.internalHost,
@@ -41,6 +46,29 @@ export class SmppBroker {
         maxPduSize: smpp.maxPduSize,
       },
       onClosed: (session) => this.sessions.delete(session),
+    };
+    this.mux = smpp.muxMode ? new MuxLobby(this.sessionCtx, this.list) : undefined;
+    this.list.onChange = () => {
+      const servers = this.list.servers().map((s) => `${s.host}:${s.port}`).join(', ');
+      this.log.info(`SMPP remote servers now: ${servers === '' ? '(none)' : servers}`);
+      this.mux?.serversChanged();
+    };
+  }
+
+  /**
+   * Replaces `remoteServers` (hot reload). Mux mode binds every user space to the new SMSCs and drains the
+   * removed ones; regular mode uses the new list for the next binds and leaves bound sessions where they are.
+   */
+  setRemoteServers(servers: readonly HostPort[]): void {
+    this.list.setRemoteServers(servers);
+  }
+
+  /** The SMPP sessions for /lbinfo: mux mode's user spaces, or regular mode's ESME/SMSC pairs. */
+  info(): Record<string, unknown> {
+    return {
+      mode: this.mux ? 'mux' : 'regular',
+      remoteServers: this.list.servers().map((s) => `${s.host}:${s.port}`),
+      ...(this.mux ? { userSpaces: this.mux.info() } : { sessions: [...this.sessions].map((s) => s.info()) }),
     };
   }
 
@@ -67,7 +95,7 @@ export class SmppBroker {
       this.log.info(`SMPP Load Balancer uses port : ${smpp.sslPort} for TLS clients.`);
     }
     const servers = this.list.servers().map((s) => `${s.host}:${s.port}`).join(', ');
-    this.log.info(`SMPP remote servers: ${servers === '' ? '(none yet)' : servers}`);
+    this.log.info(`SMPP remote servers: ${servers === '' ? '(none yet)' : servers}; ${this.mux ? 'mux mode (the ESMEs of a system_id share one bind per SMSC)' : 'regular mode (one SMSC bind per ESME)'}`);
     const sweepMs = Math.max(
       5,
       Math.min(1000, Math.floor(Math.min(smpp.timeoutResponseMs, smpp.timeoutConnectionMs, smpp.timeoutEnquireMs,
@@ -81,6 +109,7 @@ export class SmppBroker {
     this.sweepTimer = undefined;
     for (const session of [...this.sessions]) session.shutdown();
     this.sessions.clear();
+    this.mux?.shutdown();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.servers.length = 0;
     this.list.dispose();
@@ -88,6 +117,10 @@ export class SmppBroker {
   }
 
   private accept(socket: net.Socket): void {
+    if (this.mux) {
+      this.mux.accept(socket, Date.now());
+      return;
+    }
     const session = new SmppSession(socket, this.sessionCtx, Date.now());
     this.sessions.add(session);
   }
@@ -95,6 +128,7 @@ export class SmppBroker {
   private sweep(): void {
     const now = Date.now();
     for (const session of this.sessions) session.sweep(now);
+    this.mux?.sweep(now);
   }
 
   private listen(server: net.Server, host: string, port: number, key: string): Promise<void> {

@@ -100,10 +100,13 @@ export class PduConnection {
     target.socket.on('close', resume);
   }
 
-  /** Writes a PDU; false when the socket's buffer is full (the caller may pause its source). */
-  write(pdu: Buffer): boolean {
+  /**
+   * Writes a PDU; false when the socket's buffer is full (the caller may pause its source). `counted` false
+   * leaves it out of the byte counters (mux mode does not count bind and unbind bytes, as the original).
+   */
+  write(pdu: Buffer, counted = true): boolean {
     if (this.closed) return true;
-    this.countBytes(pdu.length);
+    if (counted) this.countBytes(pdu.length);
     return this.socket.write(pdu);
   }
 

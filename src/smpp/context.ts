@@ -10,12 +10,14 @@ export interface SmppContext {
   readonly stats: SmppStats;
   readonly log: Logger;
   /** How upstream connections are opened (TLS, local address, time limits). */
-  readonly connect: Omit<SmscConnectOptions, 'countBytes' | 'onSocketOpen' | 'onSocketClose' | 'onConnected'>;
+  readonly connect: Omit<SmscConnectOptions, 'countBytes' | 'countBind' | 'onSocketOpen' | 'onSocketClose' | 'onConnected'>;
   /**
    * Mux mode's supervision: enquire_link only when the connection is idle, and 3× the check timeout of
    * silence after it before giving up. Regular mode: enquire_link every timeoutEnquire, 1× the check timeout.
    */
   readonly idleSupervision: boolean;
+  /** False in mux mode: bind, bind_resp, unbind and unbind_resp bytes stay out of the byte counters. */
+  readonly countSessionBytes: boolean;
 }
 
 /** Supervision step shared by both sides: what to do with one connection's liveness now. */

@@ -80,7 +80,7 @@ export class EsmeSide {
   constructor(
     socket: Socket,
     private readonly ctx: SmppContext,
-    private readonly owner: EsmeOwner,
+    private owner: EsmeOwner,
     now: number,
   ) {
     const { stats } = ctx;
@@ -113,6 +113,11 @@ export class EsmeSide {
   /** The ESME's bind, once it sent one. */
   get bind(): BindFields | undefined {
     return this.fields;
+  }
+
+  /** Hands the side to another owner (mux mode: from the lobby to the user space of its system_id, at bind). */
+  moveTo(owner: EsmeOwner): void {
+    this.owner = owner;
   }
 
   /** The one place the state changes. False (and nothing changes) for the same state or a transition the machine does not have. */
@@ -159,8 +164,7 @@ export class EsmeSide {
       case 'REBINDING':
         if (isResponse(id)) return undefined; // nothing to relay a response to
         if (this.current === 'REBINDING' && id === Cmd.unbind) {
-          this.conn.write(encodePdu(Cmd.unbind_resp, Status.ESME_ROK, seq));
-          this.close('ESME unbound while rebinding');
+          this.unbound(seq, 'ESME unbound while rebinding');
           return undefined;
         }
         if (id === Cmd.enquire_link) {
@@ -230,7 +234,7 @@ export class EsmeSide {
   accept(resp: Buffer, why: string): boolean {
     if (!this.updateState('BOUND', why)) return false;
     setSequenceNumber(resp, this.bindSeq);
-    this.conn.write(resp);
+    this.conn.write(resp, this.ctx.countSessionBytes);
     this.ctx.stats.responsesByCommand.incId(commandId(resp));
     this.lastEnquireAt = Date.now();
     return true;
@@ -239,7 +243,14 @@ export class EsmeSide {
   /** BINDING → CLOSED: answers the bind with `status`. */
   refuse(status: number, why: string): void {
     if (this.current !== 'BINDING') return;
-    this.conn.write(errorResponseFor(this.fields?.commandId ?? Cmd.bind_transceiver, status, this.bindSeq));
+    this.conn.write(errorResponseFor(this.fields?.commandId ?? Cmd.bind_transceiver, status, this.bindSeq), this.ctx.countSessionBytes);
+    this.close(why);
+  }
+
+  /** The ESME's unbind (sequence number `seq`) answered by the broker itself; then → CLOSED. */
+  unbound(seq: number, why: string): void {
+    this.conn.flushRun();
+    this.conn.write(encodePdu(Cmd.unbind_resp, Status.ESME_ROK, seq), this.ctx.countSessionBytes);
     this.close(why);
   }
 
@@ -257,7 +268,7 @@ export class EsmeSide {
   /** → UNBINDING: sends unbind; closes on unbind_resp, or after timeoutResponse. */
   unbind(why: string): void {
     if (!this.updateState('UNBINDING', why)) return;
-    this.conn.write(encodePdu(Cmd.unbind, 0, this.toEsme.nextSequence()));
+    this.conn.write(encodePdu(Cmd.unbind, 0, this.toEsme.nextSequence()), this.ctx.countSessionBytes);
     setTimeout(() => this.close(why), this.ctx.config.timeoutResponseMs).unref();
   }
 

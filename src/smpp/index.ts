@@ -12,5 +12,8 @@ export function createSmppService(ctx: ServiceContext): Service {
     name: 'SMPP balancer',
     start: () => broker.start(),
     stop: () => broker.stop(),
+    // remoteServers can change live; the other SMPP keys need a restart (the reload orchestrator says so).
+    reload: (next) => broker.setRemoteServers(next.smpp.remoteServers),
+    info: () => ({ 'SMPP sessions': broker.info() }),
   };
 }

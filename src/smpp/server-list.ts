@@ -8,14 +8,17 @@ import type { NodeRegistry } from '../registry/node-registry.js';
 export class SmscList {
   private list: readonly HostPort[] = [];
   private index = 0;
-  private readonly onChange = (): void => this.rebuild();
+  private readonly onRegistryChange = (): void => this.rebuild();
+
+  /** Called after the list changed (a node advertising an smppPort came or went, or remoteServers was reloaded). */
+  onChange: (() => void) | undefined;
 
   constructor(
-    private readonly remoteServers: readonly HostPort[],
+    private remoteServers: readonly HostPort[],
     private readonly registry?: NodeRegistry,
   ) {
     this.rebuild();
-    registry?.on('changed', this.onChange);
+    registry?.on('changed', this.onRegistryChange);
   }
 
   get size(): number {
@@ -46,12 +49,18 @@ export class SmscList {
     return [...ordered.filter((s) => !lost.includes(s)), ...lost];
   }
 
+  /** Replaces `remoteServers` (hot reload); nodes that advertise an smppPort stay. */
+  setRemoteServers(servers: readonly HostPort[]): void {
+    this.remoteServers = servers;
+    this.rebuild();
+  }
+
   servers(): readonly HostPort[] {
     return this.list;
   }
 
   dispose(): void {
-    this.registry?.off('changed', this.onChange);
+    this.registry?.off('changed', this.onRegistryChange);
   }
 
   private rebuild(): void {
@@ -67,6 +76,8 @@ export class SmscList {
     for (const node of this.registry?.all() ?? []) {
       if (node.smppPort !== undefined && node.state === 'active') add(node.ip, node.smppPort);
     }
+    const old = this.list;
     this.list = list;
+    if (old.length !== list.length || old.some((s, i) => s.host !== list[i]!.host || s.port !== list[i]!.port)) this.onChange?.();
   }
 }

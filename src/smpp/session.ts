@@ -201,6 +201,17 @@ export class SmppSession implements EsmeOwner, SmscOwner {
 
   // ───────────── timers and shutdown ─────────────
 
+  /** For /lbinfo. */
+  info(): Record<string, unknown> {
+    const esme = this.esme;
+    return {
+      id: this.id,
+      systemId: esme.bind?.systemId ?? null,
+      esme: { remote: esme.conn.remote, state: esme.state },
+      smsc: { server: this.smsc.server ? this.smsc.name : null, state: this.smsc.state, inflight: this.smsc.toSmsc.size },
+    };
+  }
+
   sweep(now: number): void {
     this.esme.sweep(now);
     this.smsc.sweep(now);

@@ -19,6 +19,8 @@ export interface SmscConnectOptions {
   readonly timeoutMs: number;
   readonly maxPduSize: number;
   readonly countBytes: (n: number) => void;
+  /** False: the bind's bytes are not counted (mux mode). */
+  readonly countBind?: boolean;
   readonly onSocketOpen: () => void;
   readonly onSocketClose: () => void;
   /** The TCP (or TLS) connection is up and the bind is about to go out. */
@@ -84,7 +86,7 @@ export function connectAndBind(target: HostPort, bind: BindFields, seq: number, 
         return undefined;
       };
       opts.onConnected?.();
-      c.write(encodeBind(bind, seq));
+      c.write(encodeBind(bind, seq), opts.countBind ?? true);
     });
   });
 }

@@ -96,6 +96,7 @@ export class SmscSide {
     const outcome = await connectAndBind(server, fields, this.toSmsc.nextSequence(), {
       ...this.ctx.connect,
       countBytes: (n) => (stats.bytesToServer += n),
+      countBind: this.ctx.countSessionBytes,
       onSocketOpen: () => stats.activeConnections++,
       onSocketClose: () => stats.activeConnections--,
       onConnected: () => {
@@ -175,11 +176,24 @@ export class SmscSide {
     return this.conn!;
   }
 
+  /**
+   * The SMSC's unbind (sequence number `seq`) answered by the broker itself (mux mode): the connection closes
+   * once the unbind_resp is out, and the side goes BOUND → REBINDING as for a lost connection.
+   */
+  unboundBySmsc(seq: number): void {
+    const conn = this.conn;
+    if (conn === undefined) return;
+    conn.flushRun();
+    conn.write(encodePdu(Cmd.unbind_resp, Status.ESME_ROK, seq), this.ctx.countSessionBytes);
+    this.lose(conn, 'SMSC unbound', true);
+  }
+
   /** BOUND → REBINDING: the connection is gone; what was in flight goes back to the owner, unanswered. */
-  private lose(conn: PduConnection, why: string): void {
+  private lose(conn: PduConnection, why: string, graceful = false): void {
     if (this.conn !== conn) return;
     this.conn = undefined;
-    conn.destroy();
+    if (graceful) conn.close();
+    else conn.destroy();
     if (this.current !== 'BOUND') {
       this.updateState('CLOSED', why);
       return;
@@ -206,7 +220,7 @@ export class SmscSide {
     if (!this.updateState('UNBINDING', why)) return;
     this.toSmsc.drain(() => undefined);
     const timeout = this.ctx.config.timeoutResponseMs;
-    conn.write(encodePdu(Cmd.unbind, 0, this.toSmsc.add(0, Cmd.unbind, Date.now() + timeout)));
+    conn.write(encodePdu(Cmd.unbind, 0, this.toSmsc.add(0, Cmd.unbind, Date.now() + timeout)), this.ctx.countSessionBytes);
     setTimeout(() => this.drop('no unbind_resp'), timeout).unref();
   }
 

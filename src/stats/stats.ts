@@ -69,6 +69,8 @@ export interface ProtocolStats {
 export class Stats {
   readonly heartbeat = new HeartbeatStats();
   readonly nodes = new NodeStats();
+  /** Configuration reloads (SIGHUP, a change of the file): applied, and refused for an invalid file. */
+  readonly reloads = { succeeded: 0, failed: 0 };
   readonly process = new ProcessSampler();
   /** Event-loop delay and GC pauses; started and stopped by the daemon (balancer.ts). */
   readonly runtime = new RuntimeSampler();
@@ -94,6 +96,18 @@ export class Stats {
     const nodes = this.nodes;
     promCounterMap(this.registry, 'sipbalancer_node_state_changes_total', 'Node state transitions (active, graceful, bad)', 'transition', nodes.stateChanges);
     promCounterMap(this.registry, 'sipbalancer_nodes_removed_total', 'Nodes removed, by cause', 'cause', nodes.removed);
+    const reloads = this.reloads;
+    new Counter({
+      name: 'sipbalancer_config_reloads_total',
+      help: 'Configuration reloads (SIGHUP or a change of the file), by result: succeeded or failed (invalid file, nothing changed)',
+      labelNames: ['result'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ result: 'succeeded' }, reloads.succeeded);
+        this.inc({ result: 'failed' }, reloads.failed);
+      },
+    });
     const { protocols } = this;
     const sources = (): LbstatSources => this.sources;
     new Gauge({
@@ -201,6 +215,8 @@ export class Stats {
         NodesRemoved: this.nodes.removed.toJSON(),
         NodeStateChanges: this.nodes.stateChanges.toJSON(),
         AlgorithmStatistics: this.sources.algorithmStatistics?.() ?? {},
+        ConfigReloads: this.reloads.succeeded,
+        ConfigReloadsFailed: this.reloads.failed,
         HeartbeatCommands: this.heartbeat.commands.toJSON(),
         HeartbeatUnknownSessions: this.heartbeat.unknownSession,
         HeartbeatInvalidRequests: this.heartbeat.invalid,

@@ -2,6 +2,7 @@
 // down, relayed registry changes up, statistics on request, and the start/stop handshake.
 
 import type { RegistryOp, RegistrySnapshot } from './registry-sync.js';
+import type { PinSpec } from '../algorithms/pins.js';
 import type { SipRelayMessage } from './sip-relay.js';
 
 /** What a worker reports of itself for /lbstat and /metrics. */
@@ -19,6 +20,10 @@ export interface WorkerFigures {
 export type ToWorker =
   | { readonly t: 'snapshot'; readonly snapshot: RegistrySnapshot }
   | { readonly t: 'figures?'; readonly id: number }
+  /** A configuration reload the primary applied: the properties in force (restart keys at their running value). */
+  | { readonly t: 'reload'; readonly properties: Readonly<Record<string, string>> }
+  /** What /lbloglevel and /lbnoderegex set in the primary: every worker follows. */
+  | { readonly t: 'admin'; readonly logLevel: string; readonly pins: readonly PinSpec[] }
   | { readonly t: 'stop' }
   | { readonly t: 'sip'; readonly relay: SipRelayMessage };
 
@@ -30,6 +35,9 @@ export type ToPrimary =
   | { readonly t: 'figures'; readonly id: number; readonly figures: WorkerFigures }
   /** A SIP message or send for the worker that holds its connection (src/workers/sip-relay.ts). */
   | { readonly t: 'sip'; readonly to: number; readonly relay: SipRelayMessage };
+
+/** The environment variable that carries the primary's configuration in force (its properties, JSON) to a worker. */
+export const WORKER_CONFIG_ENV = 'SIPBALANCER_WORKER_CONFIG';
 
 /** The environment variable that carries a worker's index (0..workers-1), stable across its restarts. */
 export const WORKER_INDEX_ENV = 'SIPBALANCER_WORKER_INDEX';

@@ -14,10 +14,11 @@ import { StartupError } from '../service.js';
 import { VERSION, announceNodeSide, countNodeEvents } from '../balancer.js';
 import { NodeSources, nodeSideExposure } from '../registry/node-sources.js';
 import { applyOp, recordOf, type RegistrySnapshot } from './registry-sync.js';
-import { WORKER_INDEX_ENV, isToPrimary, type ToPrimary, type ToWorker, type WorkerFigures } from './messages.js';
+import { WORKER_CONFIG_ENV, WORKER_INDEX_ENV, isToPrimary, type ToPrimary, type ToWorker, type WorkerFigures } from './messages.js';
 import { aggregateMetrics, sumDocuments } from './aggregate.js';
 import { promCounter } from '../stats/counters.js';
 import { PORT_SHARING_ENV, resolvePortSharing, type PortSharing } from './port-sharing.js';
+import { NodePins } from '../algorithms/pins.js';
 import { guardedInterval } from '../timers.js';
 
 /** How long the API waits for a worker's figures before answering without them. */
@@ -55,12 +56,16 @@ export class Primary {
   private relayLost = 0;
   /** Called when /lbstop asks the daemon to stop; the CLI stops it as on SIGTERM. */
   onStopRequested: ((reason: string) => void) | undefined;
+  private current: Config;
+  /** Regex pins (/lbnoderegex): set here, copied to every worker, which applies them. */
+  readonly pins: NodePins;
   private readonly figuresWaiters = new Map<number, (from: Worker, figures: WorkerFigures) => void>();
 
   constructor(
-    private readonly config: Config,
+    config: Config,
     private readonly log: Logger,
   ) {
+    this.current = config;
     this.registry = new NodeRegistry(
       {
         nodeTimeoutMs: config.registry.nodeTimeoutMs,
@@ -73,6 +78,7 @@ export class Primary {
     const sharing = resolvePortSharing(config.workersPortSharing);
     if (sharing.note) log.warn(sharing.note);
     this.portSharing = sharing.sharing;
+    this.pins = new NodePins(this.registry);
     this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, worker: undefined, ready: false, ack: 0, startedAt: 0, readyAt: 0, restarts: 0, quickDeaths: 0 }));
     countNodeEvents(this.registry, this.stats);
     promCounter(this.stats.registry, 'sipbalancer_sip_handover_lost_total', 'SIP messages handed to a worker that was not running', () => this.relayLost);
@@ -82,6 +88,33 @@ export class Primary {
       activeNodes: () => this.registry.live().filter((n) => n.state === 'active').length,
       activeCalls: () => 0,
     });
+  }
+
+  /** The configuration in force: the file at start-up, then the last reload applied. */
+  get config(): Config {
+    return this.current;
+  }
+
+  /**
+   * Applies a reloaded configuration (validated by src/reloader.ts, restart keys at their running value): the
+   * log level, the registry's timers and extraServerNodes here, and everything else in each worker, which gets
+   * the properties in force (a worker restarted later starts from them too, whatever the file holds).
+   */
+  async reload(next: Config): Promise<void> {
+    const previous = this.current;
+    this.current = next;
+    if (previous.logLevel !== next.logLevel) {
+      this.log.level = next.logLevel;
+      this.log.warn(`log level changed from ${previous.logLevel} to ${next.logLevel} (logLevel)`);
+    }
+    this.registry.reconfigure({ nodeTimeoutMs: next.registry.nodeTimeoutMs, heartbeatIntervalMs: next.registry.heartbeatIntervalMs, extraServerNodes: next.sip.extraServerNodes });
+    for (const slot of this.slots) if (slot.worker) this.sendTo(slot.worker, { t: 'reload', properties: next.properties });
+    await Promise.resolve();
+  }
+
+  /** What /lbloglevel and /lbnoderegex set here, for every worker. */
+  private adminState(): ToWorker {
+    return { t: 'admin', logLevel: this.log.level, pins: this.pins.specs() };
   }
 
   async start(): Promise<void> {
@@ -116,9 +149,14 @@ export class Primary {
             stats: this.stats,
             registry,
             version: VERSION,
-            smppRemoteServers: config.smpp.remoteServers,
+            smppRemoteServers: () => this.current.smpp.remoteServers,
             daemonFigures: { lbstat: () => this.lbstat(), metrics: () => this.metrics() },
-            // Regex pins and the log level live in each worker: not offered here yet (their endpoints answer 404).
+            // Set here, applied in every worker (and in one restarted later).
+            pins: this.pins,
+            rootLog: log,
+            adminChanged: () => {
+              for (const slot of this.slots) if (slot.worker) this.sendTo(slot.worker, this.adminState());
+            },
             requestStop: (reason) => this.onStopRequested?.(reason),
           },
           log.child({ module: 'api' }),
@@ -166,7 +204,8 @@ export class Primary {
     slot.ack = 0;
     slot.startedAt = Date.now();
     slot.readyAt = 0;
-    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(slot.index), [PORT_SHARING_ENV]: this.portSharing });
+    // The configuration in force goes with it: after a reload, a restarted worker starts as the others serve.
+    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(slot.index), [WORKER_CONFIG_ENV]: JSON.stringify(this.current.properties), [PORT_SHARING_ENV]: this.portSharing });
     slot.worker = worker;
     return new Promise<void>((resolve, reject) => {
       const onMessage = (m: unknown): void => {
@@ -205,6 +244,7 @@ export class Primary {
   private handle(slot: Slot, worker: Worker, m: ToPrimary): void {
     switch (m.t) {
       case 'hello':
+        this.sendTo(worker, this.adminState());
         this.sendTo(worker, { t: 'snapshot', snapshot: this.snapshotFor(slot) });
         return;
       case 'registry': {

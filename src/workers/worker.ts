@@ -5,6 +5,8 @@
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { LoadBalancer } from '../balancer.js';
+import { loadConfigRecord } from '../config/load.js';
+import { normaliseLogLevel } from '../log.js';
 import { ReplicaRegistry } from './registry-sync.js';
 import { SipRelay } from './sip-relay.js';
 import { promCounter } from '../stats/counters.js';
@@ -57,6 +59,8 @@ export class WorkerProcess {
     // stop workers before the primary stops them in order.
     process.on('SIGINT', () => undefined);
     process.on('SIGTERM', () => undefined);
+    // The primary reloads the configuration (SIGHUP) and passes it on.
+    process.on('SIGHUP', () => undefined);
     process.on('disconnect', () => {
       if (this.failed) return;
       this.log.warn('The primary is gone: stopping');
@@ -87,6 +91,11 @@ export class WorkerProcess {
     this.send({ t: 'ready' });
   }
 
+  /** Stops accepting and waits for the work in flight (after an uncaught exception, before stop). */
+  drain(): Promise<void> {
+    return this.balancer.drain();
+  }
+
   stop(): Promise<void> {
     this.stopping ??= this.balancer.stop();
     return this.stopping;
@@ -105,6 +114,13 @@ export class WorkerProcess {
           this.send({ t: 'figures', id: m.id, figures: { index: this.index, pid: process.pid, knownNodes: this.registry.size, lbstat: this.balancer.stats.lbstat(), metrics } });
         });
         return;
+      case 'reload':
+        void this.reload(m.properties);
+        return;
+      case 'admin':
+        if (normaliseLogLevel(m.logLevel) !== undefined) this.log.level = m.logLevel;
+        this.balancer.pins.replaceAll(m.pins);
+        return;
       case 'stop':
         this.log.info(`Worker ${this.index} stopping`);
         void this.stop().then(
@@ -115,6 +131,15 @@ export class WorkerProcess {
           },
         );
         return;
+    }
+  }
+
+  /** Applies the configuration the primary reloaded (validated there; restart keys at their running value). */
+  private async reload(properties: Readonly<Record<string, string>>): Promise<void> {
+    try {
+      await this.balancer.reload(loadConfigRecord(properties, this.config.file).config);
+    } catch (err) {
+      this.log.error({ err }, `Worker ${this.index} could not apply the reloaded configuration: it keeps its previous one`);
     }
   }
 

@@ -229,7 +229,9 @@ describe.each(combos)('calls over $transport with nodes registered by $registrat
       expect(c).toBeLessThanOrEqual(60);
     }
     for (const id of perNode[0]!.keys()) expect(perNode[1]!.has(id), `Call-ID ${id} reached both nodes`).toBe(false);
-    for (const map of perNode) for (const methods of map.values()) expect(methods).toEqual(['INVITE', 'ACK', 'BYE']);
+    // Each call's requests, in order; a retransmission (sipp resends a BYE whose 200 OK is late on a loaded
+    // machine) is the same request again, so repeats are folded.
+    for (const map of perNode) for (const methods of map.values()) expect(methods.filter((m, i) => m !== methods[i - 1])).toEqual(['INVITE', 'ACK', 'BYE']);
   });
 
   it('REGISTER reaches a node with X-Sip-Balancer-InitialRemoteAddr/Port naming the client', async () => {

@@ -15,7 +15,7 @@ beforeAll(async () => {
   for (const name of ['active', 'standby']) sims.push(await new SmscSimulator(name).listen());
   smppPort = await freePort();
   daemon = await startDaemon({
-    properties: await smppDaemonProperties({
+    properties: await smppDaemonProperties({ muxMode: false,
       smppPort,
       remoteServers: sims.map((s) => `127.0.0.1:${s.port}`).join(','),
       toProviderAlgorithmClass: 'org.mobicents.tools.smpp.multiplexer.ActiveStandbyAlgorithm',

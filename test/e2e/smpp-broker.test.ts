@@ -34,7 +34,7 @@ const bindPdu = (systemId: string, seq: number): Buffer =>
 beforeAll(async () => {
   for (const name of ['smscA', 'smscB', 'smscC']) sims.push(await new SmscSimulator(name).listen());
   smppPort = await freePort();
-  const properties = await smppDaemonProperties({
+  const properties = await smppDaemonProperties({ muxMode: false,
     smppPort,
     remoteServers: sims.map((s) => `127.0.0.1:${s.port}`).join(','),
     timeoutResponse: TIMEOUT_RESPONSE,
@@ -75,6 +75,17 @@ describe('SMPP broker', () => {
       esmes.push({ id, session, sim, delivered });
     }
     expect(sims.map((s) => s.binds.length)).toEqual([3, 3, 3]);
+  });
+
+  it('lists the regular-mode sessions in /lbinfo: each ESME and its SMSC side', async () => {
+    const res = await fetch(`http://127.0.0.1:${statPort}/lbinfo`);
+    const info = ((await res.json()) as Record<string, unknown>)['SMPP sessions'] as { mode: string; sessions: { systemId: string; esme: { state: string }; smsc: { server: string; state: string } }[] };
+    expect(info.mode).toBe('regular');
+    expect(info.sessions.map((s) => s.systemId).sort()).toEqual(esmes.map((e) => e.id).sort());
+    for (const s of info.sessions) {
+      expect([s.esme.state, s.smsc.state]).toEqual(['BOUND', 'BOUND']);
+      expect(sims.map((x) => `127.0.0.1:${x.port}`)).toContain(s.smsc.server);
+    }
   });
 
   it('relays submit_sm both ways with the sequence numbers each side expects', async () => {

@@ -46,7 +46,7 @@ describe('SMPP relay is byte-exact', () => {
     smsc = await new RawSmsc().listen();
     smppPort = await freePort();
     daemon = await startDaemon({
-      properties: await smppDaemonProperties({ smppPort, remoteServers: `127.0.0.1:${smsc.port}`, timeoutEnquire: 60000 }),
+      properties: await smppDaemonProperties({ muxMode: false, smppPort, remoteServers: `127.0.0.1:${smsc.port}`, timeoutEnquire: 60000 }),
     });
     esme = new RawEsme(smppPort);
     await esme.connected();
@@ -117,7 +117,7 @@ describe('SMPP broker without a reachable SMSC', () => {
     }
     const smppPort = await freePort();
     const daemon = await startDaemon({
-      properties: await smppDaemonProperties({ smppPort, remoteServers: closed.map((p) => `127.0.0.1:${p}`).join(',') }),
+      properties: await smppDaemonProperties({ muxMode: false, smppPort, remoteServers: closed.map((p) => `127.0.0.1:${p}`).join(',') }),
     });
     try {
       const esme = new RawEsme(smppPort);
@@ -140,7 +140,7 @@ describe('SMPP broker with an SMSC that refuses the bind', () => {
     const accepting = await new RawSmsc().listen();
     const smppPort = await freePort();
     const daemon = await startDaemon({
-      properties: await smppDaemonProperties({ smppPort, remoteServers: `127.0.0.1:${refusing.port},127.0.0.1:${accepting.port}` }),
+      properties: await smppDaemonProperties({ muxMode: false, smppPort, remoteServers: `127.0.0.1:${refusing.port},127.0.0.1:${accepting.port}` }),
     });
     try {
       const first = new RawEsme(smppPort);
@@ -169,7 +169,7 @@ describe('SMPP broker with SMSCs from the node registry', () => {
   it('binds an ESME to a node that advertised an smppPort in its JSON heartbeat', async () => {
     const smsc = await new RawSmsc().listen();
     const smppPort = await freePort();
-    const properties = await smppDaemonProperties({ smppPort, nodeTimeout: 5000 });
+    const properties = await smppDaemonProperties({ muxMode: false, smppPort, nodeTimeout: 5000 });
     const daemon = await startDaemon({ properties });
     try {
       const res = await fetch(`http://127.0.0.1:${properties.heartbeatPort}/`, {

@@ -32,7 +32,7 @@ describe('SMPP broker over TLS', () => {
     let smppPort: number;
     [smppPort, sslPort] = (await freePorts(2)) as [number, number];
     daemon = await startDaemon({
-      properties: await smppDaemonProperties({
+      properties: await smppDaemonProperties({ muxMode: false,
         smppPort,
         smppSslPort: sslPort,
         remoteServers: `127.0.0.1:${smsc.port}`,
@@ -83,7 +83,7 @@ describe('SMPP broker over TLS', () => {
     writeFileSync(join(smscDir, 'trust.pem'), smscCert);
     const [smppPort] = (await freePorts(1)) as [number];
     const lb = await startDaemon({
-      properties: await smppDaemonProperties({
+      properties: await smppDaemonProperties({ muxMode: false,
         smppPort,
         remoteServers: `127.0.0.1:${raw.port}`,
         isRemoteServerSsl: true,
@@ -111,7 +111,7 @@ describe('SMPP broker over TLS', () => {
   it('refuses an SMSC whose certificate the trust store does not vouch for: the ESME gets bind_resp 0x08', async () => {
     const [smppPort] = (await freePorts(1)) as [number];
     const untrusting = await startDaemon({
-      properties: await smppDaemonProperties({ smppPort, remoteServers: `127.0.0.1:${smsc.port}`, isRemoteServerSsl: true }),
+      properties: await smppDaemonProperties({ muxMode: false, smppPort, remoteServers: `127.0.0.1:${smsc.port}`, isRemoteServerSsl: true }),
     });
     try {
       const { session, resp } = await bindEsme({ port: smppPort, systemId: 'untrusted' });

@@ -107,8 +107,14 @@ export class SmscSimulator {
   readonly submits: SubmitRecord[] = [];
   /** seq of every enquire_link the broker sent. */
   enquireLinks = 0;
-  /** When true, submit_sm gets no answer (enquire_link still does). */
+  /** unbind requests received from the broker. */
+  unbinds = 0;
+  /** The password of every bind, in order. */
+  readonly passwords: string[] = [];
+  /** When true, submit_sm gets no answer (enquire_link still does) until releaseHeld(). */
   silent = false;
+  /** The answers held back while silent. */
+  private held: (() => void)[] = [];
   /** When true, nothing is answered at all: a hung SMSC whose TCP connections stay open. */
   dead = false;
   private readonly server: SmppServer;
@@ -135,19 +141,24 @@ export class SmscSimulator {
     session.on('bind_transceiver', (pdu: SmppPdu) => {
       systemId = String(pdu.system_id);
       this.binds.push(systemId);
+      this.passwords.push(String(pdu.password));
       this.bound.set(systemId, session);
       session.send(pdu.response({ system_id: this.name }));
     });
     session.on('submit_sm', (pdu: SmppPdu) => {
       this.submits.push({ systemId, seq: pdu.sequence_number, shortMessage: String(pdu.short_message && (pdu.short_message as { message?: string }).message) });
-      if (this.silent || this.dead) return;
-      session.send(pdu.response({ message_id: `${this.name}-${this.submits.length}` }));
+      const messageId = `${this.name}-${this.submits.length}`;
+      if (this.dead) return;
+      if (this.silent) this.held.push(() => session.send(pdu.response({ message_id: messageId })));
+      else session.send(pdu.response({ message_id: messageId }));
     });
     session.on('enquire_link', (pdu: SmppPdu) => {
       this.enquireLinks++;
       if (!this.dead) session.send(pdu.response());
     });
     session.on('unbind', (pdu: SmppPdu) => {
+      this.unbinds++;
+      if (this.bound.get(systemId) === session) this.bound.delete(systemId);
       session.send(pdu.response());
       session.close();
     });
@@ -158,6 +169,26 @@ export class SmscSimulator {
     const session = this.bound.get(systemId);
     if (!session) return Promise.reject(new Error(`${systemId} is not bound to ${this.name}`));
     return request(session, 'deliver_sm', { source_addr: '123', destination_addr: '456', short_message: text });
+  }
+
+  /** Sends the submit_sm_resp held back while silent, in order. */
+  releaseHeld(): void {
+    const held = this.held;
+    this.held = [];
+    for (const answer of held) answer();
+  }
+
+  /** Sends a delivery receipt (esm_class 0x04, receipted_message_id and the `id:` text) for `messageId`. */
+  deliverReceipt(systemId: string, messageId: string): Promise<SmppPdu> {
+    const session = this.bound.get(systemId);
+    if (!session) return Promise.reject(new Error(`${systemId} is not bound to ${this.name}`));
+    return request(session, 'deliver_sm', {
+      source_addr: '456',
+      destination_addr: '123',
+      esm_class: 0x04,
+      receipted_message_id: messageId,
+      short_message: `id:${messageId} sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:DELIVRD err:000 text:`,
+    });
   }
 
   /** Drops every connection and stops listening (a crashed SMSC). */

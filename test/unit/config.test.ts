@@ -293,3 +293,17 @@ describe('SMPP toProviderAlgorithmClass', () => {
     expect(problems('host=127.0.0.1\ntoProviderAlgorithmClass=Random\n')).toEqual([expect.stringMatching(/lb\.properties:2.*toProviderAlgorithmClass.*active-standby/)]);
   });
 });
+
+describe('SMPP muxMode', () => {
+  it('defaults to mux mode (the original\'s default) with a bounded receipt memory; muxMode=false is regular mode', () => {
+    expect(load('smppPort=2776\n').config.smpp).toMatchObject({ muxMode: true, muxReceiptMemory: 200_000, muxReceiptLifetimeMs: 3_600_000 });
+    expect(load('muxMode=false\n').config.smpp.muxMode).toBe(false);
+    expect(load('muxReceiptMemory=0\nmuxReceiptLifetime=60000\n').config.smpp).toMatchObject({ muxReceiptMemory: 0, muxReceiptLifetimeMs: 60_000 });
+  });
+
+  it('accepts toNodeAlgorithmClass round robin in mux mode and says what other values do', () => {
+    expect(load('toNodeAlgorithmClass=org.mobicents.tools.smpp.multiplexer.RoundRobinAlgorithm\n').warnings.join('\n')).not.toMatch(/toNodeAlgorithmClass/);
+    expect(load('toNodeAlgorithmClass=SubmitToAllAlgorithm\n').warnings.join('\n')).toMatch(/toNodeAlgorithmClass=SubmitToAllAlgorithm: mux mode delivers .* round robin/);
+    expect(load('muxMode=false\ntoNodeAlgorithmClass=RoundRobin\n').warnings.join('\n')).toMatch(/no effect in regular mode/);
+  });
+});

@@ -1,49 +1,12 @@
 // The SMSC side's state machine on its own, against a tiny SMSC on a local socket and an owner that records calls.
 
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PduConnection } from '../../src/smpp/connection.js';
 import type { InflightEntry } from '../../src/smpp/inflight.js';
-import { Cmd, PduFramer, commandId, commandStatus, encodePdu, sequenceNumber, type BindFields } from '../../src/smpp/pdu.js';
+import { Cmd, commandStatus, encodePdu, sequenceNumber, type BindFields } from '../../src/smpp/pdu.js';
 import { SmscSide, type SmscOwner } from '../../src/smpp/smsc-side.js';
 import { silentLogger } from '../../src/log.js';
-import { smppContext } from './smpp-fixtures.js';
-
-/** Answers binds with `bindStatus`, enquire_link and unbind; records everything else. */
-class TinySmsc {
-  readonly received: Buffer[] = [];
-  readonly sockets: net.Socket[] = [];
-  bindStatus = 0;
-  port = 0;
-  private readonly server = net.createServer((socket) => {
-    this.sockets.push(socket);
-    socket.on('error', () => undefined);
-    const framer = new PduFramer(65536, (pdu) => {
-      const id = commandId(pdu);
-      const seq = sequenceNumber(pdu);
-      if (id === Cmd.bind_transceiver) socket.write(encodePdu(Cmd.bind_transceiver_resp, this.bindStatus, seq, Buffer.from('tiny\0')));
-      else if (id === Cmd.enquire_link) socket.write(encodePdu(Cmd.enquire_link_resp, 0, seq));
-      else if (id === Cmd.unbind) socket.write(encodePdu(Cmd.unbind_resp, 0, seq));
-      else this.received.push(Buffer.from(pdu));
-    }, () => socket.destroy());
-    socket.on('data', (c: Buffer) => framer.push(c));
-  });
-
-  async listen(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    this.port = (this.server.address() as net.AddressInfo).port;
-    return this;
-  }
-
-  send(pdu: Buffer): void {
-    this.sockets[this.sockets.length - 1]!.write(pdu);
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
+import { TinySmsc, smppContext } from './smpp-fixtures.js';
 
 class RecordingOwner implements SmscOwner {
   readonly requests: number[] = [];

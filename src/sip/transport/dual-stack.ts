@@ -63,6 +63,14 @@ export class DualStackListeningPoint implements ListeningPoint {
     return p.hasConnection?.(host, port) ?? false;
   }
 
+  watchPeer(host: string, port: number): void {
+    (familyOf(host) === 6 ? this.v6 : this.v4).watchPeer?.(host, port);
+  }
+
+  unwatchPeer(host: string, port: number): void {
+    (familyOf(host) === 6 ? this.v6 : this.v4).unwatchPeer?.(host, port);
+  }
+
   toString(): string {
     return `${String(this.v4)} + ${String(this.v6)}`;
   }

@@ -8,6 +8,9 @@ import { bareHost } from '../uri.js';
 import type { SipTransport } from '../../config/types.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
 
+/** Errors on a connection we opened that say the peer's process is gone (not a slow or lossy network). */
+const PEER_GONE: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET']);
+
 interface Connection {
   readonly socket: Socket;
   readonly flow: Flow;
@@ -110,9 +113,11 @@ export class TcpListeningPoint implements ListeningPoint {
     });
     socket.on('data', (chunk: Buffer) => framer.push(chunk));
     this.opts.streamLimits?.watch(socket, framer);
-    socket.on('error', (err) => {
+    socket.on('error', (err: NodeJS.ErrnoException) => {
       stats.connectionErrors++;
       log.debug({ err }, `${this.transport} connection ${key} failed`);
+      // A connection we opened (to a node, normally) refused or reset: the node's process is gone.
+      if (!connected && err.code !== undefined && PEER_GONE.has(err.code)) this.opts.onPeerUnreachable?.(address, port, this.transport, `${this.transport} connection ${err.code === 'ECONNREFUSED' ? 'refused' : 'reset'} (${err.code})`);
       const waiting = conn.waiting;
       conn.waiting = undefined;
       if (waiting) for (const cb of waiting) cb(err);

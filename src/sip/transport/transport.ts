@@ -40,7 +40,17 @@ export interface ListeningPoint {
   sendTo(data: Buffer, host: string, port: number, onError?: (err: Error) => void): void;
   /** Stream transports: true when a connection to or from host:port is open (a node's flow). */
   hasConnection?(host: string, port: number): boolean;
+  /**
+   * UDP: sends to host:port (a registered node) go out of a socket connected to it from now on, so that an
+   * ICMP port unreachable comes back as ECONNREFUSED (an unconnected socket never learns of it).
+   */
+  watchPeer?(host: string, port: number): void;
+  /** Undoes watchPeer (the node is gone). */
+  unwatchPeer?(host: string, port: number): void;
 }
+
+/** Why a peer is taken for dead: the network said so (ICMP port unreachable, TCP refused or reset). */
+export type PeerUnreachable = (host: string, port: number, transport: SipTransport, why: string) => void;
 
 export interface TransportOptions {
   readonly side: Side;
@@ -57,4 +67,6 @@ export interface TransportOptions {
   readonly tls?: TlsConfig;
   /** Stream transports: the connection and unfinished-message limits shared by all of them. */
   readonly streamLimits?: StreamLimits;
+  /** Told when the network reports a peer dead (the node reachability watcher marks the node bad). */
+  readonly onPeerUnreachable?: PeerUnreachable;
 }

@@ -1,4 +1,6 @@
 // SIP over UDP: one datagram, one message. Malformed and oversized datagrams are dropped and counted.
+// Datagrams to a registered node go out of a socket connected to it (watchPeer), so that the ICMP port
+// unreachable a dead node's host sends back surfaces as ECONNREFUSED and the node leaves the rotation at once.
 
 import { createSocket, type Socket } from 'node:dgram';
 import { udpBindOptions, udpSocketOptions } from '../../workers/port-sharing.js';
@@ -7,6 +9,12 @@ import { lookup, type LookupOneOptions } from 'node:dns';
 import { isIpLiteral } from '../uri.js';
 import { parseDatagram } from '../message.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
+
+/** A socket connected to one node; used for sends once connected. */
+interface Peer {
+  readonly socket: Socket;
+  ready: boolean;
+}
 
 /** Where a datagram came from; replies go back from the same socket. A class, so no closure per message. */
 class UdpFlow implements Flow {
@@ -29,6 +37,8 @@ export class UdpListeningPoint implements ListeningPoint {
   readonly port: number;
   private socket: Socket | undefined;
   private readonly opts: TransportOptions;
+  /** Connected sockets to nodes, by address then port (two lookups, no string built per send). */
+  private readonly peers = new Map<string, Map<number, Peer>>();
 
   constructor(opts: TransportOptions) {
     this.opts = opts;
@@ -85,6 +95,12 @@ export class UdpListeningPoint implements ListeningPoint {
       return;
     }
     this.opts.stats.bytes += data.length;
+    const peer = this.peers.get(host)?.get(port);
+    if (peer !== undefined && peer.ready) {
+      // Connected: no address to resolve, and an ICMP error comes back as the socket's 'error' event.
+      peer.socket.send(data);
+      return;
+    }
     // No completion callback: with one, every datagram costs a call back into JavaScript once sent. A
     // datagram the kernel accepted cannot fail later in a way we would learn of here; the rare local
     // failure comes as the socket's 'error' event, which counts it.
@@ -100,7 +116,60 @@ export class UdpListeningPoint implements ListeningPoint {
     }
   }
 
+  /** Sends to host:port go out of a socket connected to it from now on (a registered node's address). */
+  watchPeer(host: string, port: number): void {
+    // Only literals of this point's family (a dual-stack pair watches on each), only while running.
+    if (!this.socket || !isIpLiteral(host) || isIPv6(host) !== isIPv6(this.host) || !(port > 0 && port < 65536)) return;
+    let byPort = this.peers.get(host);
+    if (byPort?.has(port)) return;
+    if (!byPort) {
+      byPort = new Map();
+      this.peers.set(host, byPort);
+    }
+    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: fastLookup });
+    const peer: Peer = { socket, ready: false };
+    byPort.set(port, peer);
+    socket.on('error', (err: NodeJS.ErrnoException) => this.peerError(host, port, err));
+    // The node answers to the source port (our Via has rport): read it like the listening socket.
+    socket.on('message', (buf, rinfo) => this.receive(buf, rinfo.address, rinfo.port));
+    const wildcard = this.host === '0.0.0.0' || this.host === '::';
+    // exclusive: in a cluster worker, a port-0 bind would otherwise share one socket among all workers.
+    socket.bind({ port: 0, address: wildcard ? undefined : this.host, exclusive: true }, () => {
+      if (byPort.get(port) !== peer) return;
+      socket.connect(port, host, () => {
+        if (byPort.get(port) === peer) peer.ready = true;
+      });
+    });
+  }
+
+  unwatchPeer(host: string, port: number): void {
+    const byPort = this.peers.get(host);
+    const peer = byPort?.get(port);
+    if (!byPort || !peer) return;
+    byPort.delete(port);
+    if (byPort.size === 0) this.peers.delete(host);
+    closeQuietly(peer.socket);
+  }
+
+  /** Nodes watched (for tests and /lbinfo). */
+  get watchedPeers(): number {
+    let n = 0;
+    for (const byPort of this.peers.values()) n += byPort.size;
+    return n;
+  }
+
+  private peerError(host: string, port: number, err: NodeJS.ErrnoException): void {
+    if (err.code === 'ECONNREFUSED') {
+      this.opts.onPeerUnreachable?.(host, port, 'udp', 'ICMP port unreachable (ECONNREFUSED on its connected UDP socket)');
+      return;
+    }
+    this.opts.stats.sendFailures++;
+    this.opts.log.debug({ err }, `UDP socket connected to ${host}:${port}: ${err.code ?? err.message}`);
+  }
+
   async stop(): Promise<void> {
+    for (const byPort of this.peers.values()) for (const peer of byPort.values()) closeQuietly(peer.socket);
+    this.peers.clear();
     const socket = this.socket;
     this.socket = undefined;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
@@ -108,6 +177,14 @@ export class UdpListeningPoint implements ListeningPoint {
 
   toString(): string {
     return `udp:${this.host}:${this.port} (${this.side})`;
+  }
+}
+
+function closeQuietly(socket: Socket): void {
+  try {
+    socket.close();
+  } catch {
+    /* closed already */
   }
 }
 

@@ -2,191 +2,58 @@
 // the request and the response bytes over a pooled keep-alive socket to the node, editing only the heads
 // (hop-by-hop fields, X-Forwarded-*). Node's HTTP stack builds two message objects and two header maps per
 // request; this path builds one string per head, which is what brings the balancer near HAProxy.
-// Anything it does not handle (Upgrade, Expect, chunked uploads, HTTP/1.0, no node, odd syntax) is handed,
-// bytes and all, to the node:http server of the slow path, which then owns the connection.
+// Anything it does not handle (Upgrade, Expect, chunked uploads, HTTP/1.0, odd syntax, a request without node
+// when unavailableHost is set) is handed, bytes and all, to the node:http server of the slow path, which then
+// owns the connection. The connection's state changes only in transition() (fast-connection-state.ts).
 
-import net, { type Socket } from 'node:net';
-import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import type { HttpStats } from './http-stats.js';
-import type { ServerNode } from '../registry/server-node.js';
 import type { HttpNodeChooser, NodeChoice } from './node-chooser.js';
 import { ChunkedBodyEnd } from './chunked.js';
 import { parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './http1-head.js';
 import { incomingResponseHead, outgoingRequestHead } from './raw-headers.js';
-import { isIdempotent } from './headers.js';
-import { guardedInterval } from '../timers.js';
+import { algorithmView } from './algorithm-view.js';
+import type { BackendLink, BackendOwner, BackendPool, NetError } from './backend-pool.js';
+import { nodeAfterFailure, type FailureRules } from './backend-failure.js';
+import { BAD_GATEWAY, rawReply, type OwnReply } from './replies.js';
+import { nextFastState, type FastEvent, type FastState } from './fast-connection-state.js';
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const MAX_HEAD = 32 * 1024;
 /** Pipelined bytes buffered while a request is in flight before the client is paused. */
 const MAX_PENDING = 1024 * 1024;
 const CLIENT_IDLE_MS = 5_000;
-const BACKEND_IDLE_MS = 30_000;
-const MAX_IDLE_PER_TARGET = 256;
 const EMPTY: Buffer = Buffer.alloc(0);
-
-type NetError = Error & { code?: string };
 
 export interface FastPathContext {
   readonly chooser: () => HttpNodeChooser | undefined;
   readonly stats: HttpStats;
   readonly log: Logger;
-  readonly maxRetries: number;
-  readonly refusedForMs: number;
-  /** Gives the connection, with the bytes read but not consumed, to the node:http server. */
-  readonly handOff: (socket: Socket, unread: Buffer) => void;
-}
-
-/** Receives what happens on a node connection while it serves one exchange. */
-export interface BackendOwner {
-  backendData(link: BackendLink, chunk: Buffer): void;
-  backendEnded(link: BackendLink): void;
-  backendFailed(link: BackendLink, err: NetError): void;
-}
-
-/**
- * A keep-alive connection to a node with listeners set once; events go to the exchange that owns it, and
- * an idle connection that speaks or closes is dropped. No listener churn per request.
- */
-export class BackendLink {
-  owner: BackendOwner | undefined;
-  idleSince = 0;
-  constructor(readonly socket: Socket, readonly key: string, private readonly pool: BackendPool) {
-    socket.on('data', (chunk: Buffer) => {
-      if (this.owner) this.owner.backendData(this, chunk);
-      else this.pool.drop(this); // bytes from an idle connection answer nothing: unusable
-    });
-    socket.on('end', () => {
-      if (this.owner) this.owner.backendEnded(this);
-      else this.pool.drop(this);
-    });
-    socket.on('error', (err: NetError) => {
-      if (this.owner) this.owner.backendFailed(this, err);
-      else this.pool.drop(this);
-    });
-    socket.on('close', () => {
-      if (this.owner) this.owner.backendFailed(this, Object.assign(new Error('node closed the connection'), { code: 'ECONNRESET' }));
-      else this.pool.drop(this);
-    });
-  }
-}
-
-/** Idle keep-alive connections to nodes, most recently used first; one coarse timer closes stale ones. */
-export class BackendPool {
-  private readonly idle = new Map<string, BackendLink[]>();
-  private readonly sweepTimer: NodeJS.Timeout;
-
-  constructor() {
-    this.sweepTimer = guardedInterval('HTTP backend pool sweep', BACKEND_IDLE_MS / 2, () => this.sweep());
-  }
-
-  acquire(host: string, port: number, owner: BackendOwner): { link: BackendLink; reused: boolean } {
-    const key = `${host}:${port}`;
-    const list = this.idle.get(key);
-    while (list !== undefined && list.length > 0) {
-      const link = list.pop()!;
-      if (!link.socket.destroyed) {
-        link.owner = owner;
-        return { link, reused: true };
-      }
-    }
-    const link = new BackendLink(net.connect({ host, port, noDelay: true }), key, this);
-    link.owner = owner;
-    return { link, reused: false };
-  }
-
-  release(link: BackendLink): void {
-    link.owner = undefined;
-    let list = this.idle.get(link.key);
-    if (list === undefined) {
-      list = [];
-      this.idle.set(link.key, list);
-    }
-    if (list.length >= MAX_IDLE_PER_TARGET || link.socket.destroyed) {
-      link.socket.destroy();
-      return;
-    }
-    link.idleSince = Date.now();
-    list.push(link);
-  }
-
-  drop(link: BackendLink): void {
-    link.owner = undefined;
-    const list = this.idle.get(link.key);
-    const at = list === undefined ? -1 : list.indexOf(link);
-    if (at >= 0) list!.splice(at, 1);
-    link.socket.destroy();
-  }
-
-  private sweep(): void {
-    const limit = Date.now() - BACKEND_IDLE_MS;
-    for (const list of this.idle.values()) {
-      // Oldest first: the list is used from its end.
-      while (list.length > 0 && list[0]!.idleSince < limit) list.shift()!.socket.destroy();
-    }
-  }
-
-  destroy(): void {
-    clearInterval(this.sweepTimer);
-    for (const list of this.idle.values()) for (const link of list) link.socket.destroy();
-    this.idle.clear();
-  }
-}
-
-/** What the algorithm sees of a fast-path request: the IncomingMessage fields it may read, headers built on demand. */
-class AlgorithmView {
-  private headersCache: Record<string, string> | undefined;
-  readonly httpVersion = '1.1';
-  constructor(private readonly head: RequestHead, readonly socket: Socket) {}
-  get method(): string {
-    return this.head.method;
-  }
-  get url(): string {
-    return this.head.target;
-  }
-  get rawHeaders(): string[] {
-    return this.head.rawHeaders;
-  }
-  get headers(): Record<string, string> {
-    if (this.headersCache === undefined) {
-      const h: Record<string, string> = {};
-      const raw = this.head.rawHeaders;
-      for (let i = 0; i < raw.length; i += 2) {
-        const k = raw[i]!.toLowerCase();
-        h[k] = h[k] === undefined ? raw[i + 1]! : `${h[k]}, ${raw[i + 1]!}`;
-      }
-      this.headersCache = h;
-    }
-    return this.headersCache;
-  }
-}
-
-function algorithmView(head: RequestHead, socket: Socket): IncomingMessage {
-  return new AlgorithmView(head, socket) as unknown as IncomingMessage;
-}
-
-const enum State {
-  /** Waiting for (or parsing) the next request head. */
-  Head,
-  /** Relaying the request body to the node. */
-  Body,
-  /** Request sent; waiting for or relaying the response. */
-  Response,
-  Closed,
+  /** The retry rules the node:http path follows too. */
+  readonly failures: FailureRules;
+  /** The answer to a request no node can take; undefined when the node:http path answers it (unavailableHost). */
+  readonly noNodeReply: OwnReply | undefined;
+  /**
+   * Gives the connection, with the bytes read but not consumed, to the node:http server. `noNode`: the first
+   * request of those bytes was found to have no node (so node:http does not ask the algorithm again).
+   */
+  readonly handOff: (socket: Socket, unread: Buffer, noNode: boolean) => void;
 }
 
 /** One client connection on the fast path. */
 export class FastConnection implements BackendOwner {
-  private state = State.Head;
+  private state: FastState = 'head';
   private pending: Buffer = EMPTY;
   private head: RequestHead | undefined;
   private headText = '';
+  /** The request's Cookie field (null: none), for a retry's choice. */
+  private cookie: string | null = null;
   private bodyLeft = 0;
   private choice: NodeChoice | undefined;
   private backend: BackendLink | undefined;
   private backendReused = false;
-  private attempts = 0;
+  private retries = 0;
   /** Response parsing. */
   private respHead: Buffer = EMPTY;
   private resp: ResponseHead | undefined;
@@ -199,7 +66,7 @@ export class FastConnection implements BackendOwner {
   private readonly onClientClose = (): void => this.clientClosed();
   /** Idle between requests, or a head that stopped arriving: close (a slow node answer is not timed out). */
   private readonly onClientTimeout = (): void => {
-    if (this.state === State.Head) this.client.destroy();
+    if (this.state === 'head') this.client.destroy();
   };
 
   constructor(private readonly client: Socket, private readonly ctx: FastPathContext, private readonly pool: BackendPool) {
@@ -212,14 +79,32 @@ export class FastConnection implements BackendOwner {
     client.on('end', this.onClientEnd);
   }
 
+  /** Where the connection is (for tests and diagnostics). */
+  get currentState(): FastState {
+    return this.state;
+  }
+
+  /** The one place the state changes. */
+  private transition(event: FastEvent): void {
+    const next = nextFastState(this.state, event);
+    if (next === undefined) {
+      // A bug, not the peer's doing: end the connection rather than relay out of step.
+      this.ctx.log.error({ state: this.state, event }, 'HTTP fast path: impossible state transition; connection closed');
+      this.state = 'closed';
+      this.client.destroy();
+      return;
+    }
+    this.state = next;
+  }
+
   /**
    * The client half-closed. Between requests that ends the connection; during an exchange it is taken as
    * an abort, as Node's HTTP server does (httpAllowHalfOpen false): the node request is closed.
    */
   private readonly onClientEnd = (): void => {
     this.clientEnded = true;
-    if (this.state === State.Head && this.pending.length === 0) {
-      this.state = State.Closed;
+    if (this.state === 'head' && this.pending.length === 0) {
+      this.transition('close');
       this.client.end();
       return;
     }
@@ -228,7 +113,7 @@ export class FastConnection implements BackendOwner {
   };
 
   private clientData(chunk: Buffer): void {
-    if (this.state === State.Body) {
+    if (this.state === 'body') {
       const take = Math.min(this.bodyLeft, chunk.length);
       this.bodyLeft -= take;
       const part = take === chunk.length ? chunk : chunk.subarray(0, take);
@@ -238,37 +123,43 @@ export class FastConnection implements BackendOwner {
         backend.once('drain', () => this.client.resume());
       }
       if (take < chunk.length) this.pending = chunk.subarray(take);
-      if (this.bodyLeft === 0) this.state = State.Response;
+      if (this.bodyLeft === 0) this.transition('body-sent');
       return;
     }
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    if (this.state === State.Head) this.nextRequest();
+    if (this.state === 'head') this.nextRequest();
     else if (this.pending.length > MAX_PENDING) this.client.pause();
   }
 
-  /** Parses the next request head from `pending`, if complete, and sends it on. */
+  /** Takes the complete request heads from `pending` while the connection waits for one. */
   private nextRequest(): void {
+    while (this.state === 'head' && this.pending.length > 0) {
+      if (!this.takeRequest()) return;
+    }
+  }
+
+  /**
+   * Parses the next request head from `pending`, if complete, and sends it on. True when it was answered
+   * here at once (no node), so that the next pipelined head may follow.
+   */
+  private takeRequest(): boolean {
     const buf = this.pending;
-    if (buf.length === 0) return;
     const end = buf.indexOf(CRLFCRLF);
     if (end < 0) {
-      if (buf.length > MAX_HEAD) this.handOff();
-      return;
+      if (buf.length > MAX_HEAD) this.handOff(false);
+      return false;
     }
     const text = buf.toString('latin1', 0, end);
     const head = parseRequestHead(text);
     if (head === undefined) {
-      this.handOff();
-      return;
+      this.handOff(false);
+      return false;
     }
     const chooser = this.ctx.chooser();
     const out = outgoingRequestHead(head.rawHeaders, this.client.remoteAddress, false);
-    const choice = chooser?.choose(algorithmView(head, this.client), 'http', undefined, out.cookie ?? null);
-    if (choice === undefined) {
-      // No node: the slow path answers (503 with Retry-After, or unavailableHost) and counts it.
-      this.handOff();
-      return;
-    }
+    const cookie = out.cookie ?? null;
+    const choice = chooser?.choose(algorithmView(head, this.client), 'http', undefined, cookie);
+    if (choice === undefined) return this.noNode(head, end);
     const stats = this.ctx.stats;
     stats.requests++;
     stats.requestsByMethod.inc(head.method);
@@ -278,15 +169,46 @@ export class FastConnection implements BackendOwner {
     headText += '\r\n';
     this.head = head;
     this.headText = headText;
-    this.attempts = 0;
+    this.cookie = cookie;
+    this.retries = 0;
     const bodyStart = end + 4;
     const available = Math.min(head.contentLength, buf.length - bodyStart);
     const body = buf.subarray(bodyStart, bodyStart + available);
     this.pending = buf.subarray(bodyStart + available);
     if (this.pending.length === 0) this.pending = EMPTY;
     this.bodyLeft = head.contentLength - available;
-    this.state = this.bodyLeft > 0 ? State.Body : State.Response;
+    this.transition(this.bodyLeft > 0 ? 'request-with-body' : 'request');
     this.send(choice, body);
+    return false;
+  }
+
+  /**
+   * No node can take the request: the 503 answered here (the request is parsed and the algorithm asked once);
+   * with unavailableHost, node:http proxies it there, told that there is no node. A request with a body ends the
+   * connection rather than have its body read and thrown away.
+   */
+  private noNode(head: RequestHead, end: number): boolean {
+    const reply = this.ctx.noNodeReply;
+    if (reply === undefined) {
+      this.handOff(true);
+      return false;
+    }
+    const stats = this.ctx.stats;
+    stats.requests++;
+    stats.requestsByMethod.inc(head.method);
+    stats.noNode++;
+    stats.responsesByStatus.inc(reply.status);
+    const isHead = head.method === 'HEAD';
+    if (head.close || head.contentLength > 0 || this.clientEnded) {
+      this.pending = EMPTY;
+      this.transition('close');
+      this.client.end(rawReply(reply, { close: true, head: isHead }), 'latin1');
+      return false;
+    }
+    this.pending = this.pending.length === end + 4 ? EMPTY : this.pending.subarray(end + 4);
+    this.client.write(rawReply(reply, { close: false, head: isHead }), 'latin1');
+    this.transition('answered');
+    return true;
   }
 
   /** Writes the request head (and the body bytes at hand) to a connection to the chosen node. */
@@ -337,7 +259,7 @@ export class FastConnection implements BackendOwner {
         if (!this.startResponse(resp)) continue; // an interim 1xx: parse the next head
       }
       data = this.relayBody(data);
-      if (this.state !== State.Response) return;
+      if (this.state !== 'response') return;
     }
   }
 
@@ -430,17 +352,17 @@ export class FastConnection implements BackendOwner {
     const resp = this.resp!;
     this.backend = undefined;
     backend.socket.resume();
-    if (reusable && !resp.close && this.state === State.Response) this.pool.release(backend);
+    if (reusable && !resp.close && this.state === 'response') this.pool.release(backend);
     else this.pool.drop(backend);
-    const closeClient = this.clientEnded || this.head!.close || resp.close || this.respLeft === Number.POSITIVE_INFINITY || this.state === State.Body;
+    const closeClient = this.clientEnded || this.head!.close || resp.close || this.respLeft === Number.POSITIVE_INFINITY || this.state === 'body';
     this.resp = undefined;
     this.head = undefined;
     if (closeClient) {
-      this.state = State.Closed;
+      this.transition('close');
       this.client.end();
       return;
     }
-    this.state = State.Head;
+    this.transition('answered');
     if (this.client.isPaused()) this.client.resume();
     this.nextRequest();
   }
@@ -450,13 +372,13 @@ export class FastConnection implements BackendOwner {
     this.ctx.log.warn({ node: this.choice?.node.toString(), reason }, 'HTTP response from node not understood; connection closed');
     if (this.backend !== undefined) this.pool.drop(this.backend);
     this.backend = undefined;
-    if (this.resp === undefined) this.replyAndClose(502, 'Bad Gateway');
+    if (this.resp === undefined) this.replyAndClose(BAD_GATEWAY);
     else this.client.destroy();
   }
 
   backendFailed(link: BackendLink, err: NetError): void {
     const backend = this.backend;
-    if (backend === undefined || link !== backend || this.state === State.Closed) return;
+    if (backend === undefined || link !== backend || this.state === 'closed') return;
     this.backend = undefined;
     this.pool.drop(backend);
     if (this.resp !== undefined || this.gotResponseBytes) {
@@ -465,37 +387,29 @@ export class FastConnection implements BackendOwner {
       this.client.destroy();
       return;
     }
-    const code = err.code;
     const node = this.choice!.node;
-    const stale = this.backendReused && code === 'ECONNRESET';
-    if (!stale) this.ctx.stats.backendErrors++;
-    if (code === 'ECONNREFUSED') this.ctx.chooser()?.markRefused(node, this.ctx.refusedForMs);
     const head = this.head!;
-    // Nothing was answered: a repeatable request without body goes to the next node (or again, for a
-    // kept-alive connection the node had closed meanwhile).
-    if (head.contentLength === 0 && isIdempotent(head.method) && this.attempts < this.ctx.maxRetries + (stale ? 1 : 0)) {
-      this.attempts++;
-      const chooser = this.ctx.chooser();
-      const view = algorithmView(head, this.client);
-      const next = stale ? chooser?.choose(view, 'http') : chooser?.choose(view, 'http', node);
-      if (next !== undefined) {
-        this.send(next, EMPTY);
-        return;
-      }
+    const chooser = this.ctx.chooser();
+    const failed = { node, code: err.code, reusedConnection: this.backendReused, method: head.method, hasBody: head.contentLength > 0, retries: this.retries };
+    const next = nodeAfterFailure(failed, this.ctx.failures, chooser, (exclude) => chooser?.choose(algorithmView(head, this.client), 'http', exclude, this.cookie));
+    if (next !== undefined) {
+      this.retries++;
+      this.send(next, EMPTY);
+      return;
     }
-    this.ctx.log.warn({ err: err.message, code, node: node.toString() }, 'HTTP request to node failed');
-    this.replyAndClose(502, 'Bad Gateway');
+    this.ctx.log.warn({ err: err.message, code: err.code, node: node.toString() }, 'HTTP request to node failed');
+    this.replyAndClose(BAD_GATEWAY);
   }
 
-  private replyAndClose(status: number, reason: string): void {
-    const body = 'The application server did not answer.\n';
-    this.ctx.stats.responsesByStatus.inc(status);
-    this.state = State.Closed;
-    this.client.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  private replyAndClose(reply: OwnReply): void {
+    this.ctx.stats.responsesByStatus.inc(reply.status);
+    const isHead = this.head?.method === 'HEAD';
+    this.transition('close');
+    this.client.end(rawReply(reply, { close: true, head: isHead }), 'latin1');
   }
 
   private clientClosed(): void {
-    this.state = State.Closed;
+    this.transition('close');
     // A client that goes away mid-exchange closes the node request (the node sees the close).
     const backend = this.backend;
     this.backend = undefined;
@@ -503,7 +417,7 @@ export class FastConnection implements BackendOwner {
   }
 
   /** Gives the connection to the node:http server, with every byte not consumed yet. */
-  private handOff(): void {
+  private handOff(noNode: boolean): void {
     const client = this.client;
     client.removeListener('data', this.onClientData);
     client.removeListener('close', this.onClientClose);
@@ -511,14 +425,9 @@ export class FastConnection implements BackendOwner {
     client.removeListener('end', this.onClientEnd);
     client.setTimeout(0);
     client.removeAllListeners('error');
-    this.state = State.Closed;
+    this.transition('close');
     const unread = this.pending;
     this.pending = EMPTY;
-    this.ctx.handOff(client, unread);
+    this.ctx.handOff(client, unread, noNode);
   }
-}
-
-/** The node a fast-path connection is talking to, for logs. */
-export function describeNode(node: ServerNode | undefined): string {
-  return node === undefined ? '-' : node.toString();
 }

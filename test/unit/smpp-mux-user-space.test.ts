@@ -1,0 +1,185 @@
+// Mux mode's user-space state machine (BINDING → BOUND ↔ REBINDING → UNBINDING → CLOSED) through its lobby:
+// ESMEs on recording sockets, SMSCs as tiny servers on local sockets.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Socket } from 'node:net';
+import { MuxLobby } from '../../src/smpp/mux/lobby.js';
+import { SmscList } from '../../src/smpp/server-list.js';
+import { Cmd, PduFramer, bindRespSystemId, commandId, commandStatus, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
+import type { HostPort } from '../../src/config/types.js';
+import { FakeSocket, TinySmsc, bindPdu, smppContext, submitPdu } from './smpp-fixtures.js';
+
+const smscs: TinySmsc[] = [];
+let lobby: MuxLobby | undefined;
+
+afterEach(async () => {
+  lobby?.shutdown();
+  lobby = undefined;
+  for (const s of smscs.splice(0)) await s.close();
+});
+
+async function until(test: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function start(count: number, config: Parameters<typeof smppContext>[1] = {}): Promise<{ lobby: MuxLobby; list: SmscList; servers: HostPort[] }> {
+  for (let i = 0; i < count; i++) smscs.push(await new TinySmsc().listen());
+  const servers = smscs.map((s) => ({ host: '127.0.0.1', port: s.port }));
+  const list = new SmscList(servers);
+  const ctx = smppContext({ idleSupervision: true, countSessionBytes: false }, { muxMode: true, reconnectPeriodMs: 50, ...config });
+  lobby = new MuxLobby(ctx, list);
+  list.onChange = () => lobby!.serversChanged();
+  return { lobby, list, servers };
+}
+
+/** An ESME on a recording socket; `pdus` are the PDUs the broker wrote to it, decoded. */
+function esme(l: MuxLobby): { socket: FakeSocket; pdus: () => Buffer[] } {
+  const socket = new FakeSocket();
+  l.accept(socket as unknown as Socket, Date.now());
+  return {
+    socket,
+    pdus: () => {
+      const out: Buffer[] = [];
+      const framer = new PduFramer(65536, (p) => out.push(Buffer.from(p)), () => undefined);
+      for (const w of socket.written) framer.push(w);
+      return out;
+    },
+  };
+}
+
+const statusOf = (pdus: Buffer[], seq: number): number | undefined => {
+  const p = pdus.find((x) => sequenceNumber(x) === seq);
+  return p === undefined ? undefined : commandStatus(p);
+};
+
+describe('mux user space', () => {
+  it('binds once per SMSC for the first ESME; ESMEs arriving meanwhile wait, then all get "loadbalancer"', async () => {
+    const { lobby } = await start(2);
+    const a = esme(lobby);
+    const b = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    b.socket.push(bindPdu(7, 'shop', 'pw'));
+    // b waits: nothing answered before an SMSC bound.
+    expect(b.pdus()).toHaveLength(0);
+    await until(() => a.pdus().length === 1 && b.pdus().length === 1);
+    for (const [e, seq] of [[a, 1], [b, 7]] as const) {
+      const resp = e.pdus()[0]!;
+      expect([commandId(resp), commandStatus(resp), sequenceNumber(resp), bindRespSystemId(resp)]).toEqual([Cmd.bind_transceiver_resp, 0, seq, 'loadbalancer']);
+    }
+    await until(() => smscs.every((s) => s.binds === 1));
+    expect(lobby.info()).toMatchObject([{ systemId: 'shop', state: 'BOUND' }]);
+  });
+
+  it('answers a later ESME with another password 0x0E, without an SMSC bind', async () => {
+    const { lobby } = await start(1);
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => a.pdus().length === 1);
+    const c = esme(lobby);
+    c.socket.push(bindPdu(3, 'shop', 'other'));
+    expect(statusOf(c.pdus(), 3)).toBe(0x0e);
+    expect(c.socket.ended).toBe(true);
+    expect(smscs[0]!.binds).toBe(1);
+  });
+
+  it('relays the SMSCs\' 0x0E to every waiting ESME when no SMSC is left, and closes the space', async () => {
+    const { lobby } = await start(2);
+    for (const s of smscs) s.bindStatus = 0x0e;
+    const a = esme(lobby);
+    const b = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'bad'));
+    b.socket.push(bindPdu(2, 'shop', 'bad'));
+    await until(() => a.pdus().length === 1 && b.pdus().length === 1);
+    expect([statusOf(a.pdus(), 1), statusOf(b.pdus(), 2)]).toEqual([0x0e, 0x0e]);
+    await until(() => lobby.spaceCount === 0);
+  });
+
+  it('answers waiting ESMEs 0x08 when every SMSC failed once for another reason', async () => {
+    const { lobby } = await start(1);
+    smscs[0]!.bindStatus = 0x08; // retried every reconnectPeriod, but the waiting ESMEs are answered
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => a.pdus().length === 1);
+    expect(statusOf(a.pdus(), 1)).toBe(0x08);
+    await until(() => lobby.spaceCount === 0);
+  });
+
+  it('stays BOUND while one SMSC is left, goes REBINDING (0x08) when the last is lost, and BOUND again after the rebind', async () => {
+    const { lobby } = await start(2);
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => (lobby.info()[0]!.upstreams as { state: string }[]).every((u) => u.state === 'BOUND'));
+    // Rebind attempts are refused (0x08: retried) until the test lets them in.
+    for (const s of smscs) s.bindStatus = 0x08;
+    for (const s of smscs[0]!.sockets) s.destroy();
+    await until(() => (lobby.info()[0]!.upstreams as { state: string }[])[0]!.state !== 'BOUND');
+    expect(lobby.info()[0]!.state).toBe('BOUND');
+    a.socket.push(submitPdu(2));
+    await until(() => smscs[1]!.received.length === 1); // the other SMSC took it
+    for (const s of smscs[1]!.sockets) s.destroy();
+    await until(() => lobby.info()[0]!.state === 'REBINDING');
+    a.socket.push(submitPdu(3));
+    expect(statusOf(a.pdus(), 3)).toBe(0x08);
+    smscs[0]!.bindStatus = 0;
+    await until(() => lobby.info()[0]!.state === 'BOUND');
+    a.socket.push(submitPdu(4));
+    await until(() => smscs[0]!.received.length === 1);
+  });
+
+  it('turns requests back with 0x08 while REBINDING and keeps the ESME', async () => {
+    const { lobby } = await start(1, { reconnectPeriodMs: 60_000 });
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => smscs[0]!.binds === 1 && a.pdus().length === 1);
+    for (const s of smscs[0]!.sockets) s.destroy();
+    await until(() => lobby.info()[0]!.state === 'REBINDING');
+    a.socket.push(submitPdu(5), encodePdu(Cmd.enquire_link, 0, 6));
+    expect([statusOf(a.pdus(), 5), statusOf(a.pdus(), 6)]).toEqual([0x08, 0]);
+    expect(a.socket.ended).toBe(false);
+  });
+
+  it('answers unbind locally; the last ESME\'s unbind unbinds the SMSCs', async () => {
+    const { lobby } = await start(2);
+    const a = esme(lobby);
+    const b = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    b.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => a.pdus().length === 1 && b.pdus().length === 1);
+    a.socket.push(encodePdu(Cmd.unbind, 0, 2));
+    expect(commandId(a.pdus()[1]!)).toBe(Cmd.unbind_resp);
+    expect(smscs.map((s) => s.unbinds)).toEqual([0, 0]);
+    b.socket.push(encodePdu(Cmd.unbind, 0, 2));
+    expect(commandId(b.pdus()[1]!)).toBe(Cmd.unbind_resp);
+    await until(() => smscs.every((s) => s.unbinds === 1));
+    await until(() => {
+      lobby.sweep(Date.now());
+      return lobby.spaceCount === 0;
+    });
+  });
+
+  it('binds to an SMSC added at run time and drains a removed one without failing its request', async () => {
+    const { lobby, list, servers } = await start(1);
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => a.pdus().length === 1);
+    a.socket.push(submitPdu(2)); // in flight at the old SMSC, not answered yet
+    await until(() => smscs[0]!.received.length === 1);
+    const added = await new TinySmsc().listen();
+    smscs.push(added);
+    list.setRemoteServers([{ host: '127.0.0.1', port: added.port }]);
+    await until(() => added.binds === 1);
+    expect(smscs[0]!.unbinds).toBe(0); // draining: the request is still in flight
+    // New requests go to the new SMSC only.
+    a.socket.push(submitPdu(3));
+    await until(() => added.received.length === 1);
+    // The old SMSC answers: the ESME gets it, then the old bind is unbound.
+    smscs[0]!.send(encodePdu(Cmd.submit_sm_resp, 0, sequenceNumber(smscs[0]!.received[0]!), Buffer.from('old-1\0')));
+    await until(() => statusOf(a.pdus(), 2) === 0);
+    await until(() => smscs[0]!.unbinds === 1);
+    expect(servers).toHaveLength(1);
+  });
+});
