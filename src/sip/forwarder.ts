@@ -10,7 +10,7 @@ import type { BalancerAlgorithm } from '../algorithms/algorithm.js';
 import type { NodeHealthMonitor } from '../algorithms/health.js';
 import type { SipStats } from './sip-stats.js';
 import { RateLimitedLog } from '../log-limit.js';
-import { parseDatagram, withReceived, type SipMessage, type ViaValue } from './message.js';
+import { parseDatagram, withReceived, withoutReceived, type SipMessage, type ViaValue } from './message.js';
 import { bareHost, isIpLiteral, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';
 import { REASONS, buildReply } from './replies.js';
 import { isSipHeartbeat, parseSipHeartbeat } from './heartbeat.js';
@@ -191,10 +191,10 @@ export function popBalancerRoutes(msg: SipMessage, local: LocalAddresses): NodeH
     if (!uri) return hint;
     if (!local.isLocal(uri.host, uri.port ?? uriDefaultPort(uri))) {
       if (!local.matchesRouteHostname(uri.host)) return hint;
-      msg.removeFirstListValue('route');
+      msg.dropFirstListValue('route');
       continue;
     }
-    msg.removeFirstListValue('route');
+    msg.dropFirstListValue('route');
     if (!hint) hint = hintOf(uri);
   }
 }
@@ -313,11 +313,6 @@ function fnv1a(s: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return (h >>> 0).toString(16);
-}
-
-/** A Via without received and rport (isUseWithNexmo). */
-export function withoutReceived(via: ViaValue): ViaValue {
-  return { ...via, received: undefined, rport: undefined, params: via.params.filter(([k]) => k !== 'received' && k !== 'rport') };
 }
 
 /**
@@ -864,10 +859,10 @@ export class SipForwarder {
       this.stats.dropped.inc('response-not-for-us');
       return;
     }
-    msg.removeTopVia();
+    msg.dropFirstListValue('via');
     via = msg.topVia;
     if (via && this.local.isLocal(via.host, via.port ?? viaDefaultPort(via))) {
-      msg.removeTopVia();
+      msg.dropFirstListValue('via');
       via = msg.topVia;
     }
     if (!via) {

@@ -3,6 +3,7 @@
 
 import { headerParam, uriOfNameAddr, userOfUri } from './uri.js';
 import { SipParseError } from '../errors.js';
+import { allocOutgoing } from './out-buffer.js';
 
 const CR = 13;
 const LF = 10;
@@ -126,8 +127,48 @@ export interface ViaValue {
   readonly received: string | undefined;
   /** undefined: no rport; '': rport without a value; else the value. */
   readonly rport: string | undefined;
-  /** Every parameter in order, names lowercased, value '' when absent. */
+  /**
+   * The parameters as written (`;branch=…;rport`, or ''): split into a list only when a Via is rewritten
+   * (viaParams), so that reading a Via builds one string per parameter it needs and no list.
+   */
+  readonly paramsText: string;
+  /** Every parameter in order, names lowercased, value undefined when absent (split on first use). */
   readonly params: readonly (readonly [string, string | undefined])[];
+}
+
+/** A Via as parsed: its parameter list is split from paramsText only when someone reads it. */
+class ParsedVia implements ViaValue {
+  private list: [string, string | undefined][] | undefined = undefined;
+  constructor(
+    readonly transport: string,
+    readonly host: string,
+    readonly port: number | undefined,
+    readonly branch: string | undefined,
+    readonly received: string | undefined,
+    readonly rport: string | undefined,
+    readonly paramsText: string,
+  ) {}
+
+  get params(): readonly (readonly [string, string | undefined])[] {
+    return (this.list ??= viaParams(this));
+  }
+}
+
+/** Every parameter of a Via in order, names lowercased, value undefined when absent. */
+export function viaParams(v: Pick<ViaValue, 'paramsText'>): [string, string | undefined][] {
+  const out: [string, string | undefined][] = [];
+  const text = v.paramsText;
+  let i = 0;
+  while (i < text.length) {
+    let semi = text.indexOf(';', i + 1);
+    if (semi < 0) semi = text.length;
+    const eq = text.indexOf('=', i + 1);
+    const hasValue = eq >= 0 && eq < semi;
+    const name = lowerAscii(text.slice(i + 1, hasValue ? eq : semi).trim());
+    out.push([name, hasValue ? text.slice(eq + 1, semi).trim() : undefined]);
+    i = semi;
+  }
+  return out;
 }
 
 const TOKEN_CHARS = (() => {
@@ -186,14 +227,14 @@ export function splitList(value: string): string[] {
   }
 }
 
-function skipWs(value: string, i: number): number {
-  while (i < value.length && isWs(value.charCodeAt(i))) i++;
+function skipWs(value: string, i: number, end: number): number {
+  while (i < end && isWs(value.charCodeAt(i))) i++;
   return i;
 }
 
-/** End of a run of characters that are not whitespace and not `stop`. */
-function runEnd(value: string, i: number, stop: number): number {
-  while (i < value.length) {
+/** End of a run of characters that are not whitespace and not `stop`, at most `end`. */
+function runEnd(value: string, i: number, stop: number, end: number): number {
+  while (i < end) {
     const c = value.charCodeAt(i);
     if (c === stop || isWs(c)) break;
     i++;
@@ -201,29 +242,29 @@ function runEnd(value: string, i: number, stop: number): number {
   return i;
 }
 
-/** Parses one Via value; undefined when it is not a Via. */
-export function parseVia(value: string): ViaValue | undefined {
-  const n = value.length;
-  let i = skipWs(value, 0);
-  let e = runEnd(value, i, 47); // protocol name
+/** Parses one Via value (`value[start, end)`, all of it by default); undefined when it is not a Via. */
+export function parseVia(value: string, start = 0, end = value.length): ViaValue | undefined {
+  const n = end;
+  let i = skipWs(value, start, n);
+  let e = runEnd(value, i, 47, n); // protocol name
   if (e === i) return undefined;
-  i = skipWs(value, e);
-  if (value.charCodeAt(i) !== 47) return undefined;
-  i = skipWs(value, i + 1);
-  e = runEnd(value, i, 47); // version
+  i = skipWs(value, e, n);
+  if (i >= n || value.charCodeAt(i) !== 47) return undefined;
+  i = skipWs(value, i + 1, n);
+  e = runEnd(value, i, 47, n); // version
   if (e === i) return undefined;
-  i = skipWs(value, e);
-  if (value.charCodeAt(i) !== 47) return undefined;
-  i = skipWs(value, i + 1);
-  e = runEnd(value, i, 59);
+  i = skipWs(value, e, n);
+  if (i >= n || value.charCodeAt(i) !== 47) return undefined;
+  i = skipWs(value, i + 1, n);
+  e = runEnd(value, i, 59, n);
   if (e === i) return undefined;
   let transport = value.slice(i, e);
   if (transport !== 'UDP' && transport !== 'TCP') transport = transport.toUpperCase();
-  i = skipWs(value, e);
+  i = skipWs(value, e, n);
   let host: string;
-  if (value.charCodeAt(i) === 91 /* [ */) {
+  if (i < n && value.charCodeAt(i) === 91 /* [ */) {
     const close = value.indexOf(']', i);
-    if (close < 0) return undefined;
+    if (close < 0 || close >= n) return undefined;
     host = value.slice(i, close + 1);
     i = close + 1;
   } else {
@@ -236,10 +277,10 @@ export function parseVia(value: string): ViaValue | undefined {
     host = value.slice(hs, i);
   }
   if (host.length === 0) return undefined;
-  i = skipWs(value, i);
+  i = skipWs(value, i, n);
   let port: number | undefined;
-  if (value.charCodeAt(i) === 58) {
-    i = skipWs(value, i + 1);
+  if (i < n && value.charCodeAt(i) === 58) {
+    i = skipWs(value, i + 1, n);
     let p = 0;
     const ps = i;
     while (i < n) {
@@ -251,34 +292,63 @@ export function parseVia(value: string): ViaValue | undefined {
     if (i === ps || i - ps > 5 || p > 65535) return undefined;
     port = p;
   }
-  i = skipWs(value, i);
-  const params: [string, string | undefined][] = [];
+  i = skipWs(value, i, n);
+  const paramsStart = i;
   let branch: string | undefined;
   let received: string | undefined;
   let rport: string | undefined;
+  // Parameters are checked here but only the three the proxy reads become strings.
   while (i < n) {
     if (value.charCodeAt(i) !== 59) return undefined;
     i++;
     let semi = value.indexOf(';', i);
-    if (semi < 0) semi = n;
-    const eq = value.indexOf('=', i);
-    const hasValue = eq >= 0 && eq < semi;
-    let name = value.slice(i, hasValue ? eq : semi);
-    if (isWs(name.charCodeAt(0)) || isWs(name.charCodeAt(name.length - 1))) name = name.trim();
-    if (name.length === 0) return undefined;
-    name = lowerAscii(name);
-    let val: string | undefined;
-    if (hasValue) {
-      val = value.slice(eq + 1, semi);
-      if (isWs(val.charCodeAt(0)) || isWs(val.charCodeAt(val.length - 1))) val = val.trim();
+    if (semi < 0 || semi > n) semi = n;
+    let eq = value.indexOf('=', i);
+    if (eq >= semi) eq = -1;
+    let ns = i;
+    let ne = eq >= 0 ? eq : semi;
+    while (ns < ne && isWs(value.charCodeAt(ns))) ns++;
+    while (ne > ns && isWs(value.charCodeAt(ne - 1))) ne--;
+    if (ne === ns) return undefined;
+    const which = paramName(value, ns, ne);
+    if (which !== 0) {
+      let val: string | undefined;
+      if (eq >= 0) {
+        val = value.slice(eq + 1, semi);
+        if (isWs(val.charCodeAt(0)) || isWs(val.charCodeAt(val.length - 1))) val = val.trim();
+      }
+      if (which === 1) branch = val;
+      else if (which === 2) received = val;
+      else rport = val ?? '';
     }
     i = semi;
-    params.push([name, val]);
-    if (name === 'branch') branch = val;
-    else if (name === 'received') received = val;
-    else if (name === 'rport') rport = val ?? '';
   }
-  return { transport, host, port, branch, received, rport, params };
+  let pe = n;
+  while (pe > paramsStart && isWs(value.charCodeAt(pe - 1))) pe--;
+  const paramsText = pe > paramsStart ? value.slice(paramsStart, pe) : '';
+  return new ParsedVia(transport, host, port, branch, received, rport, paramsText);
+}
+
+/** 1 for branch, 2 for received, 3 for rport (any case), 0 for another name, read in place. */
+function paramName(s: string, start: number, end: number): number {
+  const len = end - start;
+  if (len === 6) {
+    if (sameLower(s, start, 'branch')) return 1;
+  } else if (len === 8) {
+    if (sameLower(s, start, 'received')) return 2;
+  } else if (len === 5) {
+    if (sameLower(s, start, 'rport')) return 3;
+  }
+  return 0;
+}
+
+/** True when `s` at `start` is `lower` in any ASCII case (letters folded, other characters exact). */
+function sameLower(s: string, start: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = s.charCodeAt(start + i);
+    if ((c >= 65 && c <= 90 ? c | 0x20 : c) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** Lowercases only when needed (parameter names are nearly always lowercase already). */
@@ -292,8 +362,13 @@ function lowerAscii(s: string): string {
 
 /** Writes a Via value from its parts, for values the balancer rewrites (received/rport). */
 export function formatVia(v: ViaValue): string {
-  let s = `SIP/2.0/${v.transport} ${v.host}${v.port !== undefined ? `:${v.port}` : ''}`;
-  for (const [k, val] of v.params) s += val === undefined ? `;${k}` : `;${k}=${val}`;
+  return `SIP/2.0/${v.transport} ${v.host}${v.port !== undefined ? `:${v.port}` : ''}${v.paramsText}`;
+}
+
+/** Parameters written back as `;k=v` text. */
+function paramsTextOf(params: readonly (readonly [string, string | undefined])[]): string {
+  let s = '';
+  for (const [k, val] of params) s += val === undefined ? `;${k}` : `;${k}=${val}`;
   return s;
 }
 
@@ -313,12 +388,13 @@ export function withReceived(v: ViaValue, received: string | undefined, rport: n
   }
   if (!sawReceived && received !== undefined) params.push(['received', received]);
   if (!sawRport && rport !== undefined) params.push(['rport', String(rport)]);
-  return {
-    ...v,
-    params,
-    received: received ?? v.received,
-    rport: rport !== undefined ? String(rport) : v.rport,
-  };
+  return new ParsedVia(v.transport, v.host, v.port, v.branch, received ?? v.received, rport !== undefined ? String(rport) : v.rport, paramsTextOf(params));
+}
+
+/** A Via without received and rport (isUseWithNexmo). */
+export function withoutReceived(via: ViaValue): ViaValue {
+  const params = via.params.filter(([k]) => k !== 'received' && k !== 'rport');
+  return new ParsedVia(via.transport, via.host, via.port, via.branch, undefined, undefined, paramsTextOf(params));
 }
 
 export class SipMessage {
@@ -470,11 +546,25 @@ export class SipMessage {
 
   /** The top Via value, parsed (cached until a Via edit). */
   get topVia(): ViaValue | undefined {
-    if (this.cVia === undefined) {
-      const text = this.firstListValue('via');
-      this.cVia = text === undefined ? null : (parseVia(text) ?? null);
-    }
+    if (this.cVia === undefined) this.cVia = this.readTopVia();
     return this.cVia ?? undefined;
+  }
+
+  /** Parses the first Via item in place (no slice of the list): the first field with a non-empty first item. */
+  private readTopVia(): ViaValue | null {
+    const headers = this.headers;
+    for (let i = 0; i < headers.length; i++) {
+      const h = headers[i]!;
+      if (h.key !== 'via') continue;
+      const value = h.value;
+      const comma = firstListComma(value);
+      const end = comma < 0 ? value.length : comma;
+      let s = 0;
+      while (s < end && isWs(value.charCodeAt(s))) s++;
+      if (s === end) continue;
+      return parseVia(value, s, end) ?? null;
+    }
+    return null;
   }
 
   /** Number of Via values. */
@@ -550,6 +640,29 @@ export class SipMessage {
     return this.removeFirstListValue('via');
   }
 
+  /** removeFirstListValue without building the removed value. */
+  dropFirstListValue(name: string): void {
+    const key = headerKey(name);
+    const headers = this.headers;
+    for (let idx = 0; idx < headers.length; idx++) {
+      const h = headers[idx]!;
+      if (h.key !== key) continue;
+      const value = h.value;
+      const comma = firstListComma(value);
+      this.edited();
+      if (key === 'via') this.cVia = undefined;
+      if (comma < 0) {
+        headers.splice(idx, 1);
+        if (value === '') continue;
+        return;
+      }
+      let rest = comma + 1;
+      while (rest < value.length && isWs(value.charCodeAt(rest))) rest++;
+      h.value = value.slice(rest);
+      return;
+    }
+  }
+
   prependVia(value: string): void {
     this.prependListValue('Via', value);
   }
@@ -622,7 +735,7 @@ export class SipMessage {
     }
     const contentLength = this.hasContentLength ? '' : `Content-Length: ${this.body.length}\r\n`;
     length += contentLength.length + 2 + this.body.length;
-    const out = Buffer.allocUnsafe(length);
+    const out = allocOutgoing(length);
     let off = 0;
     // A run of source bytes not yet copied, and text not yet written.
     let runStart = -1;
@@ -766,15 +879,19 @@ export function parseHead(buf: Buffer, start: number, headEnd: number): HeadPars
   let requestUri = '';
   let status = 0;
   let reason = '';
-  if (first.length > 8 && (first.charCodeAt(7) === 48 || first.charCodeAt(7) === 32) && first.slice(0, 4).toUpperCase() === 'SIP/') {
-    // Response: SIP/2.0 SP 3DIGIT SP reason
+  if (first.length > 8 && (first.charCodeAt(7) === 48 || first.charCodeAt(7) === 32) && sameLower(first, 0, 'sip/')) {
+    // Response: SIP/2.0 SP 3DIGIT SP reason (read in place: no string but the reason)
     isRequest = false;
-    if (first.slice(0, 8).toUpperCase() !== 'SIP/2.0 ') return { ok: false, error: 'unsupported SIP version' };
-    const code = first.slice(8, 11);
-    if (first.length > 11 && first.charCodeAt(11) !== 32) return { ok: false, error: 'bad status code' };
-    status = parseDecimal(code);
-    if (code.length !== 3 || status < 100 || status > 699) return { ok: false, error: 'bad status code' };
-    reason = first.slice(12);
+    if (!sameLower(first, 4, '2.0 ')) return { ok: false, error: 'unsupported SIP version' };
+    if (first.length < 11 || (first.length > 11 && first.charCodeAt(11) !== 32)) return { ok: false, error: 'bad status code' };
+    status = 0;
+    for (let i = 8; i < 11; i++) {
+      const c = first.charCodeAt(i);
+      if (c < 48 || c > 57) return { ok: false, error: 'bad status code' };
+      status = status * 10 + (c - 48);
+    }
+    if (status < 100 || status > 699) return { ok: false, error: 'bad status code' };
+    reason = first.length > 12 ? first.slice(12) : '';
   } else {
     isRequest = true;
     const sp1 = first.indexOf(' ');

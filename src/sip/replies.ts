@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SipMessage } from './message.js';
 import { headerParam } from './uri.js';
+import { allocOutgoing, writeLatin1 } from './out-buffer.js';
 
 const COPIED = new Set(['via', 'from', 'call-id', 'cseq']);
 /** One random prefix per process; the Call-ID makes each tag distinct per dialog. */
@@ -39,5 +40,7 @@ export function buildReply(req: SipMessage, status: number, reason = REASONS[sta
   }
   for (const [name, value] of extra) s += `${name}: ${value}\r\n`;
   s += 'Content-Length: 0\r\n\r\n';
-  return Buffer.from(s, 'latin1');
+  const out = allocOutgoing(s.length);
+  writeLatin1(out, s, 0);
+  return out;
 }

@@ -4,10 +4,12 @@
 // steady rate across several reloads (SIGHUP and file changes) loses no call.
 
 import { describe, it, expect, afterEach } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { freePort } from '../helpers/ports.js';
 import { propertiesText } from '../helpers/daemon.js';
 import { startSipp, type Sipp } from '../helpers/sipp.js';
+import { answeredBy, request, startLb, startNode as startHttpNode } from './http-harness.js';
 import { HOST, describeResult, runCalls, sentInvites, startBalancer, startNode, waitFor, activeNodePorts, type Balancer, type TestNode } from './algorithm-harness.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -143,6 +145,47 @@ describe('hot reload', () => {
     const calls = await runCalls(lb, { calls: 3 });
     expect(calls.stats?.successfulCalls, describeResult('old port', calls)).toBe(3);
     expect(await reloads(lb)).toEqual({ ok: 1, failed: 0 });
+  });
+
+  it('adds and removes static nodes live; a staticNodes entry that does not parse is refused with file:line', async () => {
+    const probe = { nodeProbeInterval: 250, nodeProbeTimeout: 150, nodeProbeFailures: 2, nodeProbeSuccesses: 1, configReloadPeriod: 0 };
+    const { lb, write } = await balancer(probe);
+    const port = await freePort();
+    const server = await startSipp({ scenario: 'uas.xml', localPort: port, args: ['-aa'], timeoutMs: 60_000 });
+    cleanups.push(() => server.stop(0));
+
+    write({ staticNodes: `${HOST}:${port};transport=carrier-pigeon` });
+    lb.daemon.child.kill('SIGHUP');
+    await lb.daemon.waitForLog((l) => l.msg.startsWith(`${lb.daemon.configPath}:14: staticNodes=`));
+    expect(await reloads(lb)).toEqual({ ok: 0, failed: 1 });
+    expect(await activeNodePorts(lb)).toEqual([]);
+
+    write({ staticNodes: `${HOST}:${port}` });
+    lb.daemon.child.kill('SIGHUP');
+    await waitFor('the static node probed and in', async () => (await activeNodePorts(lb)).includes(port), 10_000);
+    const calls = await runCalls(lb, { calls: 2 });
+    expect(calls.stats?.successfulCalls, describeResult('to the static node', calls)).toBe(2);
+
+    write({});
+    lb.daemon.child.kill('SIGHUP');
+    await waitFor('the static node removed', async () => (await activeNodePorts(lb)).length === 0, 10_000);
+    expect(await reloads(lb)).toEqual({ ok: 2, failed: 1 });
+  });
+
+  it('sends HTTP requests to the new unavailableHost from the next request on (keep-alive client)', async () => {
+    const [m1, m2] = [await startHttpNode('maintenance-1'), await startHttpNode('maintenance-2')];
+    cleanups.push(() => m1.stop(), () => m2.stop());
+    const lb = await startLb({ unavailableHost: `${HOST}:${m1.httpPort}`, configReloadPeriod: 0 });
+    cleanups.push(() => lb.daemon.stop());
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    cleanups.push(async () => agent.destroy());
+    expect(answeredBy(await request(`http://${HOST}:${lb.httpPort}/shop`, { agent }))).toBe('maintenance-1');
+    const path = lb.daemon.configPath;
+    writeFileSync(path, readFileSync(path, 'latin1').replace(`unavailableHost=${HOST}:${m1.httpPort}`, `unavailableHost=${HOST}:${m2.httpPort}`));
+    lb.daemon.child.kill('SIGHUP');
+    await lb.daemon.waitForLog(/Configuration reloaded \(SIGHUP\): 1 key\(s\) applied live \(unavailableHost\)/);
+    const after = await request(`http://${HOST}:${lb.httpPort}/shop`, { agent });
+    expect(answeredBy(after)).toBe('maintenance-2');
   });
 
   it('loses no call when sipp runs at a steady rate across several reloads', async () => {

@@ -84,6 +84,8 @@ export class TinySmsc {
   readonly received: Buffer[] = [];
   readonly sockets: net.Socket[] = [];
   bindStatus = 0;
+  /** When true, binds get no answer (a bind still pending). */
+  holdBinds = false;
   /** Binds and unbinds received, across connections. */
   binds = 0;
   unbinds = 0;
@@ -96,7 +98,7 @@ export class TinySmsc {
       const seq = sequenceNumber(pdu);
       if (id === Cmd.bind_transceiver) this.binds++;
       if (id === Cmd.unbind) this.unbinds++;
-      if (id === Cmd.bind_transceiver) socket.write(encodePdu(Cmd.bind_transceiver_resp, this.bindStatus, seq, Buffer.from('tiny\0')));
+      if (id === Cmd.bind_transceiver && !this.holdBinds) socket.write(encodePdu(Cmd.bind_transceiver_resp, this.bindStatus, seq, Buffer.from('tiny\0')));
       else if (id === Cmd.enquire_link) socket.write(encodePdu(Cmd.enquire_link_resp, 0, seq));
       else if (id === Cmd.unbind) socket.write(encodePdu(Cmd.unbind_resp, 0, seq));
       else this.received.push(Buffer.from(pdu));

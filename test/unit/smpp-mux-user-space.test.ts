@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
 import { MuxLobby } from '../../src/smpp/mux/lobby.js';
 import { SmscList } from '../../src/smpp/server-list.js';
-import { Cmd, PduFramer, bindRespSystemId, commandId, commandStatus, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
+import { Cmd, PduFramer, bindRespSystemId, commandId, commandStatus, encodeBind, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
 import type { HostPort } from '../../src/config/types.js';
 import { FakeSocket, TinySmsc, bindPdu, smppContext, submitPdu } from './smpp-fixtures.js';
 
@@ -161,25 +161,101 @@ describe('mux user space', () => {
     });
   });
 
-  it('binds to an SMSC added at run time and drains a removed one without failing its request', async () => {
-    const { lobby, list, servers } = await start(1);
+  it('binds to an SMSC added at run time and drains a removed one without failing a request', async () => {
+    const { lobby, list } = await start(1);
     const a = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'pw'));
     await until(() => a.pdus().length === 1);
     a.socket.push(submitPdu(2)); // in flight at the old SMSC, not answered yet
     await until(() => smscs[0]!.received.length === 1);
+    const [old] = smscs;
     const added = await new TinySmsc().listen();
     smscs.push(added);
+    added.holdBinds = true; // the replacement is still binding
     list.setRemoteServers([{ host: '127.0.0.1', port: added.port }]);
-    await until(() => added.binds === 1);
-    expect(smscs[0]!.unbinds).toBe(0); // draining: the request is still in flight
-    // New requests go to the new SMSC only.
+    // Meanwhile the removed SMSC keeps serving: nothing is turned back.
     a.socket.push(submitPdu(3));
+    await until(() => old!.received.length === 2);
+    expect(a.pdus().filter((p) => commandId(p) === Cmd.submit_sm_resp)).toHaveLength(0);
+    added.holdBinds = false;
+    await until(() => (lobby.info()[0]!.upstreams as { draining: boolean }[]).some((u) => u.draining) && added.binds >= 1);
+    await until(() => (lobby.info()[0]!.upstreams as { state: string; draining: boolean }[]).some((u) => !u.draining && u.state === 'BOUND'));
+    expect(old!.unbinds).toBe(0); // draining: its requests are still in flight
+    // New requests go to the new SMSC only.
+    a.socket.push(submitPdu(4));
     await until(() => added.received.length === 1);
-    // The old SMSC answers: the ESME gets it, then the old bind is unbound.
-    smscs[0]!.send(encodePdu(Cmd.submit_sm_resp, 0, sequenceNumber(smscs[0]!.received[0]!), Buffer.from('old-1\0')));
-    await until(() => statusOf(a.pdus(), 2) === 0);
-    await until(() => smscs[0]!.unbinds === 1);
-    expect(servers).toHaveLength(1);
+    // The old SMSC answers: the ESME gets both, then the old bind is unbound.
+    for (const p of old!.received) old!.send(encodePdu(Cmd.submit_sm_resp, 0, sequenceNumber(p), Buffer.from('old\0')));
+    await until(() => statusOf(a.pdus(), 2) === 0 && statusOf(a.pdus(), 3) === 0);
+    await until(() => old!.unbinds === 1);
+    expect(lobby.info()[0]!.state).toBe('BOUND');
+    // Nothing was turned back: no response other than the two answers.
+    expect(a.pdus().filter((p) => commandStatus(p) !== 0)).toHaveLength(0);
+  });
+
+  it('answers an SMSC\'s unbind, keeps the ESMEs on the other binds, and rebinds that SMSC after reconnectPeriod', async () => {
+    const { lobby } = await start(2);
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => (lobby.info()[0]!.upstreams as { state: string }[]).every((u) => u.state === 'BOUND'));
+    smscs[0]!.send(encodePdu(Cmd.unbind, 0, 77));
+    await until(() => smscs[0]!.received.some((p) => commandId(p) === Cmd.unbind_resp && sequenceNumber(p) === 77));
+    await until(() => smscs[0]!.binds === 2);
+    expect(lobby.info()[0]!.state).toBe('BOUND');
+    expect(a.socket.ended).toBe(false);
+  });
+
+  it('refuses submits from a receiver (0x04) and delivers only to ESMEs that can receive, the response back with the SMSC\'s number', async () => {
+    const { lobby } = await start(1);
+    const bind = (commandId: number, seq: number): Buffer =>
+      encodeBind({ commandId, systemId: 'shop', password: 'pw', systemType: '', interfaceVersion: 0x34, addrTon: 0, addrNpi: 0, addressRange: '' }, seq);
+    const tx = esme(lobby);
+    const rx = esme(lobby);
+    tx.socket.push(bind(Cmd.bind_transmitter, 1));
+    rx.socket.push(bind(Cmd.bind_receiver, 1));
+    await until(() => tx.pdus().length === 1 && rx.pdus().length === 1);
+    expect([commandId(tx.pdus()[0]!), commandId(rx.pdus()[0]!)]).toEqual([Cmd.bind_transmitter_resp, Cmd.bind_receiver_resp]);
+    rx.socket.push(submitPdu(2));
+    expect(statusOf(rx.pdus(), 2)).toBe(0x04);
+    const deliver = (seq: number): Buffer => encodePdu(Cmd.deliver_sm, 0, seq, Buffer.from('\0\0\0', 'latin1'));
+    smscs[0]!.send(deliver(500));
+    smscs[0]!.send(deliver(501));
+    await until(() => rx.pdus().filter((p) => commandId(p) === Cmd.deliver_sm).length === 2);
+    expect(tx.pdus().some((p) => commandId(p) === Cmd.deliver_sm)).toBe(false);
+    const [first] = rx.pdus().filter((p) => commandId(p) === Cmd.deliver_sm);
+    rx.socket.push(encodePdu(Cmd.deliver_sm_resp, 0, sequenceNumber(first!), Buffer.from('\0')));
+    await until(() => smscs[0]!.received.some((p) => commandId(p) === Cmd.deliver_sm_resp));
+    expect(sequenceNumber(smscs[0]!.received.find((p) => commandId(p) === Cmd.deliver_sm_resp)!)).toBe(500);
+  });
+
+  it('answers the waiting ESMEs 0x08 when every SMSC is removed before one bound', async () => {
+    const { lobby, list } = await start(1);
+    smscs[0]!.holdBinds = true; // the first bind is still pending when the list empties
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => smscs[0]!.binds === 1);
+    list.setRemoteServers([]);
+    await until(() => a.pdus().length === 1);
+    expect(statusOf(a.pdus(), 1)).toBe(0x08);
+  });
+
+  it('active-standby sends every request to the first SMSC while it is bound, else to the next, and back', async () => {
+    const { lobby } = await start(2, { toProvider: 'active-standby' });
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => (lobby.info()[0]!.upstreams as { state: string }[]).every((u) => u.state === 'BOUND'));
+    a.socket.push(submitPdu(2), submitPdu(3), submitPdu(4));
+    await until(() => smscs[0]!.received.length === 3);
+    expect(smscs[1]!.received).toHaveLength(0);
+    smscs[0]!.holdBinds = true;
+    for (const s of smscs[0]!.sockets) s.destroy();
+    await until(() => (lobby.info()[0]!.upstreams as { state: string }[])[0]!.state !== 'BOUND');
+    a.socket.push(submitPdu(5));
+    await until(() => smscs[1]!.received.length === 1);
+    smscs[0]!.holdBinds = false;
+    await until(() => (lobby.info()[0]!.upstreams as { state: string }[])[0]!.state === 'BOUND');
+    a.socket.push(submitPdu(6));
+    await until(() => smscs[0]!.received.length === 4);
+    expect(smscs[1]!.received).toHaveLength(1);
   });
 });

@@ -2,7 +2,6 @@
 // message per WebSocket message, responses and in-dialog requests return on the connection they belong to.
 
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { listenOptions } from '../../workers/port-sharing.js';
 import { createServer as createHttpsServer } from 'node:https';
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
@@ -17,6 +16,7 @@ import { connectToNode } from './tls.js';
 import { clientTlsOptions, serverTlsOptions } from '../../config/tls-options.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
 import { guardedInterval } from '../../timers.js';
+import { listen } from '../../listen.js';
 
 /** The WebSocket subprotocol of SIP (RFC 7118 §4). */
 export const SIP_SUBPROTOCOL = 'sip';
@@ -125,14 +125,7 @@ export class WsListeningPoint implements ListeningPoint {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       else socket.destroy();
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(listenOptions(this.port, this.host), () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('error', (err) => log.error({ err }, `${this.transport.toUpperCase()} server error on ${this.host}:${this.port}`));
+    await listen(server, this.port, this.host, { reusePort: true, onError: (err) => log.error({ err }, `${this.transport.toUpperCase()} server error on ${this.host}:${this.port}`) });
     // One timer per listening point for keep-alive pings and the idle timeout (never one per connection).
     this.sweepTimer = guardedInterval('WebSocket keep-alive sweep', pingIntervalFor(this.opts.idleTimeoutMs), () => this.sweep(), log);
   }
