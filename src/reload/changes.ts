@@ -39,7 +39,6 @@ const RESTART_KEYS: ReadonlySet<string> = new Set([
   'internalHost',
   'workers',
   'workersPortSharing',
-  'shutdownTimeout',
   'isTransportWs',
   'performanceTestingMode',
   'httpHost',
