@@ -122,7 +122,8 @@ export async function main(rawArgv: string[]): Promise<number> {
   const balancer = loaded.config.workers > 1 ? new Primary(loaded.config, log) : new LoadBalancer(loaded.config, log);
   // Signals and /lbstop stop it in order (exit 0); an uncaught exception stops it too, after the work in
   // flight, and exits 70 for the supervisor to restart it (src/shutdown.ts).
-  const shutdown = new Shutdown(balancer, log, { timeoutMs: loaded.config.shutdownTimeoutMs });
+  // A hot reload may change shutdownTimeout: the bound in force when the stop begins applies.
+  const shutdown = new Shutdown(balancer, log, { timeoutMs: () => balancer.config.shutdownTimeoutMs });
   let stopping = false;
   let reloader: ConfigReloader | undefined;
   const stopReloads = (): void => {

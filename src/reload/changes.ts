@@ -38,7 +38,6 @@ const RESTART_KEYS: ReadonlySet<string> = new Set([
   'externalHost',
   'internalHost',
   'workers',
-  'shutdownTimeout',
   'isTransportWs',
   'performanceTestingMode',
   'httpHost',
