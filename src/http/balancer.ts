@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
 import type { Service, ServiceContext } from '../service.js';
-import { StartupError } from '../errors.js';
+import { listen } from '../listen.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { HttpStats } from './http-stats.js';
 import { HttpNodeChooser, type BackendKind, type NodeChoice } from './node-chooser.js';
@@ -55,6 +55,7 @@ type ProxyError = Error & { code?: string };
 const UNAVAILABLE_HOST_FAILED: OwnReply = { status: 502, reason: 'Bad Gateway', body: 'No application server is available.\n', headers: {} };
 
 const STATS_FLUSH_MS = 1000;
+const LISTEN_HTTP = { what: 'HTTP' } as const;
 /** While draining: how often idle node:http connections are closed and the open ones counted. */
 const DRAIN_CHECK_MS = 50;
 
@@ -84,7 +85,15 @@ export class HttpBalancer implements Service {
     this.ctx = ctx;
     this.stats = stats;
     const cfg = ctx.config.http;
-    this.failures = { stats, maxRetries: MAX_RETRIES, refusedForMs: Math.min(ctx.config.registry.nodeTimeoutMs, 5000) };
+    // Read per failure: nodeTimeout may change with a hot reload.
+    const refusedForMs = (): number => Math.min(this.ctx.config.registry.nodeTimeoutMs, 5000);
+    this.failures = {
+      stats,
+      maxRetries: MAX_RETRIES,
+      get refusedForMs() {
+        return refusedForMs();
+      },
+    };
     // LIFO scheduling keeps few hot sockets per node; no cap on sockets so a burst never queues here.
     this.plainAgent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
     this.tlsAgent = new https.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo', ...clientTlsOptions(ctx.config.tls) });
@@ -128,7 +137,7 @@ export class HttpBalancer implements Service {
           stats: this.stats,
           log,
           failures: this.failures,
-          noNodeReply: this.unavailable === undefined ? serviceUnavailable(config.sip.retryAfterSeconds) : undefined,
+          noNodeReply: () => (this.unavailable === undefined ? serviceUnavailable(this.ctx.config.sip.retryAfterSeconds) : undefined),
           handOff: (socket: HandedOverSocket, unread, noNode) => {
             if (noNode) socket.sbNoNodeForFirstRequest = true;
             socket.pause();
@@ -142,9 +151,9 @@ export class HttpBalancer implements Service {
           new FastConnection(socket, fastCtx, this.pool);
         });
         this.fastServer = fast;
-        await listen(fast, cfg.port, cfg.host);
+        await listen(fast, cfg.port, cfg.host, LISTEN_HTTP);
       } else {
-        await listen(server, cfg.port, cfg.host);
+        await listen(server, cfg.port, cfg.host, LISTEN_HTTP);
       }
       log.info(`HTTP LB listening on port ${cfg.port}`);
     }
@@ -152,7 +161,7 @@ export class HttpBalancer implements Service {
       const server = https.createServer(serverTlsOptions(config.tls, `httpsPort=${cfg.httpsPort}`));
       this.attach(server, true);
       this.httpsServer = server;
-      await listen(server, cfg.httpsPort, cfg.host);
+      await listen(server, cfg.httpsPort, cfg.host, { what: 'HTTPS' });
       log.info(`HTTPS LB listening on port ${cfg.httpsPort}`);
     }
     if (cfg.httpsRedirect && cfg.httpsPort === undefined) log.warn('httpsRedirect=true has no effect without httpsPort');
@@ -478,18 +487,6 @@ export function offersSip(protocols: string): boolean {
 
 function destroyQuietly(target: unknown): void {
   if (target !== null && typeof target === 'object' && 'destroy' in target && typeof target.destroy === 'function') (target as { destroy(): void }).destroy();
-}
-
-function listen(server: net.Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: ProxyError): void =>
-      reject(err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new StartupError(`cannot listen for HTTP on ${host}:${port}: ${err.code}`) : err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
 }
 
 /** unavailableHost as host and port (80 when none), or undefined when not set. */

@@ -33,7 +33,7 @@ export interface FastPathContext {
   /** The retry rules the node:http path follows too. */
   readonly failures: FailureRules;
   /** The answer to a request no node can take; undefined when the node:http path answers it (unavailableHost). */
-  readonly noNodeReply: OwnReply | undefined;
+  readonly noNodeReply: () => OwnReply | undefined;
   /**
    * Gives the connection, with the bytes read but not consumed, to the node:http server. `noNode`: the first
    * request of those bytes was found to have no node (so node:http does not ask the algorithm again).
@@ -188,7 +188,7 @@ export class FastConnection implements BackendOwner {
    * connection rather than have its body read and thrown away.
    */
   private noNode(head: RequestHead, end: number): boolean {
-    const reply = this.ctx.noNodeReply;
+    const reply = this.ctx.noNodeReply();
     if (reply === undefined) {
       this.handOff(true);
       return false;

@@ -8,7 +8,7 @@ import type { Config, HostPort } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { SmppStats } from './smpp-stats.js';
-import { StartupError } from '../errors.js';
+import { listen } from '../listen.js';
 import { clientTlsOptions, serverTlsOptions } from '../config/tls-options.js';
 import { SmscList } from './server-list.js';
 import { SmppSession, type SessionContext } from './session.js';
@@ -131,18 +131,8 @@ export class SmppBroker {
     this.mux?.sweep(now);
   }
 
-  private listen(server: net.Server, host: string, port: number, key: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        reject(new StartupError(`SMPP: cannot listen on ${host}:${port} (${key}): ${err.code ?? err.message}`));
-      };
-      server.once('error', onError);
-      server.listen(port, host, () => {
-        server.off('error', onError);
-        server.on('error', (err) => this.log.error({ err }, `SMPP listener ${host}:${port} failed`));
-        this.servers.push(server);
-        resolve();
-      });
-    });
+  private async listen(server: net.Server, host: string, port: number, key: string): Promise<void> {
+    await listen(server, port, host, { what: `SMPP (${key})`, onError: (err) => this.log.error({ err }, `SMPP listener ${host}:${port} failed`) });
+    this.servers.push(server);
   }
 }

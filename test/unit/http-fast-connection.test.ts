@@ -95,7 +95,7 @@ function setup(opts: { nodes?: number; unavailableHost?: boolean } = {}) {
     stats,
     log: silentLogger(),
     failures: { stats, maxRetries: 2, refusedForMs: 5000 },
-    noNodeReply: opts.unavailableHost ? undefined : serviceUnavailable(9),
+    noNodeReply: () => (opts.unavailableHost ? undefined : serviceUnavailable(9)),
     handOff: (_socket, unread, noNode) => handedOff.push({ unread: unread.toString('latin1'), noNode }),
   };
   const client = new FakeSocket();

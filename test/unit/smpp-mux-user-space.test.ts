@@ -161,26 +161,36 @@ describe('mux user space', () => {
     });
   });
 
-  it('binds to an SMSC added at run time and drains a removed one without failing its request', async () => {
-    const { lobby, list, servers } = await start(1);
+  it('binds to an SMSC added at run time and drains a removed one without failing a request', async () => {
+    const { lobby, list } = await start(1);
     const a = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'pw'));
     await until(() => a.pdus().length === 1);
     a.socket.push(submitPdu(2)); // in flight at the old SMSC, not answered yet
     await until(() => smscs[0]!.received.length === 1);
+    const [old] = smscs;
     const added = await new TinySmsc().listen();
     smscs.push(added);
+    added.holdBinds = true; // the replacement is still binding
     list.setRemoteServers([{ host: '127.0.0.1', port: added.port }]);
-    await until(() => added.binds === 1);
-    expect(smscs[0]!.unbinds).toBe(0); // draining: the request is still in flight
-    // New requests go to the new SMSC only.
+    // Meanwhile the removed SMSC keeps serving: nothing is turned back.
     a.socket.push(submitPdu(3));
+    await until(() => old!.received.length === 2);
+    expect(a.pdus().filter((p) => commandId(p) === Cmd.submit_sm_resp)).toHaveLength(0);
+    added.holdBinds = false;
+    await until(() => (lobby.info()[0]!.upstreams as { draining: boolean }[]).some((u) => u.draining) && added.binds >= 1);
+    await until(() => (lobby.info()[0]!.upstreams as { state: string; draining: boolean }[]).some((u) => !u.draining && u.state === 'BOUND'));
+    expect(old!.unbinds).toBe(0); // draining: its requests are still in flight
+    // New requests go to the new SMSC only.
+    a.socket.push(submitPdu(4));
     await until(() => added.received.length === 1);
-    // The old SMSC answers: the ESME gets it, then the old bind is unbound.
-    smscs[0]!.send(encodePdu(Cmd.submit_sm_resp, 0, sequenceNumber(smscs[0]!.received[0]!), Buffer.from('old-1\0')));
-    await until(() => statusOf(a.pdus(), 2) === 0);
-    await until(() => smscs[0]!.unbinds === 1);
-    expect(servers).toHaveLength(1);
+    // The old SMSC answers: the ESME gets both, then the old bind is unbound.
+    for (const p of old!.received) old!.send(encodePdu(Cmd.submit_sm_resp, 0, sequenceNumber(p), Buffer.from('old\0')));
+    await until(() => statusOf(a.pdus(), 2) === 0 && statusOf(a.pdus(), 3) === 0);
+    await until(() => old!.unbinds === 1);
+    expect(lobby.info()[0]!.state).toBe('BOUND');
+    // Nothing was turned back: no response other than the two answers.
+    expect(a.pdus().filter((p) => commandStatus(p) !== 0)).toHaveLength(0);
   });
 
   it('answers an SMSC\'s unbind, keeps the ESMEs on the other binds, and rebinds that SMSC after reconnectPeriod', async () => {
@@ -227,5 +237,61 @@ describe('mux user space', () => {
     list.setRemoteServers([]);
     await until(() => a.pdus().length === 1);
     expect(statusOf(a.pdus(), 1)).toBe(0x08);
+  });
+
+  it('active-standby sends every request to the first SMSC while it is bound, else to the next, and back', async () => {
+    const { lobby } = await start(2, { toProvider: 'active-standby' });
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => (lobby.info()[0]!.upstreams as { state: string }[]).every((u) => u.state === 'BOUND'));
+    a.socket.push(submitPdu(2), submitPdu(3), submitPdu(4));
+    await until(() => smscs[0]!.received.length === 3);
+    expect(smscs[1]!.received).toHaveLength(0);
+    smscs[0]!.holdBinds = true;
+    for (const s of smscs[0]!.sockets) s.destroy();
+    await until(() => (lobby.info()[0]!.upstreams as { state: string }[])[0]!.state !== 'BOUND');
+    a.socket.push(submitPdu(5));
+    await until(() => smscs[1]!.received.length === 1);
+    smscs[0]!.holdBinds = false;
+    await until(() => (lobby.info()[0]!.upstreams as { state: string }[])[0]!.state === 'BOUND');
+    a.socket.push(submitPdu(6));
+    await until(() => smscs[0]!.received.length === 4);
+    expect(smscs[1]!.received).toHaveLength(1);
+  });
+
+  it('probes an idle SMSC bind with enquire_link and rebinds it after 3× the check timeout of silence', async () => {
+    const { lobby } = await start(1, { timeoutEnquireMs: 1000, timeoutConnectionCheckServerSideMs: 300, timeoutConnectionCheckClientSideMs: 60_000 });
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => lobby.info()[0]!.state === 'BOUND');
+    const smsc = smscs[0]!;
+    smsc.mute = true;
+    const t0 = Date.now();
+    lobby.sweep(t0 + 500);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(smsc.enquires).toBe(0); // not idle long enough
+    lobby.sweep(t0 + 1100);
+    await until(() => smsc.enquires === 1);
+    lobby.sweep(t0 + 1100 + 3 * 300 - 1);
+    expect(lobby.info()[0]!.state).toBe('BOUND');
+    lobby.sweep(t0 + 1100 + 3 * 300);
+    expect(lobby.info()[0]!.state).toBe('REBINDING');
+    smsc.mute = false;
+    await until(() => smsc.binds === 2 && lobby.info()[0]!.state === 'BOUND');
+    expect(a.socket.ended).toBe(false);
+  });
+
+  it('gives an ESME that arrives while the last one\'s space is unbinding a new space and a new SMSC bind', async () => {
+    const { lobby } = await start(1);
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => a.pdus().length === 1);
+    a.socket.push(encodePdu(Cmd.unbind, 0, 2)); // the last ESME: the space unbinds its SMSC
+    const b = esme(lobby);
+    b.socket.push(bindPdu(1, 'shop', 'new-password'));
+    await until(() => b.pdus().length === 1);
+    expect(statusOf(b.pdus(), 1)).toBe(0);
+    expect(smscs[0]!.binds).toBe(2);
+    await until(() => smscs[0]!.unbinds === 1);
   });
 });

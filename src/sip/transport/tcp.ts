@@ -3,6 +3,7 @@
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { StreamFramer } from '../stream-framer.js';
+import { listen } from '../../listen.js';
 import { bareHost } from '../uri.js';
 import type { SipTransport } from '../../config/types.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
@@ -50,14 +51,7 @@ export class TcpListeningPoint implements ListeningPoint {
     // Counted on the raw connection, before any TLS handshake: what a slow or idle client costs is bounded.
     const limits = this.opts.streamLimits;
     if (limits) server.prependListener('connection', (socket: Socket) => void limits.admit(socket, this.transport));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('error', (err) => this.opts.log.error({ err }, `TCP server error on ${this.host}:${this.port}`));
+    await listen(server, this.port, this.host, { reusePort: true, onError: (err) => this.opts.log.error({ err }, `TCP server error on ${this.host}:${this.port}`) });
   }
 
   private accept(socket: Socket): void {

@@ -3,6 +3,7 @@
 // unreachable a dead node's host sends back surfaces as ECONNREFUSED and the node leaves the rotation at once.
 
 import { createSocket, type Socket } from 'node:dgram';
+import { udpBindOptions, udpSocketOptions } from '../../workers/port-sharing.js';
 import { isIPv6 } from 'node:net';
 import { lookup, type LookupOneOptions } from 'node:dns';
 import { isIpLiteral } from '../uri.js';
@@ -13,7 +14,16 @@ import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
 interface Peer {
   readonly socket: Socket;
   ready: boolean;
+  /** Set while the node is gone: the socket closes when it fires, unless the node comes back first. */
+  lingerTimer?: NodeJS.Timeout;
 }
+
+/**
+ * How long the socket of a node that left stays open: the node may still answer transactions it had (to that
+ * socket's port), and a node that expired under load and re-registers must not lose them. 64 × T1, a
+ * transaction's lifetime.
+ */
+const PEER_LINGER_MS = 32_000;
 
 /** Where a datagram came from; replies go back from the same socket. A class, so no closure per message. */
 class UdpFlow implements Flow {
@@ -47,11 +57,11 @@ export class UdpListeningPoint implements ListeningPoint {
   }
 
   async start(): Promise<void> {
-    const socket = createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', reuseAddr: false, lookup: fastLookup });
+    const socket = createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', reuseAddr: false, lookup: fastLookup, ...udpSocketOptions() });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(this.port, this.host, () => {
+      socket.bind(udpBindOptions(this.port, this.host), () => {
         socket.off('error', reject);
         resolve();
       });
@@ -120,7 +130,13 @@ export class UdpListeningPoint implements ListeningPoint {
     // Only literals of this point's family (a dual-stack pair watches on each), only while running.
     if (!this.socket || !isIpLiteral(host) || isIPv6(host) !== isIPv6(this.host) || !(port > 0 && port < 65536)) return;
     let byPort = this.peers.get(host);
-    if (byPort?.has(port)) return;
+    const known = byPort?.get(port);
+    if (known) {
+      // Back before its socket closed: keep it.
+      clearTimeout(known.lingerTimer);
+      known.lingerTimer = undefined;
+      return;
+    }
     if (!byPort) {
       byPort = new Map();
       this.peers.set(host, byPort);
@@ -141,13 +157,18 @@ export class UdpListeningPoint implements ListeningPoint {
     });
   }
 
+  /** The node left: its socket closes after PEER_LINGER_MS, unless it is watched again meanwhile. */
   unwatchPeer(host: string, port: number): void {
     const byPort = this.peers.get(host);
     const peer = byPort?.get(port);
-    if (!byPort || !peer) return;
-    byPort.delete(port);
-    if (byPort.size === 0) this.peers.delete(host);
-    closeQuietly(peer.socket);
+    if (!byPort || !peer || peer.lingerTimer) return;
+    peer.lingerTimer = setTimeout(() => {
+      if (byPort.get(port) !== peer) return;
+      byPort.delete(port);
+      if (byPort.size === 0 && this.peers.get(host) === byPort) this.peers.delete(host);
+      closeQuietly(peer.socket);
+    }, PEER_LINGER_MS);
+    peer.lingerTimer.unref();
   }
 
   /** Nodes watched (for tests and /lbinfo). */
@@ -167,7 +188,12 @@ export class UdpListeningPoint implements ListeningPoint {
   }
 
   async stop(): Promise<void> {
-    for (const byPort of this.peers.values()) for (const peer of byPort.values()) closeQuietly(peer.socket);
+    for (const byPort of this.peers.values()) {
+      for (const peer of byPort.values()) {
+        clearTimeout(peer.lingerTimer);
+        closeQuietly(peer.socket);
+      }
+    }
     this.peers.clear();
     const socket = this.socket;
     this.socket = undefined;

@@ -16,6 +16,7 @@ import { connectToNode } from './tls.js';
 import { clientTlsOptions, serverTlsOptions } from '../../config/tls-options.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
 import { guardedInterval } from '../../timers.js';
+import { listen } from '../../listen.js';
 
 /** The WebSocket subprotocol of SIP (RFC 7118 §4). */
 export const SIP_SUBPROTOCOL = 'sip';
@@ -124,14 +125,7 @@ export class WsListeningPoint implements ListeningPoint {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       else socket.destroy();
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('error', (err) => log.error({ err }, `${this.transport.toUpperCase()} server error on ${this.host}:${this.port}`));
+    await listen(server, this.port, this.host, { reusePort: true, onError: (err) => log.error({ err }, `${this.transport.toUpperCase()} server error on ${this.host}:${this.port}`) });
     // One timer per listening point for keep-alive pings and the idle timeout (never one per connection).
     this.sweepTimer = guardedInterval('WebSocket keep-alive sweep', pingIntervalFor(this.opts.idleTimeoutMs), () => this.sweep(), log);
   }

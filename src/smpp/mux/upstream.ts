@@ -35,7 +35,9 @@ export class Upstream {
   key = 0;
   /** Failed attempts since the last successful bind. */
   failures = 0;
-  /** The SMSC left the server list: no new requests; unbound once what is in flight is answered. */
+  /** The SMSC left the server list; it drains once another SMSC can take its requests (see UserSpace.drainRemoved). */
+  removed = false;
+  /** Draining: no new requests; unbound once what is in flight is answered. */
   draining = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private finished = false;

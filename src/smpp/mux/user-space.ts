@@ -64,6 +64,8 @@ export class UserSpace implements EsmeOwner, SmscOwner, UpstreamEvents {
   private usable: Upstream[] = [];
   private receivers: EsmeSide[] = [];
   private nextUpstream = 0;
+  /** Removed SMSCs are kept serving while no replacement is bound (said once). */
+  private keptRemoved = false;
   private nextReceiver = 0;
   private readonly log: Logger;
 
@@ -217,16 +219,17 @@ export class UserSpace implements EsmeOwner, SmscOwner, UpstreamEvents {
     this.byKey.set(up.key, up);
     this.refreshRoutes();
     if (this.current === 'BINDING' || this.current === 'REBINDING') this.updateState('BOUND', `bound to SMSC ${up.name}`);
+    if (!up.removed) this.drainRemoved();
   }
 
   upstreamRefused(up: Upstream, status: number): void {
     this.removeUpstream(up);
     if (this.upstreams.length === 0) this.fail(status, `every SMSC refused ${this.systemId}`);
-    else this.checkUnreachable();
+    else this.drainRemoved();
   }
 
   upstreamFailed(): void {
-    this.checkUnreachable();
+    this.drainRemoved();
   }
 
   /** While the first bind runs: when every SMSC has failed once and none bound, the waiting ESMEs get 0x08. */
@@ -240,13 +243,8 @@ export class UserSpace implements EsmeOwner, SmscOwner, UpstreamEvents {
     if (this.current === 'UNBINDING' || this.current === 'CLOSED') return;
     const key = (s: HostPort): string => `${s.host}:${s.port}`;
     const wanted = new Set(servers.map(key));
-    for (const up of this.upstreams) {
-      if (!wanted.has(up.name) && !up.draining) {
-        this.log.info(`${this.systemId}: SMSC ${up.name} removed; draining its bind`);
-        up.drain();
-      }
-    }
-    const have = new Set(this.upstreams.filter((u) => !u.draining).map((u) => u.name));
+    for (const up of this.upstreams) if (!wanted.has(up.name)) up.removed = true;
+    const have = new Set(this.upstreams.filter((u) => !u.removed).map((u) => u.name));
     for (const server of servers) {
       if (have.has(key(server))) continue;
       this.log.info(`${this.systemId}: SMSC ${key(server)} added; binding`);
@@ -255,7 +253,31 @@ export class UserSpace implements EsmeOwner, SmscOwner, UpstreamEvents {
     // Keep server-list order for active-standby: the list's first SMSC is the active one.
     const order = new Map(servers.map((s, i) => [key(s), i]));
     this.upstreams.sort((a, b) => (order.get(a.name) ?? servers.length) - (order.get(b.name) ?? servers.length));
-    for (const up of this.upstreams) if (up.closed) this.removeUpstream(up);
+    this.drainRemoved();
+  }
+
+  /**
+   * Drains the SMSCs removed from the list once another can take their requests: while no replacement is bound yet
+   * (but one is binding or retrying), a removed SMSC keeps serving, so that replacing one SMSC with another fails no
+   * request. With no replacement at all, removed SMSCs drain at once.
+   */
+  private drainRemoved(): void {
+    if (this.current === 'UNBINDING' || this.current === 'CLOSED') return;
+    const replacements = this.upstreams.filter((u) => !u.removed);
+    const waitForReplacement = replacements.length > 0 && !replacements.some((u) => u.usable) && replacements.some((u) => !u.closed);
+    if (waitForReplacement && !this.keptRemoved) {
+      this.keptRemoved = true;
+      this.log.warn(`${this.systemId}: removed SMSCs keep serving until a new one binds`);
+    }
+    if (!waitForReplacement) {
+      this.keptRemoved = false;
+      for (const up of this.upstreams) {
+        if (!up.removed || up.draining) continue;
+        this.log.info(`${this.systemId}: SMSC ${up.name} removed; draining its bind`);
+        up.drain();
+      }
+    }
+    for (const up of this.upstreams) if (up.closed && up.removed) this.removeUpstream(up);
     this.refreshRoutes();
     if (this.current === 'BOUND' && this.usable.length === 0) this.updateState('REBINDING', 'every bound SMSC was removed');
     if (this.current === 'BINDING' && this.upstreams.length === 0) this.fail(Status.ESME_RSYSERR, 'every SMSC was removed');
@@ -406,7 +428,7 @@ export class UserSpace implements EsmeOwner, SmscOwner, UpstreamEvents {
     for (const up of this.upstreams) {
       up.side.sweep(now);
       up.settle();
-      if (up.closed && up.draining) this.removeUpstream(up);
+      if (up.closed && up.removed) this.removeUpstream(up);
     }
     this.closeIfDone();
   }
