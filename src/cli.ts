@@ -122,7 +122,8 @@ export async function main(rawArgv: string[]): Promise<number> {
   const balancer = loaded.config.workers > 1 ? new Primary(loaded.config, log) : new LoadBalancer(loaded.config, log);
   // Signals and /lbstop stop it in order (exit 0); an uncaught exception stops it too, after the work in
   // flight, and exits 70 for the supervisor to restart it (src/shutdown.ts).
-  const shutdown = new Shutdown(balancer, log, { timeoutMs: loaded.config.shutdownTimeoutMs });
+  // A hot reload may change shutdownTimeout: the bound in force when the stop begins applies.
+  const shutdown = new Shutdown(balancer, log, { timeoutMs: () => balancer.config.shutdownTimeoutMs });
   let stopping = false;
   let reloader: ConfigReloader | undefined;
   const stopReloads = (): void => {
@@ -181,7 +182,7 @@ async function startOrReport(daemon: { start(): Promise<void> }, log: Logger, st
 function runWorker(loaded: LoadedConfig, log: Logger): Promise<number> {
   const worker = new WorkerProcess(loaded.config, log);
   // Signals go to the primary, which stops the workers in order.
-  new Shutdown(worker, log, { timeoutMs: loaded.config.shutdownTimeoutMs }).install(process, false);
+  new Shutdown(worker, log, { timeoutMs: () => worker.currentConfig.shutdownTimeoutMs }).install(process, false);
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
   return startOrReport(worker, log);
 }

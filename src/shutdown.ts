@@ -18,7 +18,7 @@ export interface StoppableDaemon {
 
 export interface ShutdownOptions {
   /** Bound on the whole shutdown (drain and stop), in milliseconds. */
-  readonly timeoutMs: number;
+  readonly timeoutMs: number | (() => number);
   /** Ends the process (process.exit; replaced in unit tests). */
   readonly exit?: (code: number) => void;
 }
@@ -44,6 +44,12 @@ export class Shutdown {
     proc.on('uncaughtException', (err: unknown, origin: string) => this.crash(err, origin));
   }
 
+  /** The bound in force (a hot reload may change shutdownTimeout). */
+  private timeoutMs(): number {
+    const t = this.opts.timeoutMs;
+    return typeof t === 'function' ? t() : t;
+  }
+
   /** A requested stop (a signal, /lbstop): stop in order, exit 0. */
   request(reason: string): void {
     if (this.stopping) return;
@@ -63,13 +69,13 @@ export class Shutdown {
     this.stopping = true;
     this.log.fatal(
       { err, origin },
-      `uncaught exception: ${err instanceof Error ? err.message : String(err)}; no longer accepting, work in flight gets up to shutdownTimeout (${this.opts.timeoutMs} ms), then the process exits with code ${CRASH_EXIT_CODE} for its supervisor to restart it`,
+      `uncaught exception: ${err instanceof Error ? err.message : String(err)}; no longer accepting, work in flight gets up to shutdownTimeout (${this.timeoutMs()} ms), then the process exits with code ${CRASH_EXIT_CODE} for its supervisor to restart it`,
     );
     this.run(true, CRASH_EXIT_CODE);
   }
 
   private run(drain: boolean, code: number): void {
-    const { timeoutMs } = this.opts;
+    const timeoutMs = this.timeoutMs();
     const timer = setTimeout(() => {
       this.log.warn(`shutdown did not finish within shutdownTimeout (${timeoutMs} ms); exiting anyway`);
       this.exit(code);

@@ -38,7 +38,7 @@ const RESTART_KEYS: ReadonlySet<string> = new Set([
   'externalHost',
   'internalHost',
   'workers',
-  'shutdownTimeout',
+  'workersPortSharing',
   'isTransportWs',
   'performanceTestingMode',
   'httpHost',
