@@ -5,6 +5,7 @@
 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './log.js';
+import type { Config } from './config/types.js';
 
 export interface BoundListener {
   /** The key that configured it: externalUdpPort, internalWssPort, httpPort, smppPort, heartbeatPort, statisticPort, … */
@@ -57,4 +58,11 @@ export class BoundListeners {
   private announce(l: BoundListener): void {
     this.log?.info({ listener: l.key, protocol: l.protocol, host: l.host, port: l.port }, `Listening on ${l.host}:${l.port} (${l.key}, ${l.protocol})`);
   }
+}
+
+/** True when a listener the workers share is configured on port 0 (any free port). */
+export function sharesAnyFreePort(config: Config): boolean {
+  const { sip, http, smpp } = config;
+  const sipPorts = [sip.external, sip.internal, sip.externalIpv6, sip.internalIpv6].flatMap((ports) => Object.values(ports));
+  return [...sipPorts, http.port, http.httpsPort, smpp.port, smpp.sslPort].includes(0);
 }

@@ -1,29 +1,30 @@
-// The shared shape of the map-based algorithms (user-based, cluster-subdomain-affinity, weighted,
-// least-calls): an affinity key → node map, new keys placed by a NewCallPicker (weights, ramp-up),
+// The shared shape of the map-based algorithms (call-id-affinity, user-based, cluster-subdomain-affinity,
+// weighted, least-calls): an affinity key → node map, new keys placed by a picker (round robin, weights, ramp-up),
 // the entries of a dead node moved at once, idle entries evicted by one sweep timer, the map bounded
 // (AffinityTable: callIdAffinityMaxEntries, least recently used first).
 
 import type { IncomingMessage } from 'node:http';
 import { activeNodes, type AlgorithmContext, type AlgorithmSipRequest, type BalancerAlgorithm } from './algorithm.js';
 import { NewCallPicker, rampUpOf } from './new-call-picker.js';
+import type { NewCallChooser } from './round-robin.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { AffinityTable, DEFAULT_MAX_ENTRIES } from './affinity-table.js';
 import { guardedInterval } from '../timers.js';
 
-export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
+export abstract class AffinityMapAlgorithm<P extends NewCallChooser = NewCallPicker> implements BalancerAlgorithm {
   abstract readonly name: string;
   protected keyOf: (req: AlgorithmSipRequest) => string = (req) => req.callId;
   /** False when a key's node must be active (not graceful) to take a new request of the key. */
   protected reuseGraceful = true;
   protected useWeights = false;
-  protected picker = new NewCallPicker();
+  protected picker: P = new NewCallPicker() as NewCallChooser as P;
   protected log: Logger = silentLogger();
   protected live = new Map<string, ServerNode>();
   /** Key → node, bounded (callIdAffinityMaxEntries, least recently used evicted first). */
-  private entries = new AffinityTable(DEFAULT_MAX_ENTRIES, 500_000);
-  private groupFailover = false;
+  protected entries = new AffinityTable(DEFAULT_MAX_ENTRIES, 500_000);
+  protected groupFailover = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   protected now: () => number = Date.now;
 
@@ -33,7 +34,7 @@ export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
     const maxIdleMs = a.callIdAffinityMaxTimeInCacheSeconds * 1000;
     this.entries = new AffinityTable(a.callIdAffinityMaxEntries, maxIdleMs, () => this.now());
     this.groupFailover = a.callIdAffinityGroupFailover;
-    this.picker = new NewCallPicker({ rampUp: rampUpOf(a), useWeights: this.useWeights, now: () => this.now() });
+    this.picker = this.newPicker(ctx);
     this.configure(ctx);
     if (maxIdleMs > 0) {
       // One sweep for all entries; never a timer per call.
@@ -43,6 +44,21 @@ export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
 
   /** Subclass hook: read the algorithm's own settings. */
   protected configure(_ctx: AlgorithmContext): void {}
+
+  /** Subclass hook: the picker for new keys (weights and ramp-up by default). */
+  protected newPicker(ctx: AlgorithmContext): P {
+    return new NewCallPicker({ rampUp: rampUpOf(ctx.config.algorithm), useWeights: this.useWeights, now: () => this.now() }) as NewCallChooser as P;
+  }
+
+  /** Subclass hook: whether a request without an entry creates one (false: pickWithoutEntry places it). */
+  protected createsEntry(_req: AlgorithmSipRequest): boolean {
+    return true;
+  }
+
+  /** Subclass hook: the node of a request that has no entry and creates none. */
+  protected pickWithoutEntry(req: AlgorithmSipRequest): ServerNode | undefined {
+    return this.pickNew(req);
+  }
 
   nodesChanged(live: readonly ServerNode[]): void {
     const previous = this.live;
@@ -72,6 +88,8 @@ export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
       const node = this.live.get(known.id);
       if (node && this.usable(node)) return node;
       failedFrom = node;
+    } else if (!this.createsEntry(req)) {
+      return this.pickWithoutEntry(req);
     }
     const node = (failedFrom && this.failoverTarget(failedFrom)) || this.pickNew(req);
     if (node) this.entries.set(key, node);
@@ -88,7 +106,8 @@ export abstract class AffinityMapAlgorithm implements BalancerAlgorithm {
   }
 
   assignToNode(req: AlgorithmSipRequest, node: ServerNode): void {
-    this.entries.set(this.keyOf(req), node);
+    const key = this.keyOf(req);
+    if (this.createsEntry(req) || this.entries.peek(key)) this.entries.set(key, node);
   }
 
   pickForHttpRequest(_req: IncomingMessage): ServerNode | undefined {

@@ -29,12 +29,26 @@ export function murmur3Bytes(bytes: Uint8Array, length: number = bytes.length, s
     k = Math.imul(k, 0x1b873593);
     h ^= k;
   }
-  h ^= length;
+  return fmix32(h ^ length);
+}
+
+/** Murmur3's finaliser: mixes every input bit into every output bit (unsigned 32-bit result). */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * FNV-1a over the UTF-16 code units of `s`: a cheap stable hash for picking among a few nodes by index (the same
+ * on every instance), where ring positions would want murmur3's avalanche.
+ */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h >>> 0;
 }
 

@@ -10,6 +10,8 @@ export interface NewCallChooser {
   update(nodes: ServerNode[]): void;
   pick(): ServerNode | undefined;
   readonly size: number;
+  /** The nodes it picks from. */
+  readonly candidates: readonly ServerNode[];
 }
 
 /**
@@ -41,6 +43,10 @@ export class RoundRobinPicker implements NewCallChooser {
 
   get size(): number {
     return this.nodes.length;
+  }
+
+  get candidates(): readonly ServerNode[] {
+    return this.nodes;
   }
 }
 

@@ -5,6 +5,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { connect as netConnect, type Socket as NetSocket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { startDaemon, type Daemon } from './daemon.js';
+import { freePorts } from './ports.js';
 
 export const HOST = '127.0.0.1';
 
@@ -23,11 +24,14 @@ export interface WorkersBalancer {
 
 /** Starts the daemon with `workers` processes; start-up waits for every worker (slow on a loaded machine). */
 export async function startWorkersBalancer(workers: number, extra: Record<string, string | number | boolean> = {}): Promise<WorkersBalancer> {
+  // With SO_REUSEPORT every worker binds a socket of its own, and the daemon refuses to let each pick a port of its
+  // own (it falls back to the cluster's sockets): the one case where the test picks the SIP ports.
+  const [externalPort, internalPort] = extra.workersPortSharing === 'reuseport' ? await freePorts(2) : [0, 0];
   const daemon = await startDaemon({
     properties: {
       host: HOST,
-      externalPort: 0,
-      internalPort: 0,
+      externalPort: externalPort!,
+      internalPort: internalPort!,
       heartbeatPort: 0,
       statisticPort: 0,
       httpPort: '',
@@ -167,6 +171,15 @@ export async function connectStreamPeer(port: number, onMessage: (text: string, 
     write: (text) => socket.write(text),
     close: () => socket.destroy(),
   };
+  onSipMessages(socket, (text) => {
+    peer.messages.push(text);
+    onMessage(text, peer);
+  });
+  return peer;
+}
+
+/** Frames what arrives on a TCP socket into SIP messages (header block plus Content-Length). */
+export function onSipMessages(socket: NetSocket, onMessage: (text: string) => void): void {
   let buffered = '';
   socket.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('latin1');
@@ -178,11 +191,9 @@ export async function connectStreamPeer(port: number, onMessage: (text: string, 
       if (buffered.length < end + 4 + length) return;
       const text = buffered.slice(0, end + 4 + length);
       buffered = buffered.slice(end + 4 + length);
-      peer.messages.push(text);
-      onMessage(text, peer);
+      onMessage(text);
     }
   });
-  return peer;
 }
 
 /** The values of a header (every field, in order) of a SIP message's text. */

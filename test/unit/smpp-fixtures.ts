@@ -86,6 +86,9 @@ export class TinySmsc {
   bindStatus = 0;
   /** When true, binds get no answer (a bind still pending). */
   holdBinds = false;
+  /** When true, enquire_link gets no answer (a hung SMSC); `enquires` counts them. */
+  mute = false;
+  enquires = 0;
   /** Binds and unbinds received, across connections. */
   binds = 0;
   unbinds = 0;
@@ -99,7 +102,10 @@ export class TinySmsc {
       if (id === Cmd.bind_transceiver) this.binds++;
       if (id === Cmd.unbind) this.unbinds++;
       if (id === Cmd.bind_transceiver && !this.holdBinds) socket.write(encodePdu(Cmd.bind_transceiver_resp, this.bindStatus, seq, Buffer.from('tiny\0')));
-      else if (id === Cmd.enquire_link) socket.write(encodePdu(Cmd.enquire_link_resp, 0, seq));
+      else if (id === Cmd.enquire_link) {
+        this.enquires++;
+        if (!this.mute) socket.write(encodePdu(Cmd.enquire_link_resp, 0, seq));
+      }
       else if (id === Cmd.unbind) socket.write(encodePdu(Cmd.unbind_resp, 0, seq));
       else this.received.push(Buffer.from(pdu));
     }, () => socket.destroy());

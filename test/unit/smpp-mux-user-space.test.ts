@@ -258,4 +258,40 @@ describe('mux user space', () => {
     await until(() => smscs[0]!.received.length === 4);
     expect(smscs[1]!.received).toHaveLength(1);
   });
+
+  it('probes an idle SMSC bind with enquire_link and rebinds it after 3× the check timeout of silence', async () => {
+    const { lobby } = await start(1, { timeoutEnquireMs: 1000, timeoutConnectionCheckServerSideMs: 300, timeoutConnectionCheckClientSideMs: 60_000 });
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => lobby.info()[0]!.state === 'BOUND');
+    const smsc = smscs[0]!;
+    smsc.mute = true;
+    const t0 = Date.now();
+    lobby.sweep(t0 + 500);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(smsc.enquires).toBe(0); // not idle long enough
+    lobby.sweep(t0 + 1100);
+    await until(() => smsc.enquires === 1);
+    lobby.sweep(t0 + 1100 + 3 * 300 - 1);
+    expect(lobby.info()[0]!.state).toBe('BOUND');
+    lobby.sweep(t0 + 1100 + 3 * 300);
+    expect(lobby.info()[0]!.state).toBe('REBINDING');
+    smsc.mute = false;
+    await until(() => smsc.binds === 2 && lobby.info()[0]!.state === 'BOUND');
+    expect(a.socket.ended).toBe(false);
+  });
+
+  it('gives an ESME that arrives while the last one\'s space is unbinding a new space and a new SMSC bind', async () => {
+    const { lobby } = await start(1);
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => a.pdus().length === 1);
+    a.socket.push(encodePdu(Cmd.unbind, 0, 2)); // the last ESME: the space unbinds its SMSC
+    const b = esme(lobby);
+    b.socket.push(bindPdu(1, 'shop', 'new-password'));
+    await until(() => b.pdus().length === 1);
+    expect(statusOf(b.pdus(), 1)).toBe(0);
+    expect(smscs[0]!.binds).toBe(2);
+    await until(() => smscs[0]!.unbinds === 1);
+  });
 });
