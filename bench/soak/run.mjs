@@ -119,8 +119,8 @@ function sippArgs(scenario, port, controlPort, dir, name, extra) {
 }
 
 async function sample(statisticPort, pid) {
-  const stat = (await (await fetch(`http://${HOST}:${statisticPort}/lbstat`)).json()).Metrics;
-  const metrics = await (await fetch(`http://${HOST}:${statisticPort}/metrics`)).text();
+  const stat = (await (await globalThis.fetch(`http://${HOST}:${statisticPort}/lbstat`)).json()).Metrics;
+  const metrics = await (await globalThis.fetch(`http://${HOST}:${statisticPort}/metrics`)).text();
   const p99 = /^sipbalancer_event_loop_delay_seconds\{quantile="0\.99"\} (\S+)/m.exec(metrics);
   let fds = 0;
   try { fds = readdirSync(`/proc/${pid}/fd`).length; } catch { /* not Linux */ }
@@ -178,7 +178,7 @@ async function main() {
   try {
     const lb = start(process.execPath, [BIN, '--config', cfg], ROOT);
     procs.push(lb);
-    for (let until = Date.now() + 30_000; !(await fetch(`http://${HOST}:${stat}/lbstat`).then((r) => r.ok, () => false)); await sleep(100)) {
+    for (let until = Date.now() + 30_000; !(await globalThis.fetch(`http://${HOST}:${stat}/lbstat`).then((r) => r.ok, () => false)); await sleep(100)) {
       if (Date.now() > until) throw new Error(`the balancer did not start:\n${lb.output()}`);
     }
     for (const [port, name] of [[uasA, 'uasA'], [uasB, 'uasB']]) {
