@@ -182,7 +182,7 @@ async function startOrReport(daemon: { start(): Promise<void> }, log: Logger, st
 function runWorker(loaded: LoadedConfig, log: Logger): Promise<number> {
   const worker = new WorkerProcess(loaded.config, log);
   // Signals go to the primary, which stops the workers in order.
-  new Shutdown(worker, log, { timeoutMs: loaded.config.shutdownTimeoutMs }).install(process, false);
+  new Shutdown(worker, log, { timeoutMs: () => worker.currentConfig.shutdownTimeoutMs }).install(process, false);
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
   return startOrReport(worker, log);
 }

@@ -5,6 +5,7 @@
 import type { AddressInfo, Server } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import { StartupError } from './errors.js';
+import { listenOptions } from './workers/port-sharing.js';
 
 export interface ListenOptions {
   /**
@@ -14,6 +15,11 @@ export interface ListenOptions {
   readonly what?: string;
   /** Receives the errors the server reports once it is bound. */
   readonly onError?: (err: Error) => void;
+  /**
+   * With `workersPortSharing=reuseport`, a worker binds this server's own socket with SO_REUSEPORT instead of
+   * the cluster's shared one (the SIP listening points; src/workers/port-sharing.ts).
+   */
+  readonly reusePort?: boolean;
 }
 
 /** Binds `server` to host:port; resolves with the bound port (the kernel's choice for port 0). */
@@ -23,7 +29,7 @@ export function listen(server: Server, port: number, host: string, opts: ListenO
       reject(opts.what === undefined ? err : new StartupError(`${opts.what}: cannot listen on ${host}:${port}: ${err.code ?? err.message}`));
     };
     server.once('error', onBindError);
-    server.listen(port, host, () => {
+    server.listen(opts.reusePort === true ? listenOptions(port, host) : { port, host }, () => {
       server.off('error', onBindError);
       if (opts.onError !== undefined) server.on('error', opts.onError);
       resolve((server.address() as AddressInfo).port);

@@ -12,7 +12,7 @@ import type { Config } from './types.js';
 /** How often the configuration file is checked for a change (`configReloadPeriod`), as the original did. */
 export const DEFAULT_CONFIG_RELOAD_PERIOD_MS = 2000;
 
-export type CommonConfig = Pick<Config, 'host' | 'ipv6Host' | 'externalHost' | 'internalHost' | 'logLevel' | 'shutdownTimeoutMs' | 'configReloadPeriodMs' | 'workers' | 'registry' | 'api'>;
+export type CommonConfig = Pick<Config, 'host' | 'ipv6Host' | 'externalHost' | 'internalHost' | 'logLevel' | 'shutdownTimeoutMs' | 'configReloadPeriodMs' | 'workers' | 'workersPortSharing' | 'registry' | 'api'>;
 
 export function readCommonSection(r: PropertyReader): CommonConfig {
   const host = r.string('host', '127.0.0.1')!;
@@ -31,6 +31,7 @@ export function readCommonSection(r: PropertyReader): CommonConfig {
   const workers = readWorkers(r);
   // The original polled its file every 2 s; 0 switches the watch off (SIGHUP still reloads).
   const configReloadPeriodMs = r.int('configReloadPeriod', DEFAULT_CONFIG_RELOAD_PERIOD_MS, { min: 0, max: 3_600_000, unit: 'milliseconds, 0 = no watch' });
+  const workersPortSharing = r.choice('workersPortSharing', ['auto', 'cluster', 'reuseport'] as const, 'auto')!;
   const nodeTimeoutMs = r.int('nodeTimeout', 8400, { min: 15, unit: 'milliseconds' });
   const heartbeatIntervalMs = r.int('heartbeatInterval', 150, { min: 15, unit: 'milliseconds' });
   const heartbeatPort = r.port('heartbeatPort', 2610);
@@ -53,6 +54,7 @@ export function readCommonSection(r: PropertyReader): CommonConfig {
     shutdownTimeoutMs,
     configReloadPeriodMs,
     workers,
+    workersPortSharing,
     registry: { nodeTimeoutMs, heartbeatIntervalMs, heartbeatPort, heartbeatHost: internalHost, nodeAllowedSources },
     api: { port: statisticPort, host, securityRequired, login, password },
   };

@@ -229,6 +229,11 @@ export interface Config {
   readonly configReloadPeriodMs: number;
   /** Processes serving the listening points (1: one process; more: a primary and that many workers). */
   readonly workers: number;
+  /**
+   * How workers share the listening ports (`workersPortSharing`): 'reuseport' (SO_REUSEPORT, each worker its own
+   * socket), 'cluster' (the primary's shared socket), or 'auto' (see src/workers/port-sharing.ts).
+   */
+  readonly workersPortSharing: 'auto' | 'cluster' | 'reuseport';
   readonly registry: RegistryConfig;
   readonly probe: ProbeConfig;
   readonly sip: SipConfig;

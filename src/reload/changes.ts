@@ -38,6 +38,7 @@ const RESTART_KEYS: ReadonlySet<string> = new Set([
   'externalHost',
   'internalHost',
   'workers',
+  'workersPortSharing',
   'isTransportWs',
   'performanceTestingMode',
   'httpHost',

@@ -17,6 +17,7 @@ import { applyOp, recordOf, type RegistrySnapshot } from './registry-sync.js';
 import { WORKER_CONFIG_ENV, WORKER_INDEX_ENV, isToPrimary, type ToPrimary, type ToWorker, type WorkerFigures } from './messages.js';
 import { aggregateMetrics, sumDocuments } from './aggregate.js';
 import { promCounter } from '../stats/counters.js';
+import { PORT_SHARING_ENV, resolvePortSharing, type PortSharing } from './port-sharing.js';
 import { NodePins } from '../algorithms/pins.js';
 import { guardedInterval } from '../timers.js';
 
@@ -43,6 +44,7 @@ export class Primary {
   readonly stats = new Stats();
   readonly registry: NodeRegistry;
   private readonly slots: Slot[];
+  private readonly portSharing: PortSharing;
   private heartbeat: HttpHeartbeatServer | undefined;
   private api: ApiServer | undefined;
   private broadcastPending = false;
@@ -65,6 +67,9 @@ export class Primary {
   ) {
     this.current = config;
     this.registry = createNodeRegistry(config, log);
+    const sharing = resolvePortSharing(config.workersPortSharing);
+    if (sharing.note) log.warn(sharing.note);
+    this.portSharing = sharing.sharing;
     this.pins = new NodePins(this.registry);
     this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, worker: undefined, ready: false, ack: 0, startedAt: 0, readyAt: 0, restarts: 0, quickDeaths: 0 }));
     countNodeEvents(this.registry, this.stats);
@@ -126,7 +131,7 @@ export class Primary {
 
       cluster.on('message', this.onMessage);
       cluster.on('exit', this.onExit);
-      log.info(`Starting ${this.slots.length} workers (workers=${config.workers})`);
+      log.info(`Starting ${this.slots.length} workers (workers=${config.workers}), sharing the listening ports by ${this.portSharing === 'reuseport' ? 'SO_REUSEPORT' : "the cluster's sockets"}`);
       await Promise.all(this.slots.map((slot) => this.fork(slot)));
 
       if (config.api.port !== undefined) {
@@ -192,7 +197,7 @@ export class Primary {
     slot.startedAt = Date.now();
     slot.readyAt = 0;
     // The configuration in force goes with it: after a reload, a restarted worker starts as the others serve.
-    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(slot.index), [WORKER_CONFIG_ENV]: JSON.stringify(this.current.properties) });
+    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(slot.index), [WORKER_CONFIG_ENV]: JSON.stringify(this.current.properties), [PORT_SHARING_ENV]: this.portSharing });
     slot.worker = worker;
     return new Promise<void>((resolve, reject) => {
       const onMessage = (m: unknown): void => {

@@ -96,6 +96,11 @@ export class WorkerProcess {
     return this.balancer.drain();
   }
 
+  /** The configuration in force: the primary's at start-up, then each reload it passed on. */
+  get currentConfig(): Config {
+    return this.balancer.config;
+  }
+
   stop(): Promise<void> {
     this.stopping ??= this.balancer.stop();
     return this.stopping;

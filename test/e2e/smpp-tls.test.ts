@@ -108,6 +108,36 @@ describe('SMPP broker over TLS', () => {
     }
   });
 
+  it('mux mode: ESMEs over TLS share one TLS bind to the SMSC', async () => {
+    const sim = await new SmscSimulator('muxTls', { key, cert }).listen();
+    const [smppPort, muxSslPort] = (await freePorts(2)) as [number, number];
+    const mux = await startDaemon({
+      properties: await smppDaemonProperties({
+        smppPort,
+        smppSslPort: muxSslPort,
+        remoteServers: `127.0.0.1:${sim.port}`,
+        isRemoteServerSsl: true,
+        'javax.net.ssl.keyStore': join(dir, 'keystore.pem'),
+        'javax.net.ssl.keyStorePassword': '',
+        'javax.net.ssl.trustStore': join(dir, 'cert.pem'),
+      }),
+    });
+    const bound = [];
+    try {
+      await mux.waitForLog(`SMPP Load Balancer uses port : ${muxSslPort} for TLS clients.`);
+      for (let i = 0; i < 3; i++) bound.push(await bindEsme({ port: muxSslPort, systemId: 'secure-mux', tls: { ca: cert } }));
+      expect(bound.map((b) => [b.resp.command_status, b.resp.system_id])).toEqual(Array(3).fill([0, 'loadbalancer']));
+      expect(sim.binds).toEqual(['secure-mux']);
+      const rs = await Promise.all(bound.map((b, i) => request(b.session, 'submit_sm', { destination_addr: '1', short_message: `tls-${i}` })));
+      expect(rs.map((r) => r.command_status)).toEqual([0, 0, 0]);
+      expect(sim.submits.map((x) => x.shortMessage).sort()).toEqual(['tls-0', 'tls-1', 'tls-2']);
+    } finally {
+      for (const b of bound) await closeSession(b.session);
+      await mux.stop();
+      await sim.kill();
+    }
+  });
+
   it('refuses an SMSC whose certificate the trust store does not vouch for: the ESME gets bind_resp 0x08', async () => {
     const [smppPort] = (await freePorts(1)) as [number];
     const untrusting = await startDaemon({

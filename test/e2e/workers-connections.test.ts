@@ -1,15 +1,17 @@
 // workers=2 end to end: a TCP client's connection lives in the worker that accepted it, yet whatever is bound for
-// it arrives: the node's responses to its requests (read by either worker from the shared UDP port) and a node's
+// it arrives: the node's responses to its requests (on new connections either worker accepts) and a node's
 // own requests addressed to its Contact, over UDP or over a new TCP connection the other worker accepted; and the
 // client's answers get back to the node's connection in that other worker. The clients' Contacts are their
 // connections' ports, where nothing listens: a worker without the connection could not reach them.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
+import { connect as netConnect, createServer, type Server } from 'node:net';
 import { freePorts } from '../helpers/ports.js';
+import { runtimeHasReusePort } from '../../src/workers/port-sharing.js';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
 import {
-  HOST, connectStreamPeer, daemonLbstat, headerValues, newBranch, newCallId, okFor, startWorkersBalancer, waitFor,
+  HOST, connectStreamPeer, daemonLbstat, headerValues, newBranch, newCallId, okFor, onSipMessages, startWorkersBalancer, waitFor,
   type StreamPeer, type WorkersBalancer,
 } from '../helpers/workers.js';
 
@@ -35,34 +37,46 @@ async function handedOver(lb: WorkersBalancer): Promise<number> {
   return Number(/^sipbalancer_sip_handed_over_total (\d+)/m.exec(text)?.[1] ?? NaN);
 }
 
-describe('workers=2: messages for a connection reach the worker that holds it', () => {
+// Both ways of sharing the ports where this runtime has SO_REUSEPORT (Node 22.12+), else the cluster's sockets.
+describe.each(runtimeHasReusePort() ? ['cluster', 'reuseport'] : ['cluster'])('workers=2 (ports shared by %s): messages for a connection reach the worker that holds it', (workersPortSharing) => {
   let lb: WorkersBalancer;
   let node: Socket;
   let nodePort: number;
   let heartbeat: HeartbeatSender;
+  let nodeServer: Server;
   const clients: Client[] = [];
   const contacts = new Map<string, string>();
   /** Call-IDs of the 200 OKs the node got, by the way they came (its UDP socket, or a TCP connection it opened). */
   const nodeGot = { udp: new Set<string>(), tcp: new Set<string>() };
 
   beforeAll(async () => {
-    // The internal leg is UDP: a node's responses reach either worker, whichever holds the client's connection.
-    lb = await startWorkersBalancer(2, { internalTransport: 'udp' });
+    lb = await startWorkersBalancer(2, { workersPortSharing });
     [nodePort] = await freePorts(1);
+    // The node's UDP socket gets the clients' answers to its own requests sent over UDP.
     node = createSocket('udp4');
-    node.on('message', (data, rinfo) => {
+    node.on('message', (data) => {
       const text = data.toString('latin1');
-      if (text.startsWith('SIP/2.0 ')) {
-        nodeGot.udp.add(headerValues(text, 'Call-ID|i')[0]!);
-        return;
-      }
-      if (text.startsWith('REGISTER ')) {
-        const user = /sip:([^@]+)@/.exec(headerValues(text, 'From|f')[0]!)![1]!;
-        contacts.set(user, /<([^>]+)>/.exec(headerValues(text, 'Contact|m')[0]!)![1]!);
-      }
-      node.send(okFor(text), rinfo.port, rinfo.address);
+      if (text.startsWith('SIP/2.0 ')) nodeGot.udp.add(headerValues(text, 'Call-ID|i')[0]!);
     });
     await new Promise<void>((resolve) => node.bind(nodePort, HOST, resolve));
+    // The clients' requests reach the node over TCP (their own transport) from the worker holding the client's
+    // connection. The node answers each on a new connection to the balancer's Via (as RFC 3261 18.2.2 allows
+    // when the first is gone): the balancer hands each new connection to one worker or the other, so about half
+    // of the answers are read by the worker that does not hold the client's connection.
+    nodeServer = createServer((conn) => {
+      conn.on('error', () => undefined);
+      onSipMessages(conn, (text) => {
+        if (text.startsWith('SIP/2.0 ')) return;
+        if (text.startsWith('REGISTER ')) {
+          const user = /sip:([^@]+)@/.exec(headerValues(text, 'From|f')[0]!)![1]!;
+          contacts.set(user, /<([^>]+)>/.exec(headerValues(text, 'Contact|m')[0]!)![1]!);
+        }
+        const [, host, port] = /^SIP\/2\.0\/TCP ([^:;]+):(\d+)/i.exec(headerValues(text, 'Via|v')[0]!)!;
+        const answer = netConnect({ host: host!, port: Number(port) }, () => answer.end(okFor(text)));
+        answer.on('error', () => undefined);
+      });
+    });
+    await new Promise<void>((resolve) => nodeServer.listen(nodePort, HOST, resolve));
     heartbeat = await startHeartbeat({ balancerPort: lb.internalPort, node: { udpPort: nodePort! }, intervalMs: 500 });
     await waitFor('the node in every worker', async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 1), 20_000);
   }, 90_000);
@@ -70,6 +84,7 @@ describe('workers=2: messages for a connection reach the worker that holds it', 
     for (const c of clients) c.peer.close();
     await heartbeat?.stop();
     node?.close();
+    nodeServer?.close();
     if (lb) expect(await lb.daemon.stop()).toBe(0);
   });
 
@@ -121,10 +136,12 @@ describe('workers=2: messages for a connection reach the worker that holds it', 
     expect(held, 'each worker holds client connections').toEqual([expect.any(Number), expect.any(Number)]);
     expect(Math.min(...held)).toBeGreaterThanOrEqual(3);
 
-    // Which worker reads a node's datagram is the kernel's choice: go on until some response was handed over.
+    // Go on until some answer was read by the other worker and handed over (bounded). Two requests in a row per
+    // client: the workers take new connections in turn, as the clients' connections were, so one answer per
+    // client would meet its own worker every time.
     const before = await handedOver(lb);
     for (let round = 0; round < 20 && (await handedOver(lb)) === before; round++) {
-      for (const c of clients) await request(c, 'OPTIONS');
+      for (const c of clients) for (let i = 0; i < 2; i++) await request(c, 'OPTIONS');
     }
     expect(await handedOver(lb), 'responses handed to the worker holding the connection').toBeGreaterThan(before);
   }, 120_000);

@@ -156,6 +156,15 @@ export async function connectStreamPeer(port: number, onMessage: (text: string, 
     write: (text) => socket.write(text),
     close: () => socket.destroy(),
   };
+  onSipMessages(socket, (text) => {
+    peer.messages.push(text);
+    onMessage(text, peer);
+  });
+  return peer;
+}
+
+/** Frames what arrives on a TCP socket into SIP messages (header block plus Content-Length). */
+export function onSipMessages(socket: NetSocket, onMessage: (text: string) => void): void {
   let buffered = '';
   socket.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('latin1');
@@ -167,11 +176,9 @@ export async function connectStreamPeer(port: number, onMessage: (text: string, 
       if (buffered.length < end + 4 + length) return;
       const text = buffered.slice(0, end + 4 + length);
       buffered = buffered.slice(end + 4 + length);
-      peer.messages.push(text);
-      onMessage(text, peer);
+      onMessage(text);
     }
   });
-  return peer;
 }
 
 /** The values of a header (every field, in order) of a SIP message's text. */

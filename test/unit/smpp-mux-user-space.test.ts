@@ -280,4 +280,18 @@ describe('mux user space', () => {
     await until(() => smsc.binds === 2 && lobby.info()[0]!.state === 'BOUND');
     expect(a.socket.ended).toBe(false);
   });
+
+  it('gives an ESME that arrives while the last one\'s space is unbinding a new space and a new SMSC bind', async () => {
+    const { lobby } = await start(1);
+    const a = esme(lobby);
+    a.socket.push(bindPdu(1, 'shop', 'pw'));
+    await until(() => a.pdus().length === 1);
+    a.socket.push(encodePdu(Cmd.unbind, 0, 2)); // the last ESME: the space unbinds its SMSC
+    const b = esme(lobby);
+    b.socket.push(bindPdu(1, 'shop', 'new-password'));
+    await until(() => b.pdus().length === 1);
+    expect(statusOf(b.pdus(), 1)).toBe(0);
+    expect(smscs[0]!.binds).toBe(2);
+    await until(() => smscs[0]!.unbinds === 1);
+  });
 });

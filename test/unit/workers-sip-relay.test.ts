@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../../src/sip/message.js';
 import { SipRelay, markContact, type SipRelayMessage } from '../../src/workers/sip-relay.js';
 import type { Flow, ListeningPoint } from '../../src/sip/transport/transport.js';
-import { pino } from 'pino';
+import { silentLogger } from '../../src/log.js';
 
-const log = pino({ level: 'silent' });
+const log = silentLogger();
 
 function relayOf(index: number, workers = 2): { relay: SipRelay; posted: [number, SipRelayMessage][] } {
   const posted: [number, SipRelayMessage][] = [];

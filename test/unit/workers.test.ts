@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/log.js';
 import { ReplicaRegistry, applyOp, recordOf, type RegistryOp } from '../../src/workers/registry-sync.js';
 import { candidatesOf, rendezvousPick } from '../../src/workers/same-choice.js';
 import { sumDocuments } from '../../src/workers/aggregate.js';
+import { resolvePortSharing, runtimeHasReusePort } from '../../src/workers/port-sharing.js';
 import { ServerNode } from '../../src/registry/server-node.js';
 
 const opts = { nodeTimeoutMs: 1000, heartbeatIntervalMs: 100 };
@@ -106,5 +107,26 @@ describe('workers: the daemon\'s figures', () => {
       { Metrics: { releaseVersion: '1', NumberOfRequestsProcessed: 3, SipRequests: { INVITE: 1 } } },
       { Metrics: { releaseVersion: '1', NumberOfRequestsProcessed: 4, SipRequests: { INVITE: 2, BYE: 1 } } },
     ])).toEqual({ Metrics: { releaseVersion: '1', NumberOfRequestsProcessed: 7, SipRequests: { INVITE: 3, BYE: 1 } } });
+  });
+});
+
+describe('workers: sharing the listening ports', () => {
+  it('SO_REUSEPORT where the runtime has it: Node 22.12+, 23.1+, on Linux', () => {
+    expect(runtimeHasReusePort('20.20.2', 'linux')).toBe(false);
+    expect(runtimeHasReusePort('22.11.0', 'linux')).toBe(false);
+    expect(runtimeHasReusePort('22.12.0', 'linux')).toBe(true);
+    expect(runtimeHasReusePort('23.0.0', 'linux')).toBe(false);
+    expect(runtimeHasReusePort('23.1.0', 'linux')).toBe(true);
+    expect(runtimeHasReusePort('26.12.1', 'linux')).toBe(true);
+    expect(runtimeHasReusePort('26.12.1', 'darwin')).toBe(false);
+  });
+
+  it("auto and cluster share the cluster's sockets; reuseport without the runtime falls back, saying why", () => {
+    expect(resolvePortSharing('auto', true)).toEqual({ sharing: 'cluster' });
+    expect(resolvePortSharing('cluster', true)).toEqual({ sharing: 'cluster' });
+    expect(resolvePortSharing('reuseport', true)).toEqual({ sharing: 'reuseport' });
+    const fallback = resolvePortSharing('reuseport', false);
+    expect(fallback.sharing).toBe('cluster');
+    expect(fallback.note).toMatch(/needs Node 22\.12 or later/);
   });
 });

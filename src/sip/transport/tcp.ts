@@ -51,7 +51,7 @@ export class TcpListeningPoint implements ListeningPoint {
     // Counted on the raw connection, before any TLS handshake: what a slow or idle client costs is bounded.
     const limits = this.opts.streamLimits;
     if (limits) server.prependListener('connection', (socket: Socket) => void limits.admit(socket, this.transport));
-    await listen(server, this.port, this.host, { onError: (err) => this.opts.log.error({ err }, `TCP server error on ${this.host}:${this.port}`) });
+    await listen(server, this.port, this.host, { reusePort: true, onError: (err) => this.opts.log.error({ err }, `TCP server error on ${this.host}:${this.port}`) });
   }
 
   private accept(socket: Socket): void {

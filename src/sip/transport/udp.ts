@@ -3,6 +3,7 @@
 // unreachable a dead node's host sends back surfaces as ECONNREFUSED and the node leaves the rotation at once.
 
 import { createSocket, type Socket } from 'node:dgram';
+import { udpBindOptions, udpSocketOptions } from '../../workers/port-sharing.js';
 import { isIPv6 } from 'node:net';
 import { lookup, type LookupOneOptions } from 'node:dns';
 import { isIpLiteral } from '../uri.js';
@@ -56,11 +57,11 @@ export class UdpListeningPoint implements ListeningPoint {
   }
 
   async start(): Promise<void> {
-    const socket = createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', reuseAddr: false, lookup: fastLookup });
+    const socket = createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', reuseAddr: false, lookup: fastLookup, ...udpSocketOptions() });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(this.port, this.host, () => {
+      socket.bind(udpBindOptions(this.port, this.host), () => {
         socket.off('error', reject);
         resolve();
       });

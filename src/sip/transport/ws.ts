@@ -125,7 +125,7 @@ export class WsListeningPoint implements ListeningPoint {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       else socket.destroy();
     });
-    await listen(server, this.port, this.host, { onError: (err) => log.error({ err }, `${this.transport.toUpperCase()} server error on ${this.host}:${this.port}`) });
+    await listen(server, this.port, this.host, { reusePort: true, onError: (err) => log.error({ err }, `${this.transport.toUpperCase()} server error on ${this.host}:${this.port}`) });
     // One timer per listening point for keep-alive pings and the idle timeout (never one per connection).
     this.sweepTimer = guardedInterval('WebSocket keep-alive sweep', pingIntervalFor(this.opts.idleTimeoutMs), () => this.sweep(), log);
   }
