@@ -194,7 +194,8 @@ export class NodeHealthMonitor {
       }
       const wait = this.quarantineMs * Math.min(MAX_QUARANTINE_FACTOR, 2 ** Math.max(0, h.strikes - 1));
       if (now - h.badSince < wait) continue;
-      const heartbeat = node.lastSeen > h.badSince;
+      // A permanent node (extraServerNodes) never heartbeats: the quarantine alone brings it back to be tried.
+      const heartbeat = node.permanent || node.lastSeen > h.badSince;
       if (!heartbeat && !h.answeredSinceBad) continue;
       const since = h.badSince;
       this.reset(h);

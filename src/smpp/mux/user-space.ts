@@ -139,9 +139,19 @@ export class UserSpace implements EsmeOwner, SmscOwner, UpstreamEvents {
   join(esme: EsmeSide): void {
     this.esmes.set(esme.id, esme);
     esme.moveTo(this);
-    if (this.current === 'BOUND') this.admit(esme);
-    else if (this.current === 'REBINDING' && this.admit(esme)) esme.rebinding('no SMSC bound');
-    else if (this.current !== 'BINDING') esme.refuse(Status.ESME_RSYSERR, 'user space closing');
+    switch (this.current) {
+      case 'BINDING':
+        return; // waits for the first SMSC bind
+      case 'BOUND':
+        this.admit(esme);
+        return;
+      case 'REBINDING':
+        if (this.admit(esme)) esme.rebinding('no SMSC bound');
+        return;
+      case 'UNBINDING':
+      case 'CLOSED':
+        esme.refuse(Status.ESME_RSYSERR, 'user space closing');
+    }
   }
 
   /** Checks a waiting ESME against the bound credentials and answers its bind locally. */
