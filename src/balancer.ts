@@ -29,6 +29,19 @@ import type { WorkerRelayHook } from './sip/forwarder.js';
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
 
+/** The daemon's node registry, configured from the file (by a single process or by the primary of workers). */
+export function createNodeRegistry(config: Config, log: Logger): NodeRegistry {
+  return new NodeRegistry(
+    {
+      nodeTimeoutMs: config.registry.nodeTimeoutMs,
+      heartbeatIntervalMs: config.registry.heartbeatIntervalMs,
+      extraServerNodes: config.sip.extraServerNodes,
+      performanceTestingMode: config.sip.performanceTestingMode,
+    },
+    log.child({ module: 'registry' }),
+  );
+}
+
 /**
  * How this process serves: alone (`workers=1`), or as one of several workers, which leave the registry's
  * expiry, the JSON heartbeat port and the statistics port to the primary (src/workers/primary.ts).
@@ -70,15 +83,7 @@ export class LoadBalancer {
     this.worker = role.worker === true;
     this.listeners = new BoundListeners(this.worker ? undefined : log);
     this.sipRelay = role.sipRelay;
-    this.registry = role.registry ?? new NodeRegistry(
-      {
-        nodeTimeoutMs: config.registry.nodeTimeoutMs,
-        heartbeatIntervalMs: config.registry.heartbeatIntervalMs,
-        extraServerNodes: config.sip.extraServerNodes,
-        performanceTestingMode: config.sip.performanceTestingMode,
-      },
-      log.child({ module: 'registry' }),
-    );
+    this.registry = role.registry ?? createNodeRegistry(config, log);
     this.pins = new NodePins(this.registry);
   }
 

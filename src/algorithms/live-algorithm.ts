@@ -40,12 +40,7 @@ export class LiveAlgorithm implements BalancerAlgorithm {
   }
 
   pickForSipRequest(req: AlgorithmSipRequest): ServerNode | undefined {
-    const node = this.inner.pickForSipRequest(req);
-    if (node) {
-      node.newCalls++;
-      node.routedRequests++;
-    }
-    return node;
+    return countedNewCall(this.inner.pickForSipRequest(req));
   }
 
   pickForAssignedSipRequest(req: AlgorithmSipRequest, assigned: ServerNode | undefined, version: string): ServerNode | undefined {
@@ -63,12 +58,7 @@ export class LiveAlgorithm implements BalancerAlgorithm {
   }
 
   pickForHttpRequest(req: IncomingMessage): ServerNode | undefined {
-    const node = this.inner.pickForHttpRequest(req);
-    if (node) {
-      node.newCalls++;
-      node.routedRequests++;
-    }
-    return node;
+    return countedNewCall(this.inner.pickForHttpRequest(req));
   }
 
   activeCalls(): number {
@@ -82,4 +72,13 @@ export class LiveAlgorithm implements BalancerAlgorithm {
   stop(): void | Promise<void> {
     return this.inner.stop();
   }
+}
+
+/** Counts a new call (or HTTP request) on the node the algorithm placed it on, for /lbinfo and the dashboard. */
+function countedNewCall(node: ServerNode | undefined): ServerNode | undefined {
+  if (node) {
+    node.newCalls++;
+    node.routedRequests++;
+  }
+  return node;
 }

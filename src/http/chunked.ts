@@ -74,12 +74,10 @@ export class ChunkedBodyEnd {
           this.sizeDigits = 0;
           break;
         case S.DataCr:
-          if (buf[i] !== 0x0d) throw new Error('CR expected after chunk data');
-          this.state = S.DataLf;
+          this.state = required(buf[i], 0x0d, 'CR expected after chunk data', S.DataLf);
           break;
         case S.DataLf:
-          if (buf[i] !== 0x0a) throw new Error('LF expected after chunk data');
-          this.state = S.Size;
+          this.state = required(buf[i], 0x0a, 'LF expected after chunk data', S.Size);
           break;
         case S.TrailerStart:
           this.state = buf[i] === 0x0d ? S.EndLf : S.TrailerLine;
@@ -88,12 +86,10 @@ export class ChunkedBodyEnd {
           if (buf[i] === 0x0d) this.state = S.TrailerLf;
           break;
         case S.TrailerLf:
-          if (buf[i] !== 0x0a) throw new Error('LF expected after trailer field');
-          this.state = S.TrailerStart;
+          this.state = required(buf[i], 0x0a, 'LF expected after trailer field', S.TrailerStart);
           break;
         case S.EndLf:
-          if (buf[i] !== 0x0a) throw new Error('LF expected at the end of the chunked body');
-          this.state = S.Done;
+          this.state = required(buf[i], 0x0a, 'LF expected at the end of the chunked body', S.Done);
           return i + 1;
         case S.Done:
           return i;
@@ -102,4 +98,10 @@ export class ChunkedBodyEnd {
     }
     return -1;
   }
+}
+
+/** `next` when `byte` is the one the framing requires here; otherwise the body is not chunked encoding. */
+function required(byte: number | undefined, wanted: number, error: string, next: S): S {
+  if (byte !== wanted) throw new Error(error);
+  return next;
 }

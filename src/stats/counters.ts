@@ -53,10 +53,7 @@ export function promCounter(registry: Registry, name: string, help: string, read
 /** A Prometheus counter with one label, read from a CounterMap when scraped. */
 export function promCounterMap(registry: Registry, name: string, help: string, label: string, map: CounterMap<string | number>): void {
   new Counter({
-    name,
-    help,
-    labelNames: [label],
-    registers: [registry],
+    ...labelled(registry, name, help, label),
     collect() {
       this.reset();
       for (const [k, v] of map.entries()) this.inc({ [label]: String(k) }, v);
@@ -67,13 +64,14 @@ export function promCounterMap(registry: Registry, name: string, help: string, l
 /** A Prometheus gauge with one label, read from a CounterMap when scraped. */
 export function promGaugeMap(registry: Registry, name: string, help: string, label: string, map: CounterMap<string | number>): void {
   new Gauge({
-    name,
-    help,
-    labelNames: [label],
-    registers: [registry],
+    ...labelled(registry, name, help, label),
     collect() {
       this.reset();
       for (const [k, v] of map.entries()) this.set({ [label]: String(k) }, v);
     },
   });
+}
+
+function labelled(registry: Registry, name: string, help: string, label: string): { name: string; help: string; labelNames: string[]; registers: Registry[] } {
+  return { name, help, labelNames: [label], registers: [registry] };
 }

@@ -11,7 +11,7 @@ import { HttpHeartbeatServer } from '../registry/http-heartbeat.js';
 import { Stats } from '../stats/stats.js';
 import { ApiServer } from '../api/server.js';
 import { StartupError } from '../service.js';
-import { VERSION, announceNodeSide, countNodeEvents } from '../balancer.js';
+import { VERSION, announceNodeSide, countNodeEvents, createNodeRegistry } from '../balancer.js';
 import { NodeSources } from '../registry/node-sources.js';
 import { applyOp, recordOf, type RegistrySnapshot } from './registry-sync.js';
 import { WORKER_CONFIG_ENV, WORKER_INDEX_ENV, isToPrimary, type ToPrimary, type ToWorker, type WorkerFigures } from './messages.js';
@@ -70,15 +70,7 @@ export class Primary {
   ) {
     this.listeners = new BoundListeners(log);
     this.current = config;
-    this.registry = new NodeRegistry(
-      {
-        nodeTimeoutMs: config.registry.nodeTimeoutMs,
-        heartbeatIntervalMs: config.registry.heartbeatIntervalMs,
-        extraServerNodes: config.sip.extraServerNodes,
-        performanceTestingMode: config.sip.performanceTestingMode,
-      },
-      log.child({ module: 'registry' }),
-    );
+    this.registry = createNodeRegistry(config, log);
     let sharing = resolvePortSharing(config.workersPortSharing);
     if (sharing.sharing === 'reuseport' && sharesAnyFreePort(config)) {
       // Each worker would bind a free port of its own: the cluster's one socket gives them all the same port.

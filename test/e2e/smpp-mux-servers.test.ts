@@ -1,9 +1,11 @@
 // SMPP mux mode with SMSCs that come and go at run time: a node advertising an smppPort in its JSON heartbeat is
 // bound by the running user space; when it leaves, its bind is drained (requests in flight answered) and unbound.
+// remoteServers changed by a reload (SIGHUP) is followed the same way.
 // Garbage from one SMSC closes only that bind. The daemon as a child process; ESMEs on the smpp npm package.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { writeFileSync } from 'node:fs';
+import { propertiesText, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { RawSmsc, SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
 
 let daemon: Daemon;
@@ -13,6 +15,7 @@ let statPort: number;
 let fixed: SmscSimulator;
 let node: SmscSimulator;
 let raw: RawSmsc;
+let properties: Record<string, string | number | boolean>;
 const sessions: SmppSession[] = [];
 
 async function heartbeat(body: unknown): Promise<number> {
@@ -42,7 +45,7 @@ beforeAll(async () => {
   fixed = await new SmscSimulator('fixed').listen();
   node = await new SmscSimulator('node').listen();
   raw = await new RawSmsc().listen();
-  const properties = smppDaemonProperties({
+  properties = smppDaemonProperties({
     muxMode: true,
     remoteServers: `127.0.0.1:${fixed.port},127.0.0.1:${raw.port}`,
     nodeTimeout: 60_000,
@@ -113,5 +116,24 @@ describe('SMPP mux mode, SMSCs at run time', () => {
     expect(answered.every((r) => r.command_status === 0)).toBe(true);
     await eventually(() => node.unbinds === 1);
     await eventually(async () => (await upstreams()).length === 2);
+  });
+
+  it('follows remoteServers on a reload (SIGHUP): binds the new SMSC, drains and unbinds the removed one', async () => {
+    const added = await new SmscSimulator('added').listen();
+    try {
+      const unbindsBefore = raw.received.filter((p) => p.readUInt32BE(4) === 0x00000006).length;
+      writeFileSync(daemon.configPath, propertiesText({ ...properties, remoteServers: `127.0.0.1:${fixed.port},127.0.0.1:${added.port}` }));
+      daemon.child.kill('SIGHUP');
+      await daemon.waitForLog((l) => String(l.msg).startsWith('Configuration reloaded'));
+      await eventually(() => added.binds.length === 1);
+      expect(added.binds).toEqual(['dyn']);
+      await eventually(() => raw.received.filter((p) => p.readUInt32BE(4) === 0x00000006).length === unbindsBefore + 1);
+      await eventually(async () => (await upstreams()).map((u) => u.smsc).sort().join() === [`127.0.0.1:${fixed.port}`, `127.0.0.1:${added.port}`].sort().join());
+      const rs = await Promise.all(Array.from({ length: 6 }, (_, i) => submit(sessions[i % 3]!, `reloaded-${i}`)));
+      expect(rs.every((r) => r.command_status === 0)).toBe(true);
+      expect(rs.some((r) => String(r.message_id).startsWith('added-'))).toBe(true);
+    } finally {
+      await added.kill();
+    }
   });
 });
