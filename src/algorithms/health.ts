@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { ServerNode } from '../registry/server-node.js';
 import { guardedInterval } from '../timers.js';
+import type { NodePick, NodePicker, PickRequest } from '../sip/node-choice.js';
 
 /** A node marked bad again soon after its quarantine waits twice as long, up to this many times the base. */
 const MAX_QUARANTINE_FACTOR = 8;
@@ -237,4 +238,20 @@ export class NodeHealthMonitor {
     h.badSince = undefined;
     h.answeredSinceBad = false;
   }
+}
+
+/**
+ * Health from traffic as a wrapper around the node picker (as grpc-js's outlier detection wraps its child
+ * picker): every request a pick sends to a node is counted against it, and the monitor (fed the responses by
+ * the forwarder) takes a node that stops answering out of the rotation. `monitor` is read per pick: a hot
+ * reload may switch the rules on or off.
+ */
+export function trafficHealthPicker(inner: NodePicker, monitor: () => NodeHealthMonitor | undefined): NodePicker {
+  return {
+    pick(req: PickRequest): NodePick {
+      const pick = inner.pick(req);
+      if (pick.node) monitor()?.requestForwarded(pick.node, req.msg.method);
+      return pick;
+    },
+  };
 }

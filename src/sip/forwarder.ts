@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { ServerNode } from '../registry/server-node.js';
 import type { BalancerAlgorithm } from '../algorithms/algorithm.js';
-import type { NodeHealthMonitor } from '../algorithms/health.js';
+import { trafficHealthPicker, type NodeHealthMonitor } from '../algorithms/health.js';
 import type { SipStats } from './sip-stats.js';
 import { RateLimitedLog } from '../log-limit.js';
 import { parseDatagram, withoutReceived, type SipMessage, type ViaValue } from './message.js';
@@ -16,11 +16,10 @@ import { bareHost, isIpLiteral, defaultPort, parseUri, uriHost, uriOfNameAddr, u
 import { REASONS, buildReply } from './replies.js';
 import { isSipHeartbeat, parseSipHeartbeat } from './heartbeat.js';
 import type { Flow, ListeningPoint, Side } from './transport/transport.js';
-import { internalLegTransport, markClientContact, nodeRequestTarget } from './transport/legs.js';
-import { preferClientFamily } from './transport/dual-stack.js';
-import { containsLower } from './grammar.js';
+import { markClientContact, nodeRequestTarget } from './transport/legs.js';
 import { LocalAddresses, bySideTransport } from './local-addresses.js';
 import { RecentInvites } from './recent-invites.js';
+import { NodeChoice, type NodePicker } from './node-choice.js';
 import {
   INITIAL_REMOTE_ADDR, INITIAL_REMOTE_PORT, asTransport, branchBase, isPort, legBranch, popBalancerRoutes, publicContact, recordRouteValue,
   removeOwnHeaders, rewriteUriHostPort, responseTarget, stampReceived, uriDefaultPort, viaDefaultPort, viaLine, type NodeHint, type NodeLeg,
@@ -82,6 +81,8 @@ export class SipForwarder {
   private readonly singleEntry: boolean;
   private health: NodeHealthMonitor | undefined;
   private readonly recentInvites = new RecentInvites();
+  /** Node choice for requests from clients, health from traffic around it. */
+  private readonly picker: NodePicker;
   private readonly nodeSources: { allows(address: string): boolean } | undefined;
   private readonly relay: WorkerRelayHook | undefined;
   /** Warnings a peer can provoke at will (errors, refused sources): once per cause per interval. */
@@ -101,6 +102,16 @@ export class SipForwarder {
     for (const p of points) this.points[p.side][p.transport] = p;
     this.singleEntry = deps.config.sip.singleEntryMode || !points.some((p) => p.side === 'internal');
     this.local = new LocalAddresses(deps.config, points);
+    const toNodes = this.points[this.singleEntry ? 'external' : 'internal'];
+    const choice = new NodeChoice({
+      registry: this.registry,
+      algorithm: this.algorithm,
+      recentInvites: this.recentInvites,
+      local: this.local,
+      config: () => this.config,
+      canSend: (t) => toNodes[t] !== undefined,
+    });
+    this.picker = trafficHealthPicker(choice, () => this.health);
   }
 
   /**
@@ -229,66 +240,38 @@ export class SipForwarder {
     this.reply(msg, flow, 200);
   }
 
-  /** A live node that the request addresses directly (top Route, else Request-URI). */
-  private explicitNode(msg: SipMessage, initial: boolean): ServerNode | undefined {
-    const route = msg.firstListValue('route');
-    const target = parseUri(route !== undefined ? uriOfNameAddr(route) : msg.requestUri);
-    if (!target || target.host === '') return undefined;
-    const node = this.registry.findByAddress(bareHost(target.host), target.port ?? uriDefaultPort(target));
-    if (!node || node.state === 'bad' || (initial && !node.acceptsNewWork)) return undefined;
-    return node;
-  }
-
   private fromClientToNode(msg: SipMessage, flow: Flow, via: ViaValue, hint: NodeHint | undefined, original: Buffer | undefined, excluding: ServerNode | undefined): void {
     const initial = msg.toTag === undefined;
-    const version = hint?.version ?? this.registry.latestVersion;
-    let node: ServerNode | undefined;
-    if (excluding) {
-      node = this.nextNodeAfter(excluding);
-      if (node) this.algorithm.assignToNode?.(msg, node);
-    } else if (hint) {
-      const assigned = this.registry.findByHint(hint.host, hint.port, hint.transport, hint.version);
-      node = this.algorithm.pickForAssignedSipRequest
-        ? this.algorithm.pickForAssignedSipRequest(msg, assigned, version)
-        : assigned && assigned.state !== 'bad' ? assigned : this.algorithm.pickForSipRequest(msg);
-      if (node && node === assigned && msg.method !== 'ACK') this.algorithm.assignToNode?.(msg, node);
-    } else {
-      if (initial && this.isBlocked(msg)) {
-        // Scanners (blockedValues in User-Agent, From or To) get no answer at all.
-        this.stats.dropped.inc('blocked');
+    const pick = this.picker.pick({ msg, flow, hint, excluding });
+    if (!pick.node) {
+      if (excluding && pick.reason === 'no-node') {
+        // The retry after a failed send has no other node: the client is told (isSend5xxResponse*).
+        this.stats.dropped.inc('send-failed');
+        this.replySendFailed(msg, flow);
         return;
       }
-      // A retransmitted INVITE, its CANCEL and its non-2xx ACK follow the INVITE whatever the algorithm.
-      node = msg.method === 'CANCEL' || msg.method === 'ACK' || (initial && msg.method === 'INVITE') ? this.recentInvites.get(msg.callId, this.registry) : undefined;
-      if (!node) {
-        node = this.explicitNode(msg, initial);
-        if (node) {
-          if (msg.method !== 'ACK') this.algorithm.assignToNode?.(msg, node);
-        } else node = preferClientFamily(this.algorithm.pickForSipRequest(msg), flow.remoteAddress, this.registry, this.algorithm, msg);
+      switch (pick.reason) {
+        case 'blocked':
+          this.stats.dropped.inc('blocked');
+          return;
+        case 'loop':
+          this.stats.looped++;
+          return;
+        case 'no-node':
+          this.stats.noNode++;
+          break;
+        case 'no-transport':
+          this.stats.dropped.inc('no-transport-to-node');
+          break;
       }
-    }
-    if (node && initial && msg.method === 'INVITE') this.recentInvites.set(msg.callId, node);
-    if (!node) {
-      this.stats.noNode++;
       if (msg.method !== 'ACK') this.reply(msg, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
       return;
     }
+    const { node, transport, port } = pick;
     if (!excluding && msg.method === 'INVITE' && this.config.sip.isSendTrying) this.reply(msg, flow, 100);
-
-    const leg = this.nodeLeg(node, internalLegTransport(flow.transport, this.config.sip));
-    if (!leg) {
-      this.stats.dropped.inc('no-transport-to-node');
-      if (msg.method !== 'ACK') this.reply(msg, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
-      return;
-    }
-    const { transport, port } = leg;
     markClientContact(msg, flow, transport);
     const mark = this.relay && flow.transport !== 'udp' ? this.relay.viaParam : '';
     if (mark !== '') this.relay!.markContacts(msg, flow);
-    if (this.local.isLocal(node.ip, port)) {
-      this.stats.looped++;
-      return;
-    }
     const nodeLeg: NodeLeg = { node, nodeHost: node.ip, nodePort: port, version: node.version };
 
     // Vias: the external leg's, then the internal leg's on top (one Via in single-entry mode).
@@ -331,7 +314,6 @@ export class SipForwarder {
     }
 
     const data = msg.toBuffer();
-    this.health?.requestForwarded(node, msg.method);
     const answerable = original !== undefined && initial && msg.method !== 'ACK' && msg.method !== 'CANCEL';
     const retryable = answerable && excluding === undefined;
     const failed = answerable ? original : undefined;
@@ -379,45 +361,10 @@ export class SipForwarder {
       // Try the next node once, from the original bytes.
       const again = parseDatagram(original);
       if (again.kind !== 'message') return;
-      if (this.nextNodeAfter(node)) this.handleRequest(again.message, flow, node);
-      else {
-        this.stats.dropped.inc('send-failed');
-        this.replySendFailed(again.message, flow);
-      }
+      this.handleRequest(again.message, flow, node);
     } catch (e) {
       this.failed(e, flow);
     }
-  }
-
-  /** True when User-Agent, From or To contains one of `blockedValues` (case-insensitive). */
-  private isBlocked(msg: SipMessage): boolean {
-    const blocked = this.config.sip.blockedValues;
-    if (blocked.length === 0) return false;
-    const ua = msg.header('user-agent') ?? '';
-    const from = msg.from;
-    const to = msg.to;
-    for (const b of blocked) {
-      if (b !== '' && (containsLower(ua, b) || containsLower(from, b) || containsLower(to, b))) return true;
-    }
-    return false;
-  }
-
-  /** The next active node of the latest version after `failed`, or undefined when it is the only one. */
-  private nextNodeAfter(failed: ServerNode): ServerNode | undefined {
-    const candidates = this.registry.live().filter((n) => n.acceptsNewWork);
-    if (candidates.length === 0) return undefined;
-    const i = candidates.indexOf(failed);
-    const next = candidates[(i + 1) % candidates.length];
-    return next === failed ? undefined : next;
-  }
-
-  /** The transport and port to reach a node: the wanted transport when both sides have it, else UDP or TCP. */
-  private nodeLeg(node: ServerNode, wanted: SipTransport): { transport: SipTransport; port: number } | undefined {
-    for (const t of [wanted, 'udp', 'tcp'] as const) {
-      const port = node.ports[t];
-      if (port !== undefined && this.points[this.singleEntry ? 'external' : 'internal'][t] !== undefined) return { transport: t, port };
-    }
-    return undefined;
   }
 
   private fromNodeToClient(msg: SipMessage, flow: Flow, via: ViaValue, hint: NodeHint | undefined): void {
