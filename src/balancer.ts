@@ -28,6 +28,16 @@ import type { WorkerRelayHook } from './sip/forwarder.js';
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../package.json') as { version: string }).version;
 
+/** Stops the JSON heartbeat listener (when there is one) and the node registry, with the manual's log lines. */
+export async function stopNodeSide(heartbeat: HttpHeartbeatServer | undefined, registry: NodeRegistry, log: Logger): Promise<void> {
+  if (heartbeat) {
+    log.info('Unregistering the node adapter');
+    await heartbeat.stop();
+  }
+  log.info('Stopping the node registry');
+  registry.stop();
+}
+
 /** The daemon's node registry, configured from the file (by a single process or by the primary of workers). */
 export function createNodeRegistry(config: Config, log: Logger): NodeRegistry {
   return new NodeRegistry(
@@ -264,13 +274,8 @@ export class LoadBalancer {
     }
     this.prober?.stop();
     this.prober = undefined;
-    if (this.heartbeat) {
-      log.info('Unregistering the node adapter');
-      await this.heartbeat.stop();
-      this.heartbeat = undefined;
-    }
-    log.info('Stopping the node registry');
-    this.registry.stop();
+    await stopNodeSide(this.heartbeat, this.registry, log);
+    this.heartbeat = undefined;
     this.stats.runtime.stop();
     if (this.started && !this.worker) log.info('Load balancer stopped');
     this.started = false;

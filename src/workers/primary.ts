@@ -11,7 +11,7 @@ import { HttpHeartbeatServer } from '../registry/http-heartbeat.js';
 import { Stats } from '../stats/stats.js';
 import { ApiServer } from '../api/server.js';
 import { StartupError } from '../service.js';
-import { VERSION, announceNodeSide, countNodeEvents, createNodeRegistry } from '../balancer.js';
+import { VERSION, announceNodeSide, countNodeEvents, createNodeRegistry, stopNodeSide } from '../balancer.js';
 import { NodeSources, nodeSideExposure } from '../registry/node-sources.js';
 import { applyOp, recordOf, type RegistrySnapshot } from './registry-sync.js';
 import { WORKER_CONFIG_ENV, WORKER_INDEX_ENV, isToPrimary, type ToPrimary, type ToWorker, type WorkerFigures } from './messages.js';
@@ -179,13 +179,8 @@ export class Primary {
     await Promise.all(this.slots.map((slot) => this.stopWorker(slot)));
     cluster.off('message', this.onMessage);
     cluster.off('exit', this.onExit);
-    if (this.heartbeat) {
-      log.info('Unregistering the node adapter');
-      await this.heartbeat.stop();
-      this.heartbeat = undefined;
-    }
-    log.info('Stopping the node registry');
-    this.registry.stop();
+    await stopNodeSide(this.heartbeat, this.registry, log);
+    this.heartbeat = undefined;
     if (this.started) log.info('Load balancer stopped');
     this.started = false;
   }

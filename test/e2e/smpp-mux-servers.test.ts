@@ -121,10 +121,17 @@ describe('SMPP mux mode, SMSCs at run time', () => {
     await eventually(async () => (await upstreams()).length === 2);
   });
 
-  it('follows remoteServers on a reload (SIGHUP): binds the new SMSC, drains and unbinds the removed one', async () => {
+  it('follows remoteServers on a reload (SIGHUP): binds the new SMSC, drains and unbinds the removed one, and a submit_sm stream across it loses nothing', async () => {
     const added = await new SmscSimulator('added').listen();
     try {
       const unbindsBefore = raw.received.filter((p) => p.readUInt32BE(4) === 0x00000006).length;
+      // Every ESME streams submit_sm (one outstanding each) from before the reload until the new SMSC serves.
+      let streaming = true;
+      const answers: SmppPdu[] = [];
+      const streams = sessions.map(async (s, i) => {
+        for (let n = 0; streaming; n++) answers.push(await submit(s, `stream-${i}-${n}`));
+      });
+      await eventually(() => answers.length >= 30);
       writeFileSync(daemon.configPath, propertiesText({ ...properties, remoteServers: `127.0.0.1:${fixed.port},127.0.0.1:${added.port}` }));
       daemon.child.kill('SIGHUP');
       await daemon.waitForLog((l) => String(l.msg).startsWith('Configuration reloaded'));
@@ -132,6 +139,12 @@ describe('SMPP mux mode, SMSCs at run time', () => {
       expect(added.binds).toEqual(['dyn']);
       await eventually(() => raw.received.filter((p) => p.readUInt32BE(4) === 0x00000006).length === unbindsBefore + 1);
       await eventually(async () => (await upstreams()).map((u) => u.smsc).sort().join() === [`127.0.0.1:${fixed.port}`, `127.0.0.1:${added.port}`].sort().join());
+      const atReload = answers.length;
+      await eventually(() => answers.some((r, k) => k >= atReload && String(r.message_id).startsWith('added-')));
+      streaming = false;
+      await Promise.all(streams);
+      // Nothing failed across the change: every submit_sm of the stream got a successful answer.
+      expect(answers.filter((r) => r.command_status !== 0).map((r) => r.command_status)).toEqual([]);
       const rs = await Promise.all(Array.from({ length: 6 }, (_, i) => submit(sessions[i % 3]!, `reloaded-${i}`)));
       expect(rs.every((r) => r.command_status === 0)).toBe(true);
       expect(rs.some((r) => String(r.message_id).startsWith('added-'))).toBe(true);

@@ -1,8 +1,9 @@
-// workers=2 end to end: a TCP client's connection lives in the worker that accepted it, yet whatever is bound for
-// it arrives: the node's responses to its requests (on new connections either worker accepts) and a node's
-// own requests addressed to its Contact, over UDP or over a new TCP connection the other worker accepted; and the
-// client's answers get back to the node's connection in that other worker. The clients' Contacts are their
-// connections' ports, where nothing listens: a worker without the connection could not reach them.
+// workers=2 end to end: a client's connection (TCP, or WebSocket) lives in the worker that accepted it, yet whatever
+// is bound for it arrives: the node's responses to its requests (on new connections either worker accepts) and a
+// node's own requests addressed to its Contact, over UDP or over a new TCP connection the other worker accepted; and
+// the client's answers get back to the node's connection in that other worker. The TCP clients' Contacts are their
+// connections' ports, where nothing listens, and the WebSocket clients' name `.invalid` hosts: a worker without the
+// connection could not reach them.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
@@ -11,7 +12,7 @@ import { freePorts } from '../helpers/ports.js';
 import { runtimeHasReusePort } from '../../src/workers/port-sharing.js';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
 import {
-  HOST, connectStreamPeer, daemonLbstat, headerValues, newBranch, newCallId, okFor, onSipMessages, startWorkersBalancer, waitFor,
+  HOST, connectStreamPeer, connectWsPeer, daemonLbstat, headerValues, newBranch, newCallId, okFor, onSipMessages, startWorkersBalancer, waitFor,
   type StreamPeer, type WorkersBalancer,
 } from '../helpers/workers.js';
 
@@ -37,20 +38,25 @@ async function handedOver(lb: WorkersBalancer): Promise<number> {
   return Number(/^sipbalancer_sip_handed_over_total (\d+)/m.exec(text)?.[1] ?? NaN);
 }
 
-// Both ways of sharing the ports where this runtime has SO_REUSEPORT (Node 22.12+), else the cluster's sockets.
-describe.each(runtimeHasReusePort() ? ['cluster', 'reuseport'] : ['cluster'])('workers=2 (ports shared by %s): messages for a connection reach the worker that holds it', (workersPortSharing) => {
+// TCP clients, and WebSocket clients (reachable only on their connection: the flow alias) too; both ways of sharing
+// the ports where this runtime has SO_REUSEPORT (Node 22.12+), else the cluster's sockets.
+const lanes = (runtimeHasReusePort() ? ['cluster', 'reuseport'] : ['cluster']).flatMap((sharing) => (['tcp', 'ws'] as const).map((transport) => ({ sharing, transport })));
+describe.each(lanes)('workers=2 ($transport clients, ports shared by $sharing): messages for a connection reach the worker that holds it', ({ sharing: workersPortSharing, transport }) => {
   let lb: WorkersBalancer;
   let node: Socket;
   let nodePort: number;
   let heartbeat: HeartbeatSender;
   let nodeServer: Server;
+  let wsPort: number;
   const clients: Client[] = [];
   const contacts = new Map<string, string>();
   /** Call-IDs of the 200 OKs the node got, by the way they came (its UDP socket, or a TCP connection it opened). */
   const nodeGot = { udp: new Set<string>(), tcp: new Set<string>() };
 
   beforeAll(async () => {
-    lb = await startWorkersBalancer(2, { workersPortSharing });
+    [wsPort] = await freePorts(1);
+    // The internal leg is TCP for both kinds of client.
+    lb = await startWorkersBalancer(2, { workersPortSharing, internalTransport: 'tcp', ...(transport === 'ws' ? { externalWsPort: wsPort! } : {}) });
     [nodePort] = await freePorts(1);
     // The node's UDP socket gets the clients' answers to its own requests sent over UDP.
     node = createSocket('udp4');
@@ -94,7 +100,7 @@ describe.each(runtimeHasReusePort() ? ['cluster', 'reuseport'] : ['cluster'])('w
     client.peer.write(
       [
         `${method} sip:${HOST}:${lb.externalPort} SIP/2.0`,
-        `Via: SIP/2.0/TCP ${HOST}:${client.peer.localPort};branch=${newBranch()};rport`,
+        transport === 'ws' ? `Via: SIP/2.0/WS ${client.user}.invalid;branch=${newBranch()}` : `Via: SIP/2.0/TCP ${HOST}:${client.peer.localPort};branch=${newBranch()};rport`,
         'Max-Forwards: 70',
         `From: <sip:${client.user}@${HOST}>;tag=${client.user}`,
         `To: <sip:${client.user}@${HOST}>`,
@@ -118,7 +124,8 @@ describe.each(runtimeHasReusePort() ? ['cluster', 'reuseport'] : ['cluster'])('w
       const user = `user${i}`;
       const requests: string[] = [];
       const responses: string[] = [];
-      const peer = await connectStreamPeer(lb.externalPort, (text, p) => {
+      const connect = transport === 'ws' ? (f: Parameters<typeof connectWsPeer>[1]) => connectWsPeer(wsPort, f) : (f: Parameters<typeof connectStreamPeer>[1]) => connectStreamPeer(lb.externalPort, f);
+      const peer = await connect((text, p) => {
         if (text.startsWith('SIP/2.0 ')) responses.push(text);
         else {
           requests.push(text);
@@ -127,7 +134,9 @@ describe.each(runtimeHasReusePort() ? ['cluster', 'reuseport'] : ['cluster'])('w
       });
       const client: Client = { user, peer, requests, responses };
       clients.push(client);
-      await request(client, 'REGISTER', [`Contact: <sip:${user}@${HOST}:${peer.localPort};transport=tcp>`, 'Expires: 600']);
+      // A WebSocket client's Contact names no address (RFC 7118): only its connection reaches it.
+      const contact = transport === 'ws' ? `<sip:${user}@${user}.invalid;transport=ws>` : `<sip:${user}@${HOST}:${peer.localPort};transport=tcp>`;
+      await request(client, 'REGISTER', [`Contact: ${contact}`, 'Expires: 600']);
       client.contact = contacts.get(user);
       client.owner = workerOf(client.contact);
       expect(client.owner, `the Contact the node got names the worker: ${client.contact}`).toBeTypeOf('number');
@@ -193,7 +202,8 @@ describe.each(runtimeHasReusePort() ? ['cluster', 'reuseport'] : ['cluster'])('w
       for (const c of clients) {
         for (const callId of sent.get(c)!) {
           const got = arrived(c, callId)!;
-          expect(got.startsWith(`MESSAGE ${c.contact!.replace(/;lbw=\d+/, '')} `), `the client gets its own URI back: ${got.split('\r\n')[0]}`).toBe(true);
+          const own = c.contact!.replace(/;lbw=\d+/, '').replace(/;lbflow=[^;>]+/, '');
+          expect(got.startsWith(`MESSAGE ${own} `), `the client gets its own URI back: ${got.split('\r\n')[0]}`).toBe(true);
         }
       }
       // Each answer got back to the node: on its UDP socket, or on the very connection the request came on.

@@ -4,6 +4,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { connect as netConnect, type Socket as NetSocket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { WebSocket } from 'ws';
 import { startDaemon, type Daemon } from './daemon.js';
 import { freePorts } from './ports.js';
 
@@ -195,4 +196,28 @@ export function okFor(request: string, extra: string[] = []): string {
   lines.push(`From: ${headerValues(request, 'From|f')[0]}`, `To: ${to.includes('tag=') ? to : `${to};tag=ok${randomBytes(3).toString('hex')}`}`);
   lines.push(`Call-ID: ${headerValues(request, 'Call-ID|i')[0]}`, `CSeq: ${headerValues(request, 'CSeq')[0]}`, ...extra, 'Content-Length: 0', '', '');
   return lines.join('\r\n');
+}
+
+/** A SIP peer on a WebSocket (subprotocol `sip`, one message per frame), shaped like a StreamPeer. */
+export async function connectWsPeer(port: number, onMessage: (text: string, peer: StreamPeer) => void = () => undefined): Promise<StreamPeer> {
+  const ws = new WebSocket(`ws://${HOST}:${port}`, 'sip');
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  ws.on('error', () => undefined);
+  const socket = (ws as unknown as { _socket: NetSocket })._socket;
+  const peer: StreamPeer = {
+    socket,
+    localPort: socket.localPort!,
+    messages: [],
+    write: (text) => ws.send(text),
+    close: () => ws.terminate(),
+  };
+  ws.on('message', (data: Buffer) => {
+    const text = data.toString('latin1');
+    peer.messages.push(text);
+    onMessage(text, peer);
+  });
+  return peer;
 }
