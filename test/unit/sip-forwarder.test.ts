@@ -287,7 +287,7 @@ describe('client to node', () => {
   });
 
   it('holds at most two full generations of INVITEs, counting what it forgets early (issue 16, bounded state)', () => {
-    let now = 0;
+    const now = 0;
     const recent = new RecentInvites(32_000, () => now, 3);
     const s = setup();
     const node = s.addNode(5070);
