@@ -112,6 +112,7 @@ export class SipForwarder {
       canSend: (t) => toNodes[t] !== undefined,
     });
     this.picker = trafficHealthPicker(choice, () => this.health);
+    this.stats.recentInvites = this.recentInvites;
   }
 
   /**

@@ -43,6 +43,8 @@ export class SipStats implements ProtocolStats {
   /** Stream connections closed for an error or an oversized message. */
   connectionErrors = 0;
   tlsHandshakeFailures = 0;
+  /** The forwarder's memory of recent INVITEs (bounded): its size and the entries evicted when full. */
+  recentInvites: { readonly size: number; readonly evicted: number } | undefined;
   /** The flood limiter, when floodRequestsPerSecond is set: its bans and worst sources. */
   flood: FloodLimiter | undefined;
 
@@ -71,6 +73,8 @@ export class SipStats implements ProtocolStats {
       SipNodesMarkedUnreachable: this.nodesUnreachable,
       SipConnectionErrors: this.connectionErrors,
       SipTlsHandshakeFailures: this.tlsHandshakeFailures,
+      SipRecentInvites: this.recentInvites?.size ?? 0,
+      SipRecentInvitesEvicted: this.recentInvites?.evicted ?? 0,
       ...(this.flood && {
         SipFloodBans: this.flood.bans,
         SipFloodTrackedSources: this.flood.size,
@@ -95,6 +99,7 @@ export class SipStats implements ProtocolStats {
     promCounter(registry, 'sipbalancer_sip_send_failures_total', 'Failed sends of SIP messages', () => this.sendFailures);
     promCounter(registry, 'sipbalancer_sip_nodes_unreachable_total', 'Nodes marked bad because the network reported them gone', () => this.nodesUnreachable);
     promCounter(registry, 'sipbalancer_sip_connection_errors_total', 'SIP stream connections closed on error', () => this.connectionErrors);
+    promCounter(registry, 'sipbalancer_sip_recent_invites_evicted_total', 'Recent-INVITE Call-IDs forgotten early because the memory was full', () => this.recentInvites?.evicted ?? 0);
     promCounter(registry, 'sipbalancer_sip_flood_bans_total', 'Client sources banned for exceeding floodRequestsPerSecond', () => this.flood?.bans ?? 0);
     promCounter(registry, 'sipbalancer_sip_tls_handshake_failures_total', 'Failed TLS handshakes on SIP ports', () => this.tlsHandshakeFailures);
   }

@@ -286,6 +286,23 @@ describe('client to node', () => {
     expect(recent.get('c', s.registry)).toBeUndefined();
   });
 
+  it('holds at most two full generations of INVITEs, counting what it forgets early (issue 16, bounded state)', () => {
+    const now = 0;
+    const recent = new RecentInvites(32_000, () => now, 3);
+    const s = setup();
+    const node = s.addNode(5070);
+    for (let i = 0; i < 100; i++) recent.set(`call-${i}`, node);
+    // Time never moved: without the cap all 100 would be kept for 32 s.
+    expect(recent.size).toBeLessThanOrEqual(6);
+    expect(recent.evicted).toBe(100 - recent.size);
+    expect(recent.get('call-99', s.registry)).toBe(node);
+    expect(recent.get('call-0', s.registry)).toBeUndefined();
+    // The same Call-ID again (a retransmission) is no new entry: it never forces a swap.
+    const before = recent.evicted;
+    for (let i = 0; i < 10; i++) recent.set('call-99', node);
+    expect(recent.evicted).toBe(before);
+  });
+
   it('tries the next node once when the send to the first fails', () => {
     const s = setup();
     s.addNode(5070);
