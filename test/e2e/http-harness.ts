@@ -13,6 +13,7 @@ import { lbstat, registerNode } from '../helpers/json-heartbeat.js';
 
 export { lbstat };
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { waitUntil } from '../helpers/wait.js';
 
 export interface Seen {
   readonly method: string;
@@ -288,12 +289,8 @@ export function webSocketEcho(url: string, protocol: string, text: string): Prom
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/** waitUntil with this harness's argument order and 5 s default. */
+export function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  return waitUntil(what, check, timeoutMs);
 }
 

@@ -71,14 +71,7 @@ export async function daemonLbstat(statisticPort: number): Promise<Record<string
   return ((await res.json()) as { Metrics: never }).Metrics;
 }
 
-export async function waitFor(what: string, test: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await test()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
+export { waitUntil as waitFor } from './wait.js';
 
 /** A UDP socket standing in for an application server: it records each request's method and Call-ID. */
 export interface RecordingNode {

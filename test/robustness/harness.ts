@@ -4,6 +4,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { expect } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { waitUntil } from '../helpers/wait.js';
 
 export const HOST = '127.0.0.1';
 
@@ -83,13 +84,9 @@ export async function startLb(nodePorts: number[], extra: Record<string, string 
   };
 }
 
-/** Polls `check` until it returns true, or fails with `what` after `timeoutMs`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/** waitUntil with this harness's argument order. */
+export function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  return waitUntil(what, check, timeoutMs);
 }
 
 /**
