@@ -11,6 +11,7 @@ import { propertiesText } from '../helpers/daemon.js';
 import { startSipp, type Sipp } from '../helpers/sipp.js';
 import { answeredBy, request, startLb, startNode as startHttpNode } from './http-harness.js';
 import { HOST, describeResult, runCalls, sentInvites, startBalancer, startNode, waitFor, activeNodePorts, type Balancer, type TestNode } from './algorithm-harness.js';
+import { lbstat as readLbstat } from '../helpers/json-heartbeat.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -38,9 +39,7 @@ async function balancer(extra: Record<string, string | number | boolean>): Promi
   return { lb, write };
 }
 
-async function lbstat(lb: Balancer): Promise<Record<string, unknown>> {
-  return ((await (await fetch(`http://${HOST}:${lb.statisticPort}/lbstat`)).json()) as { Metrics: Record<string, unknown> }).Metrics;
-}
+const lbstat = (lb: Balancer): Promise<Record<string, unknown>> => readLbstat(lb.statisticPort);
 
 async function reloads(lb: Balancer): Promise<{ ok: number; failed: number }> {
   const m = await lbstat(lb);

@@ -7,6 +7,7 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { freePorts } from '../helpers/ports.js';
+import { lbstat as readLbstat } from '../helpers/json-heartbeat.js';
 
 const HOST = '127.0.0.1';
 const MAX = 4096;
@@ -37,10 +38,7 @@ afterAll(async () => {
   await daemon?.stop();
 });
 
-async function lbstat(): Promise<Record<string, unknown>> {
-  const res = await fetch(`http://${HOST}:${statisticPort}/lbstat`);
-  return ((await res.json()) as { Metrics: Record<string, unknown> }).Metrics;
-}
+const lbstat = (): Promise<Record<string, unknown>> => readLbstat(statisticPort);
 
 async function nodes(): Promise<{ hostname: string; udpPort?: number }[]> {
   const res = await fetch(`http://${HOST}:${statisticPort}/lbinfo`);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { RawEsme, SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
 import { Cmd, commandId, commandStatus, encodeBind, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
+import { lbstat as readLbstat } from '../helpers/json-heartbeat.js';
 
 const TIMEOUT_RESPONSE = 1500;
 const TIMEOUT_CONNECTION = 500;
@@ -21,11 +22,7 @@ const esmes: { id: string; session: SmppSession; sim: SmscSimulator; delivered: 
 /** ESMEs that have unbound or disconnected on purpose. */
 const gone = new Set<(typeof esmes)[number]>();
 
-async function lbstat(): Promise<Record<string, unknown>> {
-  const res = await fetch(`http://127.0.0.1:${statPort}/lbstat`);
-  const body = (await res.json()) as { Metrics?: Record<string, unknown> } & Record<string, unknown>;
-  return body.Metrics ?? body;
-}
+const lbstat = (): Promise<Record<string, unknown>> => readLbstat(statPort);
 
 const bindPdu = (systemId: string, seq: number): Buffer =>
   encodeBind({ commandId: Cmd.bind_transceiver, systemId, password: 'pw', systemType: '', interfaceVersion: 0x34, addrTon: 0, addrNpi: 0, addressRange: '' }, seq);

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startBalancer, HOST } from '../helpers/sip-balancer.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { freePorts } from '../helpers/ports.js';
-import { registerNode } from '../helpers/json-heartbeat.js';
+import { lbstat, registerNode } from '../helpers/json-heartbeat.js';
 import { runSipp, startSipp, type SippMessage } from '../helpers/sipp.js';
 import { waitFor } from '../helpers/workers.js';
 
@@ -19,9 +19,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function lbstat(port: number): Promise<Record<string, unknown>> {
-  return ((await (await fetch(`http://${HOST}:${port}/lbstat`)).json()) as { Metrics: Record<string, unknown> }).Metrics;
-}
 
 /** One sample of a Prometheus text exposition: `name{label="value"}` → number (0 when absent). */
 async function metric(port: number, name: string, label?: [string, string]): Promise<number> {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { startDaemon, type Daemon } from './daemon.js';
 import { freePorts } from './ports.js';
+import { lbstat } from './json-heartbeat.js';
 
 export const HOST = '127.0.0.1';
 
@@ -67,8 +68,7 @@ export interface WorkerShare {
 
 /** /lbstat's Metrics, with the per-worker block typed. */
 export async function daemonLbstat(statisticPort: number): Promise<Record<string, unknown> & { Workers: { configured: number; serving: number; reporting: number; restarts: number; each: WorkerShare[] } }> {
-  const res = await fetch(`http://${HOST}:${statisticPort}/lbstat`);
-  return ((await res.json()) as { Metrics: never }).Metrics;
+  return (await lbstat(statisticPort)) as Awaited<ReturnType<typeof daemonLbstat>>;
 }
 
 export { waitUntil as waitFor } from './wait.js';

@@ -5,6 +5,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { expect } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { waitUntil } from '../helpers/wait.js';
+import { lbstat } from '../helpers/json-heartbeat.js';
 
 export const HOST = '127.0.0.1';
 
@@ -74,8 +75,7 @@ export async function startLb(nodePorts: number[], extra: Record<string, string 
     internalPort: daemon.port('internalUdpPort'),
     statisticPort,
     async lbstat() {
-      const res = await fetch(`http://${HOST}:${statisticPort}/lbstat`);
-      return ((await res.json()) as { Metrics: Record<string, unknown> }).Metrics;
+      return lbstat(statisticPort);
     },
     async metrics() {
       return (await fetch(`http://${HOST}:${statisticPort}/metrics`)).text();
