@@ -21,6 +21,7 @@ import { EventJournal } from './stats/events.js';
 import { NodeProber, type ProbeOptions } from './registry/probe.js';
 import { StartupError } from './service.js';
 import { NodePins, PinnedAlgorithm } from './algorithms/pins.js';
+import { BoundListeners } from './bound-listeners.js';
 import type { BalancerAlgorithm } from './algorithms/algorithm.js';
 import { algorithmChanged, sameSettings } from './reload/changes.js';
 import type { WorkerRelayHook } from './sip/forwarder.js';
@@ -78,6 +79,8 @@ export class LoadBalancer {
   private started = false;
   private readonly worker: boolean;
   private readonly sipRelay: WorkerRelayHook | undefined;
+  /** Every listening point bound, with its real port; a worker's are logged by its primary. */
+  readonly listeners: BoundListeners;
   /** Regex pins (/lbnoderegex), consulted before the algorithm. */
   readonly pins: NodePins;
   /** Called when /lbstop asks the daemon to stop; the CLI stops it as on SIGTERM. */
@@ -88,6 +91,7 @@ export class LoadBalancer {
     this.log = log;
     this.stats = new Stats();
     this.worker = role.worker === true;
+    this.listeners = new BoundListeners(this.worker ? undefined : log);
     this.sipRelay = role.sipRelay;
     this.registry = role.registry ?? createNodeRegistry(config, log);
     this.pins = new NodePins(this.registry);
@@ -106,9 +110,6 @@ export class LoadBalancer {
       // 1. The node registry and its JSON heartbeat listener.
       registry.start();
       const allowed = config.registry.nodeAllowedSources;
-      const exposure = nodeSideExposure(config);
-      // With workers the primary says this, once.
-      if (!this.worker) announceNodeSide(log, exposure, allowed);
       if (config.registry.heartbeatPort !== undefined && !this.worker) {
         this.heartbeat = new HttpHeartbeatServer(
           { host: config.registry.heartbeatHost, port: config.registry.heartbeatPort },
@@ -118,7 +119,10 @@ export class LoadBalancer {
           allowed.length > 0 ? NodeSources.of(allowed) : undefined,
         );
         await this.heartbeat.start();
+        this.listeners.add('heartbeatPort', 'tcp', config.registry.heartbeatHost, this.heartbeat.port);
       }
+      // With workers the primary says this, once.
+      if (!this.worker) announceNodeSide(log, config, this.heartbeat?.port);
 
       const journal = this.journal;
       // With workers the primary counts node events once for the daemon.
@@ -162,7 +166,7 @@ export class LoadBalancer {
       });
 
       // 3–5. The protocol services.
-      const ctx = (name: string): ServiceContext => ({ config, registry, algorithm, stats, log: log.child({ module: name }), sipRelay: this.sipRelay });
+      const ctx = (name: string): ServiceContext => ({ config, registry, algorithm, stats, log: log.child({ module: name }), sipRelay: this.sipRelay, listeners: this.listeners });
       this.services.push(createSipService(ctx('sip')));
       if (config.http.port !== undefined || config.http.httpsPort !== undefined) this.services.push(createHttpService(ctx('http')));
       if (config.smpp.port !== undefined || config.smpp.sslPort !== undefined) this.services.push(createSmppService(ctx('smpp')));
@@ -172,9 +176,10 @@ export class LoadBalancer {
       if (config.api.port !== undefined && !this.worker) {
         const dashboard = new Dashboard({ stats, registry, journal: this.journal, version: VERSION, algorithmName: () => algorithm.name, activeCalls: () => algorithm.activeCalls(), reloads: () => stats.reloads });
         const serviceInfo = (): Record<string, unknown> => Object.assign({}, ...this.services.map((s) => s.info?.() ?? {}));
-        const api = { stats, registry, version: VERSION, smppRemoteServers: () => this.current.smpp.remoteServers, pins: this.pins, rootLog: log, dashboard, serviceInfo };
+        const api = { stats, registry, version: VERSION, smppRemoteServers: () => this.current.smpp.remoteServers, pins: this.pins, rootLog: log, dashboard, serviceInfo, listeners: () => this.listeners.all() };
         this.api = new ApiServer(config.api, { ...api, requestStop: (reason) => this.onStopRequested?.(reason) }, log.child({ module: 'api' }));
         await this.api.start();
+        this.listeners.add('statisticPort', 'tcp', config.api.host, this.api.port);
       }
       this.started = true;
       if (!this.worker) log.info({ version: VERSION, nodeVersion: process.version }, `Load balancer started (sipbalancer ${VERSION})`);
@@ -283,7 +288,9 @@ export class LoadBalancer {
 }
 
 /** The warning (or note) on who may reach the node side, logged once at start. */
-export function announceNodeSide(log: Logger, exposure: string | undefined, allowed: readonly string[]): void {
+export function announceNodeSide(log: Logger, config: Config, boundHeartbeatPort: number | undefined): void {
+  const exposure = nodeSideExposure({ ...config, registry: { ...config.registry, heartbeatPort: boundHeartbeatPort } });
+  const allowed = config.registry.nodeAllowedSources;
   if (exposure) log.warn(exposure);
   else if (allowed.length > 0) log.info(`Node side accepts heartbeats and node traffic only from nodeAllowedSources: ${allowed.join(', ')}`);
 }

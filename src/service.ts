@@ -7,6 +7,7 @@ import type { NodeRegistry } from './registry/node-registry.js';
 import type { BalancerAlgorithm } from './algorithms/algorithm.js';
 import type { Stats } from './stats/stats.js';
 import type { WorkerRelayHook } from './sip/forwarder.js';
+import type { BoundListeners } from './bound-listeners.js';
 
 export interface ServiceContext {
   readonly config: Config;
@@ -17,6 +18,8 @@ export interface ServiceContext {
   readonly log: Logger;
   /** With workers: how the SIP forwarder reaches connections another worker holds. */
   readonly sipRelay?: WorkerRelayHook;
+  /** Where a service records each listening point it bound (its real port: lb.properties may say 0). */
+  readonly listeners?: BoundListeners;
 }
 
 export interface Service {

@@ -12,6 +12,7 @@ import type { Stats } from '../stats/stats.js';
 import { PinError, compilePinRegex, type NodePins } from '../algorithms/pins.js';
 import { isIP } from 'node:net';
 import { Dashboard } from './dashboard.js';
+import { boundPort, type BoundListener } from '../bound-listeners.js';
 
 export interface ApiSources {
   readonly stats: Stats;
@@ -31,6 +32,8 @@ export interface ApiSources {
   readonly adminChanged?: () => void;
   /** The dashboard page and the state it polls (`/`, `/dashboard`, `/dashboard/state`). */
   readonly dashboard?: Dashboard;
+  /** Every listening point the daemon bound, with its real port (/lbinfo). */
+  readonly listeners?: () => readonly BoundListener[];
   /** Sections the protocol services add to /lbinfo (the SMPP sessions). */
   readonly serviceInfo?: () => Record<string, unknown>;
 }
@@ -84,7 +87,12 @@ export class ApiServer {
     await listen(server, this.config.port!, this.config.host);
     this.server = server;
     this.sources.dashboard?.start();
-    this.log.info(`Statistics and admin endpoints (${[...this.routes.keys()].join(', ')}) listening on ${this.config.host}:${this.config.port}`);
+    this.log.info(`Statistics and admin endpoints (${[...this.routes.keys()].join(', ')}) listening on ${this.config.host}:${this.port}`);
+  }
+
+  /** The port bound once started (statisticPort may be 0), else the configured one. */
+  get port(): number {
+    return this.server ? boundPort(this.server) : this.config.port!;
   }
 
   async stop(): Promise<void> {
@@ -243,6 +251,7 @@ export class ApiServer {
         smppRemoteServers: (typeof this.sources.smppRemoteServers === 'function' ? this.sources.smppRemoteServers() : this.sources.smppRemoteServers).map((s) => `${s.host}:${s.port}`),
       },
       ...(this.sources.pins ? { 'Regex pins': this.sources.pins.toJSON() } : {}),
+      ...(this.sources.listeners ? { 'Listening points': this.sources.listeners() } : {}),
       ...this.sources.serviceInfo?.(),
     };
   }

@@ -34,8 +34,8 @@ export function readCommonSection(r: PropertyReader): CommonConfig {
   const workersPortSharing = r.choice('workersPortSharing', ['auto', 'cluster', 'reuseport'] as const, 'auto')!;
   const nodeTimeoutMs = r.int('nodeTimeout', 8400, { min: 15, unit: 'milliseconds' });
   const heartbeatIntervalMs = r.int('heartbeatInterval', 150, { min: 15, unit: 'milliseconds' });
-  const heartbeatPort = r.port('heartbeatPort', 2610);
-  const statisticPort = r.port('statisticPort', 2006, ['apiPort']);
+  const heartbeatPort = r.listenPort('heartbeatPort', 2610);
+  const statisticPort = r.listenPort('statisticPort', 2006, ['apiPort']);
   const securityRequired = r.bool('securityRequired', false);
   const login = r.string('login');
   const password = r.string('password');

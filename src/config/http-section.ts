@@ -5,8 +5,8 @@ import type { HttpConfig } from './types.js';
 
 export function readHttpSection(r: PropertyReader, host: string): HttpConfig {
   const http: HttpConfig = {
-    port: r.port('httpPort', 2080),
-    httpsPort: r.port('httpsPort'),
+    port: r.listenPort('httpPort', 2080),
+    httpsPort: r.listenPort('httpsPort'),
     host: r.string('httpHost', host)!,
     unavailableHost: r.string('unavailableHost'),
     isRemoteServerSsl: r.bool('isRemoteServerSsl', false),

@@ -17,6 +17,8 @@ function checkPortClashes(r: PropertyReader, bindings: Binding[]): void {
   const seen = new Map<string, string>();
   const reported = new Set<string>();
   for (const b of bindings) {
+    // Port 0 is any free port: two listeners on it get two ports.
+    if (b.port === 0) continue;
     const id = `${b.proto}/${b.host}/${b.port}`;
     const other = seen.get(id);
     if (other && other !== b.key) {

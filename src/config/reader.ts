@@ -92,10 +92,20 @@ export class PropertyReader {
   }
 
   /**
-   * A listening port: absent → `def`; present but empty → off (undefined), as in the original;
-   * otherwise 1–65535.
+   * A port (an advertised one: 1–65535): absent → `def`; present but empty → off (undefined), as in the original.
    */
   port(key: string, def?: number, aliases: readonly string[] = []): number | undefined {
+    return this.portIn(key, def, aliases, 1, 'expected a port number from 1 to 65535, or nothing to switch it off');
+  }
+
+  /**
+   * A listening port: as port(), and 0 binds any free port (the daemon logs and shows in /lbinfo which one).
+   */
+  listenPort(key: string, def?: number, aliases: readonly string[] = []): number | undefined {
+    return this.portIn(key, def, aliases, 0, 'expected a port number from 1 to 65535 (0: any free port), or nothing to switch it off');
+  }
+
+  private portIn(key: string, def: number | undefined, aliases: readonly string[], min: number, expected: string): number | undefined {
     const p = this.raw(key, aliases);
     if (!p) {
       this.note(key, def, undefined);
@@ -107,8 +117,8 @@ export class PropertyReader {
       return undefined;
     }
     const n = /^\d+$/.test(v) ? Number(v) : NaN;
-    if (!(n >= 1 && n <= 65535)) {
-      this.error(p, key, 'expected a port number from 1 to 65535, or nothing to switch it off');
+    if (!(n >= min && n <= 65535)) {
+      this.error(p, key, expected);
       return undefined;
     }
     this.note(key, n, p);

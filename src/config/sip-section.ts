@@ -29,8 +29,8 @@ export function readSipSection(r: PropertyReader, ipv6Host: string | undefined):
     const origin = (t: SipTransport, key: string): void => void portOrigin.set(`${side}${infix}${CAP[t]}Port`, key);
     // The default listening point applies only when the file sets none of this side's port keys.
     const keys = [`${side}${infix}Port`, `${side}${infix}SecurePort`, ...(['udp', 'tcp', 'tls', 'ws', 'wss'] as const).map((t) => `${side}${infix}${CAP[t]}Port`)];
-    const legacy = r.port(`${side}${infix}Port`, keys.some((k) => r.has(k)) ? undefined : defaultPort);
-    const legacySecure = r.port(`${side}${infix}SecurePort`);
+    const legacy = r.listenPort(`${side}${infix}Port`, keys.some((k) => r.has(k)) ? undefined : defaultPort);
+    const legacySecure = r.listenPort(`${side}${infix}SecurePort`);
     const legacyKey = `${side}${infix}Port`;
     const secureKey = `${side}${infix}SecurePort`;
     if (legacy !== undefined) {
@@ -48,7 +48,7 @@ export function readSipSection(r: PropertyReader, ipv6Host: string | undefined):
     for (const t of ['udp', 'tcp', 'tls', 'ws', 'wss'] as const) {
       const key = `${side}${infix}${CAP[t]}Port`;
       if (r.has(key)) {
-        const v = r.port(key);
+        const v = r.listenPort(key);
         if (v === undefined) delete ports[t];
         else ports[t] = v;
         origin(t, key);

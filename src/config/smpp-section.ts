@@ -8,8 +8,8 @@ import type { SmppConfig } from './types.js';
 export function readSmppSection(r: PropertyReader, host: string, isRemoteServerSsl: boolean): SmppConfig {
   const smppHost = r.string('smppHost', host)!;
   const remoteRaw = r.raw('remoteServers');
-  const smppPort = r.port('smppPort');
-  const smppSslPort = r.port('smppSslPort');
+  const smppPort = r.listenPort('smppPort');
+  const smppSslPort = r.listenPort('smppSslPort');
   const smpp: SmppConfig = {
     port: smppPort,
     sslPort: smppSslPort,

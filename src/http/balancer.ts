@@ -73,6 +73,8 @@ export class HttpBalancer implements Service {
   private fastServer: net.Server | undefined;
   private readonly pool = new BackendPool();
   private readonly sockets = new Set<CountedSocket>();
+  /** The HTTPS port bound (httpsPort may be 0), where httpsRedirect sends clients. */
+  private httpsPort: number | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private health: NodeHealthMonitor | undefined;
   private unavailable: { host: string; port: number } | undefined;
@@ -151,18 +153,19 @@ export class HttpBalancer implements Service {
           new FastConnection(socket, fastCtx, this.pool);
         });
         this.fastServer = fast;
-        await listen(fast, cfg.port, cfg.host, LISTEN_HTTP);
-      } else {
-        await listen(server, cfg.port, cfg.host, LISTEN_HTTP);
       }
-      log.info(`HTTP LB listening on port ${cfg.port}`);
+      const port = await listen(this.fastServer ?? server, cfg.port, cfg.host, LISTEN_HTTP);
+      this.ctx.listeners?.add('httpPort', 'tcp', cfg.host, port);
+      log.info(`HTTP LB listening on port ${port}`);
     }
     if (cfg.httpsPort !== undefined) {
       const server = https.createServer(serverTlsOptions(config.tls, `httpsPort=${cfg.httpsPort}`));
       this.attach(server, true);
       this.httpsServer = server;
-      await listen(server, cfg.httpsPort, cfg.host, { what: 'HTTPS' });
-      log.info(`HTTPS LB listening on port ${cfg.httpsPort}`);
+      const httpsPort = await listen(server, cfg.httpsPort, cfg.host, { what: 'HTTPS' });
+      this.httpsPort = httpsPort;
+      this.ctx.listeners?.add('httpsPort', 'tcp', cfg.host, httpsPort);
+      log.info(`HTTPS LB listening on port ${httpsPort}`);
     }
     if (cfg.httpsRedirect && cfg.httpsPort === undefined) log.warn('httpsRedirect=true has no effect without httpsPort');
     this.flushTimer = guardedInterval('HTTP statistics flush', STATS_FLUSH_MS, () => this.flushAll(), log);
@@ -272,8 +275,8 @@ export class HttpBalancer implements Service {
     stats.requests++;
     stats.requestsByMethod.inc(req.method ?? 'UNKNOWN');
     const cfg = this.ctx.config.http;
-    if (!encrypted && cfg.httpsRedirect && cfg.httpsPort !== undefined) {
-      this.redirectToHttps(req, res, cfg.httpsPort);
+    if (!encrypted && cfg.httpsRedirect && this.httpsPort !== undefined) {
+      this.redirectToHttps(req, res, this.httpsPort);
       return;
     }
     req.sbEncrypted = encrypted;
@@ -416,8 +419,8 @@ export class HttpBalancer implements Service {
     stats.requestsByMethod.inc(req.method ?? 'UNKNOWN');
     socket.on('error', () => socket.destroy());
     const cfg = this.ctx.config.http;
-    if (!encrypted && cfg.httpsRedirect && cfg.httpsPort !== undefined) {
-      const location = redirectLocation(req.headers.host, cfg.host, cfg.httpsPort, req.url ?? '/').replace('https://', 'wss://');
+    if (!encrypted && cfg.httpsRedirect && this.httpsPort !== undefined) {
+      const location = redirectLocation(req.headers.host, cfg.host, this.httpsPort, req.url ?? '/').replace('https://', 'wss://');
       stats.responsesByStatus.inc(301);
       socket.end(`HTTP/1.1 301 Moved Permanently\r\nLocation: ${location}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;

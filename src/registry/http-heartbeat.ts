@@ -12,6 +12,7 @@ import { isIP } from 'node:net';
 import type { NodeSources } from './node-sources.js';
 import { RateLimitedLog } from '../log-limit.js';
 import { HeartbeatError } from '../errors.js';
+import { boundPort } from '../bound-listeners.js';
 
 const MAX_BODY = 64 * 1024;
 const PORT_KEYS: Record<string, SipTransport> = { udpPort: 'udp', tcpPort: 'tcp', tlsPort: 'tls', wsPort: 'ws', wssPort: 'wss' };
@@ -142,7 +143,12 @@ export class HttpHeartbeatServer {
     await listen(server, this.address.port, this.address.host);
     server.on('error', (err) => this.log.error({ err }, 'heartbeat server error'));
     this.server = server;
-    this.log.info(`JSON heartbeat listener bound to ${this.address.host}, port ${this.address.port}`);
+    this.log.info(`JSON heartbeat listener bound to ${this.address.host}, port ${this.port}`);
+  }
+
+  /** The port bound once started (heartbeatPort may be 0), else the configured one. */
+  get port(): number {
+    return this.server ? boundPort(this.server) : this.address.port;
   }
 
   async stop(): Promise<void> {

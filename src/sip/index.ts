@@ -11,7 +11,8 @@ import { UdpListeningPoint } from './transport/udp.js';
 import { TcpListeningPoint } from './transport/tcp.js';
 import { TlsListeningPoint } from './transport/tls.js';
 import { WsListeningPoint } from './transport/ws.js';
-import { pairByFamily } from './transport/dual-stack.js';
+import { DualStackListeningPoint, familyOf, pairByFamily } from './transport/dual-stack.js';
+import { CAP } from '../config/sip-section.js';
 import { NodeSources } from '../registry/node-sources.js';
 import type { SipMessage } from './message.js';
 import type { Flow } from './transport/transport.js';
@@ -57,7 +58,8 @@ export function createSipService(ctx: ServiceContext): Service {
       stats.dropped.inc('flood');
       return;
     }
-    forwarder!.onMessage(msg, flow);
+    // Until every point is bound and the forwarder knows their ports, a message is dropped (as if lost on the way).
+    forwarder?.onMessage(msg, flow);
   };
   const streamLimits = new StreamLimits(sip.maxConnections, sip.messageTimeoutMs, stats, log);
 
@@ -112,7 +114,6 @@ export function createSipService(ctx: ServiceContext): Service {
         throw new StartupError((err as Error).message);
       }
       health.start();
-      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: stats, log, health, nodeSources, relay: ctx.sipRelay }, points);
       for (const p of points) {
         try {
           await p.start();
@@ -120,8 +121,13 @@ export function createSipService(ctx: ServiceContext): Service {
           const e = err as NodeJS.ErrnoException;
           throw new StartupError(`Cannot open the SIP ${p.side} ${p.transport} listening point ${p.host}:${p.port}: ${e.code ?? e.message}`);
         }
-        log.debug(`SIP listening point ${p.transport} ${p.host}:${p.port} (${p.side}) open`);
+        for (const bound of p instanceof DualStackListeningPoint ? [p.v4, p.v6] : [p]) {
+          const key = `${bound.side}${familyOf(bound.host) === 6 ? 'Ipv6' : ''}${CAP[bound.transport]}Port`;
+          ctx.listeners?.add(key, bound.transport === 'udp' ? 'udp' : 'tcp', bound.host, bound.port);
+        }
       }
+      // Built once the points are bound: its Via, Record-Route and own-address checks use their real ports.
+      forwarder = new SipForwarder({ config, registry: ctx.registry, algorithm: ctx.algorithm, stats: stats, log, health, nodeSources, relay: ctx.sipRelay }, points);
       // Fast failover: the UDP points that send to nodes keep a connected socket per node.
       const nodeSide = points.some((p) => p.side === 'internal') ? 'internal' : 'external';
       const monitor = health;

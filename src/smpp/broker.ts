@@ -14,6 +14,7 @@ import { SmscList } from './server-list.js';
 import { SmppSession, type SessionContext } from './session.js';
 import { MuxLobby } from './mux/lobby.js';
 import { guardedInterval } from '../timers.js';
+import type { BoundListeners } from '../bound-listeners.js';
 
 export class SmppBroker {
   private readonly sessions = new Set<SmppSession>();
@@ -29,6 +30,7 @@ export class SmppBroker {
     registry: NodeRegistry | undefined,
     private readonly stats: SmppStats,
     private readonly log: Logger,
+    private readonly listeners?: BoundListeners,
   ) {
     const smpp = config.smpp;
     this.list = new SmscList(smpp.remoteServers, registry);
@@ -82,8 +84,8 @@ export class SmppBroker {
     const host = smpp.externalHost;
     if (smpp.port !== undefined) {
       const server = net.createServer((socket) => this.accept(socket));
-      await this.listen(server, host, smpp.port, 'smppPort');
-      this.log.info(`SMPP Load Balancer started at ${host} : ${smpp.port}`);
+      const port = await this.listen(server, host, smpp.port, 'smppPort');
+      this.log.info(`SMPP Load Balancer started at ${host} : ${port}`);
     }
     if (smpp.sslPort !== undefined) {
       const server = tls.createServer(
@@ -91,8 +93,8 @@ export class SmppBroker {
         (socket) => this.accept(socket),
       );
       server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake with an ESME failed'));
-      await this.listen(server, host, smpp.sslPort, 'smppSslPort');
-      this.log.info(`SMPP Load Balancer uses port : ${smpp.sslPort} for TLS clients.`);
+      const port = await this.listen(server, host, smpp.sslPort, 'smppSslPort');
+      this.log.info(`SMPP Load Balancer uses port : ${port} for TLS clients.`);
     }
     const servers = this.list.servers().map((s) => `${s.host}:${s.port}`).join(', ');
     this.log.info(`SMPP remote servers: ${servers === '' ? '(none yet)' : servers}; ${this.mux ? 'mux mode (the ESMEs of a system_id share one bind per SMSC)' : 'regular mode (one SMSC bind per ESME)'}`);
@@ -131,8 +133,11 @@ export class SmppBroker {
     this.mux?.sweep(now);
   }
 
-  private async listen(server: net.Server, host: string, port: number, key: string): Promise<void> {
-    await listen(server, port, host, { what: `SMPP (${key})`, onError: (err) => this.log.error({ err }, `SMPP listener ${host}:${port} failed`) });
+  /** Binds a listener; resolves with its port (the bound one: the configuration may say 0). */
+  private async listen(server: net.Server, host: string, port: number, key: string): Promise<number> {
+    const bound = await listen(server, port, host, { what: `SMPP (${key})`, onError: (err) => this.log.error({ err }, `SMPP listener ${host}:${bound} failed`) });
     this.servers.push(server);
+    this.listeners?.add(key, 'tcp', host, bound);
+    return bound;
   }
 }

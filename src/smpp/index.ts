@@ -7,7 +7,7 @@ import { SmppStats } from './smpp-stats.js';
 export function createSmppService(ctx: ServiceContext): Service {
   const stats = new SmppStats();
   ctx.stats.addProtocol(stats);
-  const broker = new SmppBroker(ctx.config, ctx.registry, stats, ctx.log);
+  const broker = new SmppBroker(ctx.config, ctx.registry, stats, ctx.log, ctx.listeners);
   return {
     name: 'SMPP balancer',
     start: () => broker.start(),

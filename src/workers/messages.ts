@@ -4,6 +4,7 @@
 import type { RegistryOp, RegistrySnapshot } from './registry-sync.js';
 import type { PinSpec } from '../algorithms/pins.js';
 import type { SipRelayMessage } from './sip-relay.js';
+import type { BoundListener } from '../bound-listeners.js';
 
 /** What a worker reports of itself for /lbstat and /metrics. */
 export interface WorkerFigures {
@@ -29,7 +30,8 @@ export type ToWorker =
 
 export type ToPrimary =
   | { readonly t: 'hello' }
-  | { readonly t: 'ready' }
+  /** Serving, on these listening points (the cluster shares them: port 0 gives every worker the same port). */
+  | { readonly t: 'ready'; readonly listeners: readonly BoundListener[] }
   | { readonly t: 'failed'; readonly message: string }
   | { readonly t: 'registry'; readonly op: RegistryOp }
   | { readonly t: 'figures'; readonly id: number; readonly figures: WorkerFigures }

@@ -12,11 +12,12 @@ import { Stats } from '../stats/stats.js';
 import { ApiServer } from '../api/server.js';
 import { StartupError } from '../service.js';
 import { VERSION, announceNodeSide, countNodeEvents, createNodeRegistry, stopNodeSide } from '../balancer.js';
-import { NodeSources, nodeSideExposure } from '../registry/node-sources.js';
+import { NodeSources } from '../registry/node-sources.js';
 import { applyOp, recordOf, type RegistrySnapshot } from './registry-sync.js';
 import { WORKER_CONFIG_ENV, WORKER_INDEX_ENV, isToPrimary, type ToPrimary, type ToWorker, type WorkerFigures } from './messages.js';
 import { aggregateMetrics, sumDocuments } from './aggregate.js';
 import { promCounter } from '../stats/counters.js';
+import { BoundListeners, sharesAnyFreePort } from '../bound-listeners.js';
 import { PORT_SHARING_ENV, resolvePortSharing, type PortSharing } from './port-sharing.js';
 import { NodePins } from '../algorithms/pins.js';
 import { guardedInterval } from '../timers.js';
@@ -42,6 +43,8 @@ interface Slot {
 
 export class Primary {
   readonly stats = new Stats();
+  /** The primary's listeners and the workers' shared ones, with their real ports. */
+  readonly listeners: BoundListeners;
   readonly registry: NodeRegistry;
   private readonly slots: Slot[];
   private readonly portSharing: PortSharing;
@@ -65,9 +68,14 @@ export class Primary {
     config: Config,
     private readonly log: Logger,
   ) {
+    this.listeners = new BoundListeners(log);
     this.current = config;
     this.registry = createNodeRegistry(config, log);
-    const sharing = resolvePortSharing(config.workersPortSharing);
+    let sharing = resolvePortSharing(config.workersPortSharing);
+    if (sharing.sharing === 'reuseport' && sharesAnyFreePort(config)) {
+      // Each worker would bind a free port of its own: the cluster's one socket gives them all the same port.
+      sharing = { sharing: 'cluster', note: 'workersPortSharing=reuseport with a listener on port 0: the workers share the cluster\'s sockets instead, so that they all listen on the one port the first of them got' };
+    }
     if (sharing.note) log.warn(sharing.note);
     this.portSharing = sharing.sharing;
     this.pins = new NodePins(this.registry);
@@ -114,7 +122,6 @@ export class Primary {
     try {
       registry.start();
       const allowed = config.registry.nodeAllowedSources;
-      announceNodeSide(log, nodeSideExposure(config), allowed);
       if (config.registry.heartbeatPort !== undefined) {
         this.heartbeat = new HttpHeartbeatServer(
           { host: config.registry.heartbeatHost, port: config.registry.heartbeatPort },
@@ -124,7 +131,9 @@ export class Primary {
           allowed.length > 0 ? NodeSources.of(allowed) : undefined,
         );
         await this.heartbeat.start();
+        this.listeners.add('heartbeatPort', 'tcp', config.registry.heartbeatHost, this.heartbeat.port);
       }
+      announceNodeSide(log, config, this.heartbeat?.port);
       // Every change reaches the workers at once; a periodic copy carries signs of life (lastSeen).
       registry.on('changed', () => this.scheduleBroadcast());
       this.refreshTimer = guardedInterval('Registry broadcast to workers', Math.max(500, config.registry.heartbeatIntervalMs), () => this.broadcast(), log);
@@ -150,10 +159,12 @@ export class Primary {
               for (const slot of this.slots) if (slot.worker) this.sendTo(slot.worker, this.adminState());
             },
             requestStop: (reason) => this.onStopRequested?.(reason),
+            listeners: () => this.listeners.all(),
           },
           log.child({ module: 'api' }),
         );
         await this.api.start();
+        this.listeners.add('statisticPort', 'tcp', config.api.host, this.api.port);
       }
       this.started = true;
       log.info(
@@ -199,6 +210,7 @@ export class Primary {
         if (!isToPrimary(m)) return;
         if (m.t === 'ready') {
           done();
+          this.listeners.adopt(m.listeners);
           slot.ready = true;
           slot.readyAt = Date.now();
           this.log.info(`Worker ${slot.index} (pid ${worker.process.pid}) serving`);

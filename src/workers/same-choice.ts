@@ -6,6 +6,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import { activeNodes, type AlgorithmContext, type AlgorithmSipRequest, type BalancerAlgorithm } from '../algorithms/algorithm.js';
+import { fmix32, fnv1a } from '../algorithms/hash.js';
 import { nodeWeight } from '../algorithms/new-call-picker.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
 import type { ServerNode } from '../registry/server-node.js';
@@ -21,22 +22,6 @@ export function sameChoiceInEveryWorker(inner: BalancerAlgorithm, registry: Node
   return new RendezvousFirstChoice(inner, registry);
 }
 
-/** A 32-bit string hash (FNV-1a), then mixed per node (murmur3's finaliser) for an even spread. */
-function hashKey(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 interface Candidate {
   readonly node: ServerNode;
   readonly idHash: number;
@@ -49,12 +34,12 @@ interface Candidate {
  * its share: so a change of the node list in flight disturbs as few calls as possible.
  */
 export function rendezvousPick(key: string, candidates: readonly Candidate[]): ServerNode | undefined {
-  const k = hashKey(key);
+  const k = fnv1a(key);
   let best: ServerNode | undefined;
   let bestScore = -Infinity;
   for (const c of candidates) {
     if (c.weight <= 0) continue;
-    const u = (mix(k ^ c.idHash) + 0.5) / 4294967296;
+    const u = (fmix32(k ^ c.idHash) + 0.5) / 4294967296;
     const score = -c.weight / Math.log(u);
     if (score > bestScore) {
       bestScore = score;
@@ -65,7 +50,7 @@ export function rendezvousPick(key: string, candidates: readonly Candidate[]): S
 }
 
 export function candidatesOf(nodes: readonly ServerNode[], weighted: boolean): Candidate[] {
-  return activeNodes(nodes).map((node) => ({ node, idHash: hashKey(node.id), weight: weighted ? nodeWeight(node) : 1 }));
+  return activeNodes(nodes).map((node) => ({ node, idHash: fnv1a(node.id), weight: weighted ? nodeWeight(node) : 1 }));
 }
 
 class RendezvousFirstChoice implements BalancerAlgorithm {

@@ -88,7 +88,7 @@ export class WorkerProcess {
       process.disconnect();
       throw err;
     }
-    this.send({ t: 'ready' });
+    this.send({ t: 'ready', listeners: this.balancer.listeners.all() });
   }
 
   /** Stops accepting and waits for the work in flight (after an uncaught exception, before stop). */

@@ -7,14 +7,11 @@ import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.j
 
 export { HOST, startBalancer, type Balancer } from '../helpers/sip-balancer.js';
 import { HOST, type Balancer } from '../helpers/sip-balancer.js';
+import { waitUntil } from '../helpers/wait.js';
 
-export async function waitFor(what: string, test: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await test()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+/** waitUntil with this harness's 5 s default. */
+export function waitFor(what: string, test: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
+  return waitUntil(what, test, timeoutMs);
 }
 
 /** UDP ports of the active nodes a balancer lists in /lbinfo. */

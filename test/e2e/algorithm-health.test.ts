@@ -3,18 +3,10 @@
 // keeps sending heartbeats. The nodes are UDP sockets in this process, so the test controls every answer.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { ROOT } from '../helpers/daemon.js';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
 import { HOST, startBalancer, waitFor, type Balancer } from './algorithm-harness.js';
-
-// The SIP forwarder feeds the health monitor (src/algorithms/health.ts) once it calls requestForwarded();
-// until then these scenarios cannot run.
-const sipSources = readdirSync(join(ROOT, 'src', 'sip')).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(join(ROOT, 'src', 'sip', f), 'utf8')).join('\n');
-const forwarderFeedsHealth = sipSources.includes('requestForwarded(');
 
 let cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -112,7 +104,7 @@ async function setUp(properties: Record<string, string | number>, modes: Mode[])
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(!forwarderFeedsHealth)('node health from traffic', () => {
+describe('node health from traffic', () => {
   it('a node that never answers is marked bad and gets no more calls', async () => {
     const { lb, nodes, uac } = await setUp({ maxRequestNumberWithoutResponse: 3, maxResponseTime: 300, nodeQuarantine: 0 }, ['ok', 'silent']);
     const [ok, silent] = nodes as [RawNode, RawNode];

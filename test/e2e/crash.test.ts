@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePorts } from '../helpers/ports.js';
 import { registerNode } from '../helpers/json-heartbeat.js';
 import { daemonLbstat, waitFor } from '../helpers/workers.js';
 
@@ -97,10 +96,9 @@ function refused(port: number): Promise<boolean> {
 }
 
 async function start(workers: number, module: string, trigger: string): Promise<{ daemon: Daemon; httpPort: number; heartbeatPort: number; statisticPort: number }> {
-  const [externalPort, httpPort, heartbeatPort, statisticPort] = await freePorts(4);
   const daemon = await startDaemon({
     properties: {
-      host: HOST, externalPort: externalPort!, httpPort: httpPort!, heartbeatPort: heartbeatPort!, statisticPort: statisticPort!,
+      host: HOST, externalPort: 0, httpPort: 0, heartbeatPort: 0, statisticPort: 0,
       algorithmClass: module, crashTrigger: trigger, shutdownTimeout: 8000, workers,
     },
     readyTimeoutMs: 60_000,
@@ -108,7 +106,7 @@ async function start(workers: number, module: string, trigger: string): Promise<
   cleanups.push(async () => {
     if (daemon.child.exitCode === null) await daemon.stop('SIGKILL');
   });
-  return { daemon, httpPort: httpPort!, heartbeatPort: heartbeatPort!, statisticPort: statisticPort! };
+  return { daemon, httpPort: daemon.port('httpPort'), heartbeatPort: daemon.port('heartbeatPort'), statisticPort: daemon.port('statisticPort') };
 }
 
 describe('an uncaught exception', () => {

@@ -2,7 +2,6 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { startDaemon, runCli, tempFile, type Daemon } from '../helpers/daemon.js';
-import { freePorts } from '../helpers/ports.js';
 
 let daemon: Daemon | undefined;
 afterEach(async () => {
@@ -10,14 +9,8 @@ afterEach(async () => {
   daemon = undefined;
 });
 
-async function basics(): Promise<{ props: Record<string, string | number>; hb: number; api: number }> {
-  const [ext, int, hb, api] = await freePorts(4);
-  return {
-    props: { host: '127.0.0.1', externalPort: ext!, internalPort: int!, heartbeatPort: hb!, statisticPort: api!, httpPort: '', nodeTimeout: 600, heartbeatInterval: 50 },
-    hb: hb!,
-    api: api!,
-  };
-}
+/** Every listener on port 0: the daemon binds free ports and reports them (daemon.port(key)). */
+const BASICS = { host: '127.0.0.1', externalPort: 0, internalPort: 0, heartbeatPort: 0, statisticPort: 0, httpPort: '', nodeTimeout: 600, heartbeatInterval: 50 };
 
 async function nodes(api: number): Promise<Record<string, unknown>[]> {
   const info = (await (await fetch(`http://127.0.0.1:${api}/lbinfo`)).json()) as { 'Nodes info': { nodesIPv4: Record<string, unknown>[] } };
@@ -26,8 +19,9 @@ async function nodes(api: number): Promise<Record<string, unknown>[]> {
 
 describe('sipbalancer daemon', () => {
   it('registers a node over JSON, shows it in /lbinfo, expires it, and stops cleanly on SIGTERM', async () => {
-    const { props, hb, api } = await basics();
-    daemon = await startDaemon({ properties: props });
+    daemon = await startDaemon({ properties: BASICS });
+    const hb = daemon.port('heartbeatPort');
+    const api = daemon.port('statisticPort');
     for (const line of ['nodeTimeout=600', 'heartbeatInterval=50', 'Node registry starting...', 'Node registry started', `JSON heartbeat listener bound to 127.0.0.1, port ${hb}`]) {
       expect(daemon.logs.some((l) => l.msg === line), line).toBe(true);
     }
@@ -64,7 +58,7 @@ describe('sipbalancer daemon', () => {
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain(`${file}:3: nodeTimeout=5: expected a whole number at least 15 (milliseconds)`);
-    expect(stderr).toContain(`${file}:4: httpPort=http: expected a port number from 1 to 65535, or nothing to switch it off`);
+    expect(stderr).toContain(`${file}:4: httpPort=http: expected a port number from 1 to 65535 (0: any free port), or nothing to switch it off`);
   });
 
   it('validates with --check, printing each value with its source, and accepts -mobicents-balancer-config=', async () => {
@@ -89,9 +83,10 @@ describe('sipbalancer daemon', () => {
   });
 
   it('exits 1 with a clear message when a port is taken', async () => {
-    const { props } = await basics();
-    daemon = await startDaemon({ properties: props });
-    const second = await startDaemon({ properties: props, readyLog: null });
+    daemon = await startDaemon({ properties: BASICS });
+    // The same ports again: the first daemon holds them.
+    const taken = { ...BASICS, externalPort: daemon.port('externalUdpPort'), heartbeatPort: daemon.port('heartbeatPort'), statisticPort: daemon.port('statisticPort') };
+    const second = await startDaemon({ properties: taken, readyLog: null });
     const { code } = await second.exited;
     expect(code).toBe(1);
     expect(second.output()).toMatch(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
@@ -99,16 +94,15 @@ describe('sipbalancer daemon', () => {
 
   it('runs the shipped example configuration (npm start) after --check', async () => {
     const example = readFileSync(new URL('../../lb.properties.example', import.meta.url), 'utf8');
-    const { props } = await basics();
-    // Same file, with free ports so that the test does not depend on 5060/2080 being free.
+    // Same file, on port 0, so that the test does not depend on 5060/2080 being free.
     const text = example
-      .replace(/^externalPort=.*$/m, `externalPort=${props.externalPort}`)
-      .replace(/^internalPort=.*$/m, `internalPort=${props.internalPort}`)
-      .replace(/^heartbeatPort=.*$/m, `heartbeatPort=${props.heartbeatPort}`)
-      .replace(/^statisticPort=.*$/m, `statisticPort=${props.statisticPort}`)
+      .replace(/^externalPort=.*$/m, 'externalPort=0')
+      .replace(/^internalPort=.*$/m, 'internalPort=0')
+      .replace(/^heartbeatPort=.*$/m, 'heartbeatPort=0')
+      .replace(/^statisticPort=.*$/m, 'statisticPort=0')
       .replace(/^httpPort=.*$/m, 'httpPort=');
     daemon = await startDaemon({ properties: text });
-    expect((await fetch(`http://127.0.0.1:${props.statisticPort}/lbstat`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${daemon.port('statisticPort')}/lbstat`)).status).toBe(200);
     expect(await daemon.stop()).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 // Real application-server stand-ins for the HTTP balancer's end-to-end tests: node:http (or https) servers
 // with an application WebSocket, optional SIP-over-WebSocket connectors, registered over the JSON heartbeat.
 
+import type { AddressInfo } from 'node:net';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { execFileSync } from 'node:child_process';
@@ -8,11 +9,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
-import { freePort, freePorts } from '../helpers/ports.js';
 import { lbstat, registerNode } from '../helpers/json-heartbeat.js';
 
 export { lbstat };
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { waitUntil } from '../helpers/wait.js';
 
 export interface Seen {
   readonly method: string;
@@ -95,10 +96,11 @@ function echoWebSockets(wss: WebSocketServer, prefix: string): void {
   });
 }
 
-function listen(server: http.Server, port: number): Promise<void> {
+/** Listens on a free port of 127.0.0.1 and resolves with it. */
+function listen(server: http.Server): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
   });
 }
 
@@ -113,30 +115,27 @@ export async function startNode(name: string, opts: NodeOptions = {}): Promise<T
   const servers: http.Server[] = [];
   const sockets: WebSocketServer[] = [];
 
-  const httpPort = await freePort();
   const server = http.createServer(handler(name, opts, seen, aborted, 'http'));
   const app = new WebSocketServer({ server, handleProtocols: (p) => (p.has('chat') ? 'chat' : false) });
   echoWebSockets(app, `${name}/chat:`);
   sockets.push(app);
-  await listen(server, httpPort);
+  const httpPort = await listen(server);
   servers.push(server);
 
   let wsPort: number | undefined;
   if (opts.sipWebSocket) {
-    wsPort = await freePort();
     const wsServer = http.createServer((_req, res) => res.writeHead(426).end());
     const sip = new WebSocketServer({ server: wsServer, handleProtocols: (p) => (p.has('sip') ? 'sip' : false) });
     echoWebSockets(sip, `${name}/sip:`);
     sockets.push(sip);
-    await listen(wsServer, wsPort);
+    wsPort = await listen(wsServer);
     servers.push(wsServer);
   }
 
   let sslPort: number | undefined;
   if (opts.tls) {
-    sslPort = await freePort();
     const tlsServer = https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler(name, opts, seen, aborted, 'https'));
-    await listen(tlsServer, sslPort);
+    sslPort = await listen(tlsServer);
     servers.push(tlsServer);
   }
 
@@ -215,22 +214,22 @@ export interface Lb {
 
 /** Starts the daemon with HTTP on, HTTPS too when a keystore is given, and small heartbeat timings. */
 export async function startLb(extra: Record<string, string | number | boolean> = {}, keystore?: string): Promise<Lb> {
-  const [externalPort, internalPort, heartbeatPort, statisticPort, httpPort, httpsPort] = await freePorts(6);
   const daemon = await startDaemon({
     properties: {
       host: '127.0.0.1',
-      externalPort: externalPort!,
-      internalPort: internalPort!,
-      heartbeatPort: heartbeatPort!,
-      statisticPort: statisticPort!,
-      httpPort: httpPort!,
-      ...(keystore !== undefined ? { httpsPort: httpsPort!, 'javax.net.ssl.keyStore': keystore, 'javax.net.ssl.trustStore': keystore } : {}),
+      externalPort: 0,
+      internalPort: 0,
+      heartbeatPort: 0,
+      statisticPort: 0,
+      httpPort: 0,
+      ...(keystore !== undefined ? { httpsPort: 0, 'javax.net.ssl.keyStore': keystore, 'javax.net.ssl.trustStore': keystore } : {}),
       nodeTimeout: 1500,
       heartbeatInterval: 100,
       ...extra,
     },
   });
-  return { daemon, httpPort: httpPort!, httpsPort: httpsPort!, statisticPort: statisticPort!, heartbeats: new Heartbeats(heartbeatPort!) };
+  const ports = daemon.ports();
+  return { daemon, httpPort: ports.httpPort ?? 0, httpsPort: ports.httpsPort ?? 0, statisticPort: daemon.port('statisticPort'), heartbeats: new Heartbeats(daemon.port('heartbeatPort')) };
 }
 
 export async function waitForNodes(lb: Lb, count: number): Promise<void> {
@@ -290,12 +289,8 @@ export function webSocketEcho(url: string, protocol: string, text: string): Prom
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/** waitUntil with this harness's argument order and 5 s default. */
+export function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  return waitUntil(what, check, timeoutMs);
 }
 

@@ -38,7 +38,7 @@ describe('bad addresses in headers are counted drops', () => {
 
   it('node-side requests to localhost:0 and 127.0.0.3:0 (UDP, TCP), a response with rport=99999, a client Via with port 0', async () => {
     const nodeUdp = await RawClient.open('udp', '127.0.0.1', '127.0.0.1', lb.internalPort);
-    const nodeTcp = await RawClient.open('tcp', '127.0.0.1', '127.0.0.1', lb.internalPort);
+    const nodeTcp = await RawClient.open('tcp', '127.0.0.1', '127.0.0.1', lb.internalTcpPort);
     const client = await RawClient.open('udp', '127.0.0.2', '127.0.0.1', lb.externalPort);
     try {
       for (let n = 0; n < REPEAT; n++) {

@@ -47,7 +47,7 @@ describe('a client cannot become a node', () => {
   it('a forged TCP response naming the attacker opens no connection to it, so no heartbeat can come back on one', async () => {
     // The attacker's listener answers any connection with a heartbeat, as in the report.
     const canary = await Canary.start(ATTACKER, (socket) => socket.write(attackerHeartbeat(lb, canary.port)));
-    const client = await RawClient.open('tcp', '127.0.0.2', '127.0.0.1', lb.externalPort);
+    const client = await RawClient.open('tcp', '127.0.0.2', '127.0.0.1', lb.externalTcpPort);
     try {
       const before = droppedFor(await lbstat(lb.statisticPort), 'response-not-to-node');
       client.send(
@@ -79,7 +79,7 @@ describe('a client cannot become a node', () => {
     let toNode: Socket | undefined;
     const canary = await Canary.start(ATTACKER, (socket) => (toNode = socket));
     const stopNode = await registerNode(lb.heartbeatPort, { hostName: 'short-lived', ip: ATTACKER, tcpPort: canary.port, udpPort: canary.port, sessionId: 'short-lived' }, 200);
-    const client = await RawClient.open('tcp', '127.0.0.2', '127.0.0.1', lb.externalPort);
+    const client = await RawClient.open('tcp', '127.0.0.2', '127.0.0.1', lb.externalTcpPort);
     try {
       await eventually(async () => (await nodeIps(lb)).includes(ATTACKER), 5000);
       client.send(

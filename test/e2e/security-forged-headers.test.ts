@@ -41,14 +41,14 @@ describe("a client cannot forge the balancer's X-Sip-Balancer-* headers", () => 
     for (const method of ['OPTIONS', 'REGISTER', 'INVITE'] as const) {
       const withBody = method === 'INVITE';
       it(`${method} over ${transport.toUpperCase()}: ${method === 'OPTIONS' ? 'no copy reaches the node' : 'one copy of each, with the real address'}`, async () => {
-        const client = await RawClient.open(transport, '127.0.0.2', '127.0.0.1', lb.externalPort);
+        const client = await RawClient.open(transport, '127.0.0.2', '127.0.0.1', lb.sipPort('external', transport));
         const callId = `headers-${method}-${transport}@client`;
         try {
           const T = transport.toUpperCase();
           client.send(
             sipText(
               [
-                `${method} sip:bob@127.0.0.1:${lb.externalPort} SIP/2.0`,
+                `${method} sip:bob@127.0.0.1:${lb.sipPort('external', transport)} SIP/2.0`,
                 `Via: SIP/2.0/${T} 127.0.0.2:${client.localPort};branch=z9hG4bK-h-${method}-${transport};rport`,
                 'Max-Forwards: 70',
                 'From: <sip:alice@example.test>;tag=a1',

@@ -58,10 +58,10 @@ describe('forged responses from a client (two-port mode, IPv4 and IPv6)', () => 
   for (const transport of ['udp', 'tcp'] as const) {
     it(`drops a ${transport.toUpperCase()} response whose next Via names a canary on IPv4`, async () => {
       const before = droppedFor(await lbstat(lb.statisticPort), REASON);
-      const client = await RawClient.open(transport, '127.0.0.2', '127.0.0.1', lb.externalPort);
+      const client = await RawClient.open(transport, '127.0.0.2', '127.0.0.1', lb.sipPort('external', transport));
       try {
         const T = transport === 'udp' ? 'UDP' : 'TCP';
-        client.send(forgedResponse(T, [`127.0.0.1:${lb.externalPort}`, `127.0.0.1:${lb.internalPort}`], canary, 1));
+        client.send(forgedResponse(T, [`127.0.0.1:${lb.sipPort('external', transport)}`, `127.0.0.1:${lb.sipPort('internal', transport)}`], canary, 1));
         await expectDropped(lb, before, [canary, canary6]);
       } finally {
         client.close();
@@ -71,9 +71,9 @@ describe('forged responses from a client (two-port mode, IPv4 and IPv6)', () => 
 
   it('drops a UDP response from an IPv6 client whose next Via names a canary on [::1]', async () => {
     const before = droppedFor(await lbstat(lb.statisticPort), REASON);
-    const client = await RawClient.open('udp', '::1', '::1', lb.externalPort);
+    const client = await RawClient.open('udp', '::1', '::1', lb.sipPort('external', 'udp', 6));
     try {
-      client.send(forgedResponse('UDP', [`[::1]:${lb.externalPort}`, `[::1]:${lb.internalPort}`], canary6, 2));
+      client.send(forgedResponse('UDP', [`[::1]:${lb.sipPort('external', 'udp', 6)}`, `[::1]:${lb.sipPort('internal', 'udp', 6)}`], canary6, 2));
       await expectDropped(lb, before, [canary, canary6]);
     } finally {
       client.close();
@@ -102,9 +102,9 @@ describe('forged responses from a client (single-entry mode)', () => {
   for (const transport of ['udp', 'tcp'] as const) {
     it(`drops a ${transport.toUpperCase()} response whose next Via names a canary`, async () => {
       const before = droppedFor(await lbstat(lb.statisticPort), REASON);
-      const client = await RawClient.open(transport, '127.0.0.2', '127.0.0.1', lb.externalPort);
+      const client = await RawClient.open(transport, '127.0.0.2', '127.0.0.1', lb.sipPort('external', transport));
       try {
-        client.send(forgedResponse(transport === 'udp' ? 'UDP' : 'TCP', [`127.0.0.1:${lb.externalPort}`], canary, 3));
+        client.send(forgedResponse(transport === 'udp' ? 'UDP' : 'TCP', [`127.0.0.1:${lb.sipPort('external', transport)}`], canary, 3));
         await expectDropped(lb, before, [canary]);
       } finally {
         client.close();

@@ -44,7 +44,7 @@ describe('single-entry mode is no open relay', () => {
     it(`a request whose top Via names the node goes to the node, not to its Request-URI (${c.name})`, async () => {
       canary.heard.length = 0;
       canary6.heard.length = 0;
-      const client = await RawClient.open(c.transport, c.from, c.lbHost, lb.externalPort);
+      const client = await RawClient.open(c.transport, c.from, c.lbHost, lb.sipPort('external', c.transport, c.lbHost === '::1' ? 6 : 4));
       const T = c.transport.toUpperCase();
       const callId = `relay-${c.transport}-${c.from}@attacker`;
       try {

@@ -158,6 +158,9 @@ const combos: { transport: SippTransport; registration: Registration }[] = [
 
 describe.each(combos)('calls over $transport with nodes registered by $registration', ({ transport, registration }) => {
   const name = transport === 'u1' ? 'UDP' : 'TCP';
+  // The balancer's ports of this transport (port 0 gives UDP and TCP a port each).
+  const ext = (): number => (transport === 'u1' ? cluster.lb.externalPort : cluster.lb.externalTcpPort);
+  const int = (): number => (transport === 'u1' ? cluster.lb.internalPort : cluster.lb.internalTcpPort);
   let cluster: Cluster;
   beforeAll(async () => {
     cluster = await startCluster({ count: 2, transport, registration });
@@ -169,7 +172,7 @@ describe.each(combos)('calls over $transport with nodes registered by $registrat
   it(`a call (INVITE/100/180/200/ACK/BYE/200) completes over ${name}, with the balancer in the path`, async () => {
     const uacPort = await freePort();
     const uac = await runSipp({
-      scenario: 'uac.xml', localPort: uacPort, remote: `${HOST}:${cluster.lb.externalPort}`, transport,
+      scenario: 'uac.xml', localPort: uacPort, remote: `${HOST}:${ext()}`, transport,
       calls: 1, callLengthMs: 50, traceMessages: true, recvTimeoutMs: 5000, timeoutMs: 15_000,
     });
     expect(uac.code, describeResult('uac', uac)).toBe(0);
@@ -187,7 +190,7 @@ describe.each(combos)('calls over $transport with nodes registered by $registrat
     const invite = requests[0]!;
     const vias = headerValues(invite, 'via', 'v');
     expect(vias.length, 'a Via per balancer leg on top of the caller\'s').toBe(3);
-    expect(vias[0]).toContain(`${HOST}:${cluster.lb.internalPort}`);
+    expect(vias[0]).toContain(`${HOST}:${int()}`);
     expect(vias[2]).toContain(`${HOST}:${uacPort}`);
     const rr = headerValues(invite, 'record-route');
     expect(rr, 'two Record-Route entries (external and internal leg)').toHaveLength(2);
@@ -197,8 +200,8 @@ describe.each(combos)('calls over $transport with nodes registered by $registrat
       expect(entry).toContain(`node_host=${HOST}`);
       expect(entry).toContain(`node_port=${nodePort}`);
     }
-    expect(rr.some((e) => e.includes(`:${cluster.lb.externalPort}`))).toBe(true);
-    expect(rr.some((e) => e.includes(`:${cluster.lb.internalPort}`))).toBe(true);
+    expect(rr.some((e) => e.includes(`:${ext()}`))).toBe(true);
+    expect(rr.some((e) => e.includes(`:${int()}`))).toBe(true);
     expect(header(invite, 'max-forwards')).toBe('69');
     // The INVITE has a body: the node learns where the caller really is.
     expect(header(invite, 'x-sip-balancer-initialremoteaddr')).toBe(HOST);
@@ -209,7 +212,7 @@ describe.each(combos)('calls over $transport with nodes registered by $registrat
     const uacPort = await freePort();
     const before = cluster.nodes.map((n) => new Set(receivedRequests(n.messagesSoFar()).map((m) => m.callId)));
     const uac = await runSipp({
-      scenario: 'uac.xml', localPort: uacPort, remote: `${HOST}:${cluster.lb.externalPort}`, transport,
+      scenario: 'uac.xml', localPort: uacPort, remote: `${HOST}:${ext()}`, transport,
       calls: 100, rate: 100, callLengthMs: 20, recvTimeoutMs: 5000, timeoutMs: 30_000,
     });
     expect(uac.code, describeResult('uac', uac)).toBe(0);
@@ -237,7 +240,7 @@ describe.each(combos)('calls over $transport with nodes registered by $registrat
   it('REGISTER reaches a node with X-Sip-Balancer-InitialRemoteAddr/Port naming the client', async () => {
     const uacPort = await freePort();
     const uac = await runSipp({
-      scenario: 'uac-register.xml', localPort: uacPort, remote: `${HOST}:${cluster.lb.externalPort}`, transport,
+      scenario: 'uac-register.xml', localPort: uacPort, remote: `${HOST}:${ext()}`, transport,
       calls: 1, traceMessages: true, recvTimeoutMs: 5000, timeoutMs: 15_000,
     });
     expect(uac.code, describeResult('uac', uac)).toBe(0);
@@ -253,7 +256,7 @@ describe.each(combos)('calls over $transport with nodes registered by $registrat
   it('Max-Forwards: 0 gets 483 Too Many Hops and nothing reaches a node', async () => {
     const uacPort = await freePort();
     const uac = await runSipp({
-      scenario: 'uac-expect-483.xml', localPort: uacPort, remote: `${HOST}:${cluster.lb.externalPort}`, transport,
+      scenario: 'uac-expect-483.xml', localPort: uacPort, remote: `${HOST}:${ext()}`, transport,
       calls: 1, traceMessages: true, recvTimeoutMs: 5000, timeoutMs: 15_000,
     });
     expect(uac.code, describeResult('uac', uac)).toBe(0);

@@ -107,12 +107,13 @@ describe('publicIp', () => {
     const node = await udpPeer();
     const lb = await balancer({ ipv6Host: '::1', publicIp: '203.0.113.7', publicIpv6: '2001:db8::7' });
     await registerNode(lb, node.port);
-    for (const [host, callId, pub, priv] of [
-      [HOST, 'pub4', `203.0.113.7:${lb.externalPort}`, `${HOST}:${lb.externalPort}`],
-      ['::1', 'pub6', `[2001:db8::7]:${lb.externalPort}`, `[::1]:${lb.externalPort}`],
+    const ext6 = lb.sipPort('external', 'udp', 6);
+    for (const [host, port, callId, pub, priv] of [
+      [HOST, lb.externalPort, 'pub4', `203.0.113.7:${lb.externalPort}`, `${HOST}:${lb.externalPort}`],
+      ['::1', ext6, 'pub6', `[2001:db8::7]:${ext6}`, `[::1]:${ext6}`],
     ] as const) {
       const client = await udpPeer(host);
-      client.socket.send(invite('UDP', lb.externalPort, client.port, callId, host), lb.externalPort, host);
+      client.socket.send(invite('UDP', port, client.port, callId, host), port, host);
       const atNode = await node.next((t) => t.startsWith('INVITE') && t.includes(`Call-ID: ${callId}`));
       node.socket.send(responseTo(atNode, '200 OK', [`Contact: <sip:bob@${priv};transport=udp>`]), lb.internalPort, HOST);
       const ok = await client.next((t) => t.startsWith('SIP/2.0 200'));
@@ -136,7 +137,7 @@ describe('publicIp', () => {
 
 describe('isSend5xxResponse over TCP', () => {
   async function tcpInvite(lb: Balancer): Promise<string> {
-    const socket = net.connect(lb.externalPort, HOST);
+    const socket = net.connect(lb.externalTcpPort, HOST);
     cleanups.push(() => void socket.destroy());
     await new Promise<void>((r) => socket.once('connect', () => r()));
     let text = '';
@@ -151,7 +152,7 @@ describe('isSend5xxResponse over TCP', () => {
         }
       });
     });
-    socket.write(invite('TCP', lb.externalPort, socket.localPort!, `tcp${Math.random().toString(36).slice(2)}`));
+    socket.write(invite('TCP', lb.externalTcpPort, socket.localPort!, `tcp${Math.random().toString(36).slice(2)}`));
     return final;
   }
 

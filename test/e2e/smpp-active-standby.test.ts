@@ -3,7 +3,6 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePort } from '../helpers/ports.js';
 import { SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
 
 let daemon: Daemon;
@@ -13,17 +12,15 @@ const sessions: SmppSession[] = [];
 
 beforeAll(async () => {
   for (const name of ['active', 'standby']) sims.push(await new SmscSimulator(name).listen());
-  smppPort = await freePort();
   daemon = await startDaemon({
-    properties: await smppDaemonProperties({ muxMode: false,
-      smppPort,
+    properties: smppDaemonProperties({ muxMode: false,
       remoteServers: sims.map((s) => `127.0.0.1:${s.port}`).join(','),
       toProviderAlgorithmClass: 'org.mobicents.tools.smpp.multiplexer.ActiveStandbyAlgorithm',
       reconnectPeriod: 200,
       timeoutEnquire: 60000,
     }),
   });
-  await daemon.waitForLog(`SMPP Load Balancer started at 127.0.0.1 : ${smppPort}`);
+  smppPort = daemon.port('smppPort');
 });
 
 afterAll(async () => {

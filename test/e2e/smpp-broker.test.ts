@@ -3,7 +3,6 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePort } from '../helpers/ports.js';
 import { RawEsme, SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
 import { Cmd, commandId, commandStatus, encodeBind, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
 
@@ -31,12 +30,10 @@ async function lbstat(): Promise<Record<string, unknown>> {
 const bindPdu = (systemId: string, seq: number): Buffer =>
   encodeBind({ commandId: Cmd.bind_transceiver, systemId, password: 'pw', systemType: '', interfaceVersion: 0x34, addrTon: 0, addrNpi: 0, addressRange: '' }, seq);
 
-beforeAll(async () => {
-  for (const name of ['smscA', 'smscB', 'smscC']) sims.push(await new SmscSimulator(name).listen());
-  smppPort = await freePort();
-  const properties = await smppDaemonProperties({ muxMode: false,
-    smppPort,
-    remoteServers: sims.map((s) => `127.0.0.1:${s.port}`).join(','),
+/** The broker's lb.properties in front of `smscs`, with the short timers above. */
+function brokerProperties(smscs: readonly SmscSimulator[]): Record<string, string | number | boolean> {
+  return smppDaemonProperties({ muxMode: false,
+    remoteServers: smscs.map((s) => `127.0.0.1:${s.port}`).join(','),
     timeoutResponse: TIMEOUT_RESPONSE,
     timeoutConnection: TIMEOUT_CONNECTION,
     timeoutEnquire: TIMEOUT_ENQUIRE,
@@ -44,9 +41,13 @@ beforeAll(async () => {
     timeoutConnectionCheckServerSide: CHECK,
     reconnectPeriod: RECONNECT,
   });
-  statPort = Number(properties.statisticPort);
-  daemon = await startDaemon({ properties });
-  await daemon.waitForLog(`SMPP Load Balancer started at 127.0.0.1 : ${smppPort}`);
+}
+
+beforeAll(async () => {
+  for (const name of ['smscA', 'smscB', 'smscC']) sims.push(await new SmscSimulator(name).listen());
+  daemon = await startDaemon({ properties: brokerProperties(sims) });
+  smppPort = daemon.port('smppPort');
+  statPort = daemon.port('statisticPort');
 });
 
 afterAll(async () => {
@@ -271,22 +272,37 @@ describe('SMPP broker', () => {
 });
 
 describe('SMPP broker, SMSC supervision', () => {
+  // Its own broker and SMSCs: nothing here depends on what the tests above left behind.
   it('rebinds away from an SMSC that stops answering enquire_link', async () => {
-    const hung = sims[1]!;
-    const mine = esmes.filter((e) => !gone.has(e) && e.sim !== sims[0]);
-    hung.dead = true;
-    const bindsBefore = sims[0]!.binds.length;
-    // Within timeoutEnquire + the check timeout + reconnectPeriod every ESME is served by smscA again.
-    for (const e of mine) {
-      let r: SmppPdu | undefined;
-      const deadline = Date.now() + TIMEOUT_ENQUIRE + CHECK + RECONNECT + 4000;
-      while (Date.now() < deadline) {
-        r = await request(e.session, 'submit_sm', { destination_addr: '1', short_message: 'x' }, TIMEOUT_RESPONSE * 3);
-        if (r.command_status === 0 && String(r.message_id).startsWith('smscA-')) break;
-        await new Promise((res) => setTimeout(res, 50));
+    const own = [await new SmscSimulator('smscA').listen(), await new SmscSimulator('smscB').listen()];
+    const lb = await startDaemon({ properties: brokerProperties(own) });
+    const sessions: SmppSession[] = [];
+    try {
+      for (const id of ['sup0', 'sup1']) {
+        const { session, resp } = await bindEsme({ port: lb.port('smppPort'), systemId: id });
+        expect(resp.command_status).toBe(0);
+        sessions.push(session);
       }
-      expect(String(r?.message_id)).toMatch(/^smscA-/);
+      expect(own.map((s) => s.binds.length)).toEqual([1, 1]);
+      const [healthy, hung] = own as [SmscSimulator, SmscSimulator];
+      hung.dead = true;
+      const bindsBefore = healthy.binds.length;
+      // Within timeoutEnquire + the check timeout + reconnectPeriod every ESME is served by smscA again.
+      for (const session of sessions) {
+        let r: SmppPdu | undefined;
+        const deadline = Date.now() + TIMEOUT_ENQUIRE + CHECK + RECONNECT + 4000;
+        while (Date.now() < deadline) {
+          r = await request(session, 'submit_sm', { destination_addr: '1', short_message: 'x' }, TIMEOUT_RESPONSE * 3);
+          if (r.command_status === 0 && String(r.message_id).startsWith('smscA-')) break;
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        expect(String(r?.message_id)).toMatch(/^smscA-/);
+      }
+      expect(healthy.binds.length).toBeGreaterThan(bindsBefore);
+    } finally {
+      for (const session of sessions) await closeSession(session);
+      await lb.stop();
+      for (const s of own) await s.kill().catch(() => undefined);
     }
-    expect(sims[0]!.binds.length).toBeGreaterThan(bindsBefore);
   });
 });

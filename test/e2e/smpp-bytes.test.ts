@@ -44,10 +44,10 @@ describe('SMPP relay is byte-exact', () => {
 
   beforeAll(async () => {
     smsc = await new RawSmsc().listen();
-    smppPort = await freePort();
     daemon = await startDaemon({
-      properties: await smppDaemonProperties({ muxMode: false, smppPort, remoteServers: `127.0.0.1:${smsc.port}`, timeoutEnquire: 60000 }),
+      properties: smppDaemonProperties({ muxMode: false, remoteServers: `127.0.0.1:${smsc.port}`, timeoutEnquire: 60000 }),
     });
+    smppPort = daemon.port('smppPort');
     esme = new RawEsme(smppPort);
     await esme.connected();
     esme.write(bindPdu('bytes', 500));
@@ -115,10 +115,10 @@ describe('SMPP broker without a reachable SMSC', () => {
       const p = await freePort();
       closed.push(p);
     }
-    const smppPort = await freePort();
     const daemon = await startDaemon({
-      properties: await smppDaemonProperties({ muxMode: false, smppPort, remoteServers: closed.map((p) => `127.0.0.1:${p}`).join(',') }),
+      properties: smppDaemonProperties({ muxMode: false, remoteServers: closed.map((p) => `127.0.0.1:${p}`).join(',') }),
     });
+    const smppPort = daemon.port('smppPort');
     try {
       const esme = new RawEsme(smppPort);
       await esme.connected();
@@ -138,10 +138,10 @@ describe('SMPP broker with an SMSC that refuses the bind', () => {
     const refusing = await new RawSmsc().listen();
     refusing.refuseBind = 0x0e; // ESME_RINVPASWD
     const accepting = await new RawSmsc().listen();
-    const smppPort = await freePort();
     const daemon = await startDaemon({
-      properties: await smppDaemonProperties({ muxMode: false, smppPort, remoteServers: `127.0.0.1:${refusing.port},127.0.0.1:${accepting.port}` }),
+      properties: smppDaemonProperties({ muxMode: false, remoteServers: `127.0.0.1:${refusing.port},127.0.0.1:${accepting.port}` }),
     });
+    const smppPort = daemon.port('smppPort');
     try {
       const first = new RawEsme(smppPort);
       await first.connected();
@@ -168,11 +168,10 @@ describe('SMPP broker with an SMSC that refuses the bind', () => {
 describe('SMPP broker with SMSCs from the node registry', () => {
   it('binds an ESME to a node that advertised an smppPort in its JSON heartbeat', async () => {
     const smsc = await new RawSmsc().listen();
-    const smppPort = await freePort();
-    const properties = await smppDaemonProperties({ muxMode: false, smppPort, nodeTimeout: 5000 });
-    const daemon = await startDaemon({ properties });
+    const daemon = await startDaemon({ properties: smppDaemonProperties({ muxMode: false, nodeTimeout: 5000 }) });
+    const smppPort = daemon.port('smppPort');
     try {
-      const res = await fetch(`http://127.0.0.1:${properties.heartbeatPort}/`, {
+      const res = await fetch(`http://127.0.0.1:${daemon.port('heartbeatPort')}/`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ start: { hostName: 'n1', ip: '127.0.0.1', udpPort: 5070, tcpPort: 5070, smppPort: smsc.port, version: '0', sessionId: 'smpp-node' } }),

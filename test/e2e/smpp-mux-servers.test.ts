@@ -6,7 +6,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { propertiesText, startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePort } from '../helpers/ports.js';
 import { RawSmsc, SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
 
 let daemon: Daemon;
@@ -46,9 +45,7 @@ beforeAll(async () => {
   fixed = await new SmscSimulator('fixed').listen();
   node = await new SmscSimulator('node').listen();
   raw = await new RawSmsc().listen();
-  smppPort = await freePort();
-  properties = await smppDaemonProperties({
-    smppPort,
+  properties = smppDaemonProperties({
     muxMode: true,
     remoteServers: `127.0.0.1:${fixed.port},127.0.0.1:${raw.port}`,
     nodeTimeout: 60_000,
@@ -56,10 +53,10 @@ beforeAll(async () => {
     timeoutEnquire: 60_000,
     reconnectPeriod: 200,
   });
-  heartbeatPort = Number(properties.heartbeatPort);
-  statPort = Number(properties.statisticPort);
   daemon = await startDaemon({ properties });
-  await daemon.waitForLog(`SMPP Load Balancer started at 127.0.0.1 : ${smppPort}`);
+  smppPort = daemon.port('smppPort');
+  heartbeatPort = daemon.port('heartbeatPort');
+  statPort = daemon.port('statisticPort');
   for (let i = 0; i < 3; i++) {
     const { session, resp } = await bindEsme({ port: smppPort, systemId: 'dyn' });
     expect(resp.command_status).toBe(0);

@@ -5,7 +5,6 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePort } from '../helpers/ports.js';
 import { RawEsme, SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
 import { Cmd, commandId, commandStatus, encodeBind, sequenceNumber } from '../../src/smpp/pdu.js';
 
@@ -37,17 +36,15 @@ const submit = (e: { session: SmppSession }, text: string, extra: Record<string,
 
 beforeAll(async () => {
   for (const name of ['smscA', 'smscB']) sims.push(await new SmscSimulator(name).listen());
-  smppPort = await freePort();
-  const properties = await smppDaemonProperties({
-    smppPort,
+  const properties = smppDaemonProperties({
     remoteServers: sims.map((s) => `127.0.0.1:${s.port}`).join(','),
     timeoutResponse: 20_000, // 1,000 requests through the smpp package on a loaded machine
     timeoutEnquire: 60_000,
     reconnectPeriod: RECONNECT,
   });
-  statPort = Number(properties.statisticPort);
   daemon = await startDaemon({ properties });
-  await daemon.waitForLog(`SMPP Load Balancer started at 127.0.0.1 : ${smppPort}`);
+  smppPort = daemon.port('smppPort');
+  statPort = daemon.port('statisticPort');
 });
 
 afterAll(async () => {

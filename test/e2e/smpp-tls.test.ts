@@ -7,7 +7,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePorts } from '../helpers/ports.js';
 import { RawSmsc, SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties } from '../helpers/smpp.js';
 
 describe('SMPP broker over TLS', () => {
@@ -29,12 +28,9 @@ describe('SMPP broker over TLS', () => {
     key = readFileSync(join(dir, 'key.pem'), 'latin1');
     writeFileSync(join(dir, 'keystore.pem'), cert + key);
     smsc = await new SmscSimulator('tlsSmsc', { key, cert }).listen();
-    let smppPort: number;
-    [smppPort, sslPort] = (await freePorts(2)) as [number, number];
     daemon = await startDaemon({
-      properties: await smppDaemonProperties({ muxMode: false,
-        smppPort,
-        smppSslPort: sslPort,
+      properties: smppDaemonProperties({ muxMode: false,
+        smppSslPort: 0,
         remoteServers: `127.0.0.1:${smsc.port}`,
         isRemoteServerSsl: true,
         'javax.net.ssl.keyStore': join(dir, 'keystore.pem'),
@@ -42,7 +38,7 @@ describe('SMPP broker over TLS', () => {
         'javax.net.ssl.trustStore': join(dir, 'cert.pem'),
       }),
     });
-    await daemon.waitForLog(`SMPP Load Balancer uses port : ${sslPort} for TLS clients.`);
+    sslPort = daemon.port('smppSslPort');
   });
 
   afterAll(async () => {
@@ -81,10 +77,8 @@ describe('SMPP broker over TLS', () => {
       maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384',
     }).listen();
     writeFileSync(join(smscDir, 'trust.pem'), smscCert);
-    const [smppPort] = (await freePorts(1)) as [number];
     const lb = await startDaemon({
-      properties: await smppDaemonProperties({ muxMode: false,
-        smppPort,
+      properties: smppDaemonProperties({ muxMode: false,
         remoteServers: `127.0.0.1:${raw.port}`,
         isRemoteServerSsl: true,
         enabledCipherSuites: 'ECDHE-RSA-AES256-GCM-SHA384',
@@ -94,7 +88,7 @@ describe('SMPP broker over TLS', () => {
       }),
     });
     try {
-      const { session, resp } = await bindEsme({ port: smppPort, systemId: 'nosan' });
+      const { session, resp } = await bindEsme({ port: lb.port('smppPort'), systemId: 'nosan' });
       expect(resp.command_status).toBe(0);
       expect(raw.binds).toBe(1);
       expect(raw.tlsPeers).toEqual([{ cipher: 'ECDHE-RSA-AES256-GCM-SHA384', clientCn: 'localhost' }]);
@@ -110,11 +104,9 @@ describe('SMPP broker over TLS', () => {
 
   it('mux mode: ESMEs over TLS share one TLS bind to the SMSC', async () => {
     const sim = await new SmscSimulator('muxTls', { key, cert }).listen();
-    const [smppPort, muxSslPort] = (await freePorts(2)) as [number, number];
     const mux = await startDaemon({
-      properties: await smppDaemonProperties({
-        smppPort,
-        smppSslPort: muxSslPort,
+      properties: smppDaemonProperties({
+        smppSslPort: 0,
         remoteServers: `127.0.0.1:${sim.port}`,
         isRemoteServerSsl: true,
         'javax.net.ssl.keyStore': join(dir, 'keystore.pem'),
@@ -124,7 +116,7 @@ describe('SMPP broker over TLS', () => {
     });
     const bound = [];
     try {
-      await mux.waitForLog(`SMPP Load Balancer uses port : ${muxSslPort} for TLS clients.`);
+      const muxSslPort = mux.port('smppSslPort');
       for (let i = 0; i < 3; i++) bound.push(await bindEsme({ port: muxSslPort, systemId: 'secure-mux', tls: { ca: cert } }));
       expect(bound.map((b) => [b.resp.command_status, b.resp.system_id])).toEqual(Array(3).fill([0, 'loadbalancer']));
       expect(sim.binds).toEqual(['secure-mux']);
@@ -139,10 +131,10 @@ describe('SMPP broker over TLS', () => {
   });
 
   it('refuses an SMSC whose certificate the trust store does not vouch for: the ESME gets bind_resp 0x08', async () => {
-    const [smppPort] = (await freePorts(1)) as [number];
     const untrusting = await startDaemon({
-      properties: await smppDaemonProperties({ muxMode: false, smppPort, remoteServers: `127.0.0.1:${smsc.port}`, isRemoteServerSsl: true }),
+      properties: smppDaemonProperties({ muxMode: false, remoteServers: `127.0.0.1:${smsc.port}`, isRemoteServerSsl: true }),
     });
+    const smppPort = untrusting.port('smppPort');
     try {
       const { session, resp } = await bindEsme({ port: smppPort, systemId: 'untrusted' });
       expect(resp.command_status).toBe(0x08);

@@ -124,7 +124,7 @@ describe.each(lanes)('workers=2 ($transport clients, ports shared by $sharing): 
       const user = `user${i}`;
       const requests: string[] = [];
       const responses: string[] = [];
-      const connect = transport === 'ws' ? (f: Parameters<typeof connectWsPeer>[1]) => connectWsPeer(wsPort, f) : (f: Parameters<typeof connectStreamPeer>[1]) => connectStreamPeer(lb.externalPort, f);
+      const connect = transport === 'ws' ? (f: Parameters<typeof connectWsPeer>[1]) => connectWsPeer(wsPort, f) : (f: Parameters<typeof connectStreamPeer>[1]) => connectStreamPeer(lb.externalTcpPort, f);
       const peer = await connect((text, p) => {
         if (text.startsWith('SIP/2.0 ')) responses.push(text);
         else {
@@ -185,7 +185,7 @@ describe.each(lanes)('workers=2 ($transport clients, ports shared by $sharing): 
         await waitFor(`${c.user} gets the node's MESSAGE over UDP`, () => arrived(c, udpCall) !== undefined, 10_000);
         // Over new TCP connections until one was read by the worker that does not hold the client's (bounded).
         for (let attempt = 0; attempt < 10 && !crossed.has(c); attempt++) {
-          const conn = await connectStreamPeer(lb.internalPort, (text) => {
+          const conn = await connectStreamPeer(lb.internalTcpPort, (text) => {
             if (text.startsWith('SIP/2.0 ')) nodeGot.tcp.add(headerValues(text, 'Call-ID|i')[0]!);
           });
           nodeConnections.push(conn);

@@ -69,7 +69,7 @@ describe('workers=2: admin endpoints and hot reload reach every worker', () => {
 
   it('a SIGHUP reload changes the algorithm in every worker; a worker restarted later keeps the running ports', async () => {
     const newPort = await freePort();
-    const base = { host: HOST, externalPort: lb.externalPort, internalPort: lb.internalPort, heartbeatPort: lb.heartbeatPort, statisticPort: lb.statisticPort, httpPort: '', nodeTimeout: 3000, heartbeatInterval: 100, workers: 2 };
+    const base = { host: HOST, externalPort: 0, internalPort: 0, heartbeatPort: 0, statisticPort: 0, httpPort: '', nodeTimeout: 3000, heartbeatInterval: 100, workers: 2 };
     writeFileSync(lb.daemon.configPath, propertiesText({ ...base, ...extra, externalPort: newPort, algorithmClass: 'active-standby', activeStandbyFailback: true }));
     lb.daemon.child.kill('SIGHUP');
     await lb.daemon.waitForLog(/Configuration reloaded \(SIGHUP\): 2 key\(s\) applied live \(activeStandbyFailback, algorithmClass\), 1 kept until a restart \(externalPort\)/, 15_000);
@@ -95,7 +95,7 @@ describe('workers=2: admin endpoints and hot reload reach every worker', () => {
   }, 120_000);
 
   it('loses no call when sipp runs at a steady rate across several reloads', async () => {
-    const base = { host: HOST, externalPort: lb.externalPort, internalPort: lb.internalPort, heartbeatPort: lb.heartbeatPort, statisticPort: lb.statisticPort, httpPort: '', nodeTimeout: 3000, heartbeatInterval: 100, workers: 2 };
+    const base = { host: HOST, externalPort: 0, internalPort: 0, heartbeatPort: 0, statisticPort: 0, httpPort: '', nodeTimeout: 3000, heartbeatInterval: 100, workers: 2 };
     const before = Number((await daemonLbstat(lb.statisticPort)).ConfigReloads);
     const running = runSipp({ scenario: 'uac-unordered.xml', localPort: await freePort(), remote: `${HOST}:${lb.externalPort}`, calls: 100, rate: 20, callLengthMs: 300, recvTimeoutMs: 10_000, timeoutMs: 60_000 });
     const algorithms = ['round-robin', 'call-id-affinity', 'header-consistent-hash'];

@@ -1,5 +1,7 @@
 // Starts bin/sipbalancer as a child process with a temporary lb.properties, for end-to-end tests.
-// The process is stopped by its own PID; its JSON log lines are collected for assertions.
+// The process is stopped by its own PID; its JSON log lines are collected for assertions. Tests give the
+// daemon port 0 for every listener and read the ports it bound from its "Listening on" log lines
+// (daemon.port('httpPort')): no port is picked by the test and bound later, so no race with other tests.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -22,6 +24,15 @@ export interface Daemon {
   readonly configPath: string;
   /** Parsed JSON log lines so far. */
   readonly logs: LogLine[];
+  /**
+   * The port the daemon bound for a listener key of lb.properties (externalUdpPort, internalTcpPort, httpPort,
+   * heartbeatPort, statisticPort, smppPort, externalIpv6UdpPort, …), from its "Listening on" log line; throws
+   * naming the key when the daemon has not bound it. Legacy keys name their transports: externalPort is
+   * externalUdpPort and externalTcpPort (two ports when it is 0).
+   */
+  port(key: string): number;
+  /** Every listener the daemon reported so far: key → port. */
+  ports(): Record<string, number>;
   /** Raw stdout + stderr so far. */
   output(): string;
   /** Resolves with the first log line matching, or rejects after `timeoutMs`. */
@@ -129,6 +140,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     pid: child.pid!,
     configPath,
     logs,
+    port(key: string): number {
+      const port = daemon.ports()[key];
+      if (port === undefined) throw new Error(`the daemon reported no listener ${key}; it reported: ${JSON.stringify(daemon.ports())}`);
+      return port;
+    },
+    ports(): Record<string, number> {
+      const out: Record<string, number> = {};
+      for (const l of logs) if (typeof l.listener === 'string' && typeof l.port === 'number') out[l.listener] ??= l.port;
+      return out;
+    },
     output: () => raw,
     waitForLog,
     exited,

@@ -1,34 +1,49 @@
 // A balancer daemon for SIP end-to-end tests: external and internal ports, JSON heartbeat and statistics
-// on free ports of 127.0.0.1, HTTP off; `extra` adds or overrides properties.
+// on ports of 127.0.0.1 the daemon picks (port 0) and reports, HTTP off; `extra` adds or overrides properties.
 
 import { startDaemon, type Daemon } from './daemon.js';
-import { freePorts } from './ports.js';
 
 export const HOST = '127.0.0.1';
 
 export interface Balancer {
   daemon: Daemon;
+  /** The external UDP port (externalPort=0 binds UDP and TCP on two ports). */
   externalPort: number;
+  externalTcpPort: number;
+  /** The internal UDP port; 0 in single-entry mode. */
   internalPort: number;
+  internalTcpPort: number;
   heartbeatPort: number;
   statisticPort: number;
+  /** The port of one listening point: sipPort('external', 'tcp'), sipPort('internal', 'udp', 6) (ipv6Host's). */
+  sipPort(side: 'external' | 'internal', transport: 'udp' | 'tcp' | 'tls' | 'ws' | 'wss', family?: 4 | 6): number;
   stop(): Promise<void>;
 }
 
 export async function startBalancer(extra: Record<string, string | number | boolean> = {}): Promise<Balancer> {
-  const [externalPort, internalPort, heartbeatPort, statisticPort] = await freePorts(4);
   const daemon = await startDaemon({
     properties: {
       host: HOST,
-      externalPort: externalPort!,
-      internalPort: internalPort!,
-      heartbeatPort: heartbeatPort!,
-      statisticPort: statisticPort!,
+      externalPort: 0,
+      internalPort: 0,
+      heartbeatPort: 0,
+      statisticPort: 0,
       httpPort: '',
       nodeTimeout: 1500,
       heartbeatInterval: 100,
       ...extra,
     },
   });
-  return { daemon, externalPort: externalPort!, internalPort: internalPort!, heartbeatPort: heartbeatPort!, statisticPort: statisticPort!, stop: async () => void (await daemon.stop()) };
+  const ports = daemon.ports();
+  return {
+    daemon,
+    externalPort: ports.externalUdpPort ?? 0,
+    externalTcpPort: ports.externalTcpPort ?? 0,
+    internalPort: ports.internalUdpPort ?? 0,
+    internalTcpPort: ports.internalTcpPort ?? 0,
+    heartbeatPort: ports.heartbeatPort ?? 0,
+    statisticPort: daemon.port('statisticPort'),
+    sipPort: (side, transport, family = 4) => daemon.port(`${side}${family === 6 ? 'Ipv6' : ''}${transport[0]!.toUpperCase()}${transport.slice(1)}Port`),
+    stop: async () => void (await daemon.stop()),
+  };
 }

@@ -78,6 +78,8 @@ export interface SippMessage {
   /** Header values by lower-case name (compact names are not expanded); repeated headers keep every line. */
   headers: Map<string, string[]>;
   raw: string;
+  /** The message's size on the wire, as sipp logs it ("(n bytes)" / "[n] bytes"). */
+  bytes: number;
 }
 
 export interface SippResult {
@@ -303,12 +305,13 @@ export function parseMessageLog(text: string): SippMessage[] {
     const raw = rest.slice(headNl + 1).replace(/^\n+/, '');
     const msg = parseSipText(raw);
     if (!msg) continue;
-    out.push({ direction: received ? 'received' : 'sent', transport: head.split(' ')[0] ?? '', ...msg });
+    const bytes = Number(/[([](\d+)(?: bytes\)|\] bytes)/.exec(head)?.[1] ?? NaN);
+    out.push({ direction: received ? 'received' : 'sent', transport: head.split(' ')[0] ?? '', ...msg, bytes });
   }
   return out;
 }
 
-function parseSipText(raw: string): Omit<SippMessage, 'direction' | 'transport'> | undefined {
+function parseSipText(raw: string): Omit<SippMessage, 'direction' | 'transport' | 'bytes'> | undefined {
   const lines = raw.split(/\r?\n/);
   const startLine = lines[0] ?? '';
   if (!startLine) return undefined;

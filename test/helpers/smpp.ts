@@ -320,11 +320,9 @@ export class RawEsme {
 }
 
 /**
- * lb.properties for a daemon that runs the SMPP broker alone: free ports for the SIP, heartbeat and
- * statistics listeners (their defaults would clash between parallel tests), HTTP off.
+ * lb.properties for a daemon that runs the SMPP broker alone: port 0 for the SIP, heartbeat, statistics and
+ * SMPP listeners (the daemon reports what it bound: daemon.port('smppPort')), HTTP off.
  */
-export async function smppDaemonProperties(extra: Record<string, string | number | boolean>): Promise<Record<string, string | number | boolean>> {
-  const { freePorts } = await import('./ports.js');
-  const [sip, heartbeat, stat] = (await freePorts(3)) as [number, number, number];
-  return { host: '127.0.0.1', externalPort: sip, heartbeatPort: heartbeat, statisticPort: stat, httpPort: '', ...extra };
+export function smppDaemonProperties(extra: Record<string, string | number | boolean>): Record<string, string | number | boolean> {
+  return { host: '127.0.0.1', externalPort: 0, heartbeatPort: 0, statisticPort: 0, smppPort: 0, httpPort: '', ...extra };
 }

@@ -12,8 +12,11 @@ export const HOST = '127.0.0.1';
 
 export interface WorkersBalancer {
   daemon: Daemon;
+  /** The external UDP port. */
   externalPort: number;
+  externalTcpPort: number;
   internalPort: number;
+  internalTcpPort: number;
   heartbeatPort: number;
   statisticPort: number;
   /** The workers' process ids at start (from the "Load balancer started" line). */
@@ -22,14 +25,16 @@ export interface WorkersBalancer {
 
 /** Starts the daemon with `workers` processes; start-up waits for every worker (slow on a loaded machine). */
 export async function startWorkersBalancer(workers: number, extra: Record<string, string | number | boolean> = {}): Promise<WorkersBalancer> {
-  const [externalPort, internalPort, heartbeatPort, statisticPort] = await freePorts(4);
+  // With SO_REUSEPORT every worker binds a socket of its own, and the daemon refuses to let each pick a port of its
+  // own (it falls back to the cluster's sockets): the one case where the test picks the SIP ports.
+  const [externalPort, internalPort] = extra.workersPortSharing === 'reuseport' ? await freePorts(2) : [0, 0];
   const daemon = await startDaemon({
     properties: {
       host: HOST,
       externalPort: externalPort!,
       internalPort: internalPort!,
-      heartbeatPort: heartbeatPort!,
-      statisticPort: statisticPort!,
+      heartbeatPort: 0,
+      statisticPort: 0,
       httpPort: '',
       nodeTimeout: 3000,
       heartbeatInterval: 100,
@@ -39,7 +44,17 @@ export async function startWorkersBalancer(workers: number, extra: Record<string
     readyTimeoutMs: 60_000,
   });
   const started = await daemon.waitForLog('Load balancer started');
-  return { daemon, externalPort: externalPort!, internalPort: internalPort!, heartbeatPort: heartbeatPort!, statisticPort: statisticPort!, workerPids: started.workers as number[] };
+  // The primary reports the ports the workers share (port 0: the cluster gives every worker the same one).
+  return {
+    daemon,
+    externalPort: daemon.port('externalUdpPort'),
+    externalTcpPort: daemon.port('externalTcpPort'),
+    internalPort: daemon.port('internalUdpPort'),
+    internalTcpPort: daemon.port('internalTcpPort'),
+    heartbeatPort: daemon.port('heartbeatPort'),
+    statisticPort: daemon.port('statisticPort'),
+    workerPids: started.workers as number[],
+  };
 }
 
 export interface WorkerShare {
@@ -56,14 +71,7 @@ export async function daemonLbstat(statisticPort: number): Promise<Record<string
   return ((await res.json()) as { Metrics: never }).Metrics;
 }
 
-export async function waitFor(what: string, test: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await test()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
+export { waitUntil as waitFor } from './wait.js';
 
 /** A UDP socket standing in for an application server: it records each request's method and Call-ID. */
 export interface RecordingNode {

@@ -154,7 +154,7 @@ describe('a dead UDP node and isSend5xxResponse (issue 12 item 2)', () => {
     cleanups.push(() => hb.stop());
     await hb.waitAnswered(1);
     const { connect } = await import('node:net');
-    const socket = connect(lb.externalPort, HOST);
+    const socket = connect(lb.externalTcpPort, HOST);
     cleanups.push(() => void socket.destroy());
     await new Promise<void>((r) => socket.once('connect', () => r()));
     let text = '';

@@ -64,7 +64,7 @@ describe('stream limits (finding 3)', () => {
 
   /** Opens a TCP connection to the external port; resolves with it and a promise of its close. */
   async function open(): Promise<{ socket: Socket; closed: Promise<void> }> {
-    const socket = connect({ host: HOST, port: lb.externalPort });
+    const socket = connect({ host: HOST, port: lb.externalTcpPort });
     sockets.push(socket);
     socket.on('error', () => undefined);
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));

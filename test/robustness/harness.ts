@@ -4,7 +4,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { expect } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePorts } from '../helpers/ports.js';
+import { waitUntil } from '../helpers/wait.js';
 
 export const HOST = '127.0.0.1';
 
@@ -40,7 +40,9 @@ export async function startSinkNode(answer?: (msg: string, reply: (text: string)
 
 export interface Lb {
   daemon: Daemon;
+  /** The external UDP port. */
   externalPort: number;
+  externalTcpPort: number;
   internalPort: number;
   statisticPort: number;
   lbstat(): Promise<Record<string, unknown>>;
@@ -50,13 +52,12 @@ export interface Lb {
 
 /** A daemon whose only nodes are `nodePorts` (extraServerNodes, so no heartbeats are needed). */
 export async function startLb(nodePorts: number[], extra: Record<string, string | number | boolean> = {}): Promise<Lb> {
-  const [externalPort, internalPort, statisticPort] = (await freePorts(3)) as [number, number, number];
   const daemon = await startDaemon({
     properties: {
       host: HOST,
-      externalPort,
-      internalPort,
-      statisticPort,
+      externalPort: 0,
+      internalPort: 0,
+      statisticPort: 0,
       heartbeatPort: '',
       httpPort: '',
       nodeTimeout: 5000,
@@ -65,10 +66,12 @@ export async function startLb(nodePorts: number[], extra: Record<string, string 
       ...extra,
     },
   });
+  const statisticPort = daemon.port('statisticPort');
   return {
     daemon,
-    externalPort,
-    internalPort,
+    externalPort: daemon.port('externalUdpPort'),
+    externalTcpPort: daemon.port('externalTcpPort'),
+    internalPort: daemon.port('internalUdpPort'),
     statisticPort,
     async lbstat() {
       const res = await fetch(`http://${HOST}:${statisticPort}/lbstat`);
@@ -81,13 +84,9 @@ export async function startLb(nodePorts: number[], extra: Record<string, string 
   };
 }
 
-/** Polls `check` until it returns true, or fails with `what` after `timeoutMs`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/** waitUntil with this harness's argument order. */
+export function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  return waitUntil(what, check, timeoutMs);
 }
 
 /**

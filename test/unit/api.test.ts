@@ -7,7 +7,6 @@ import { SipStats } from '../../src/sip/sip-stats.js';
 import { HttpStats } from '../../src/http/http-stats.js';
 import { NodeRegistry } from '../../src/registry/node-registry.js';
 import { silentLogger } from '../../src/log.js';
-import { freePort } from '../helpers/ports.js';
 
 let base: string;
 let api: ApiServer;
@@ -21,13 +20,12 @@ stats.addProtocol(smppStats);
 const registry = new NodeRegistry({ nodeTimeoutMs: 8400, heartbeatIntervalMs: 150 }, silentLogger());
 
 beforeAll(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
   registry.register({ ip: '127.0.0.1', hostname: 'n1', ports: { udp: 5080 }, httpPort: 8080, sessionId: 's1' });
   registry.register({ ip: '::1', hostname: 'n6', ports: { udp: 5080 }, sessionId: 's6' });
   stats.setSources({ releaseVersion: '1.2.3', activeNodes: () => registry.live().length, activeCalls: () => 7 });
-  api = new ApiServer({ port, host: '127.0.0.1', securityRequired: false }, { stats, registry, version: '1.2.3', smppRemoteServers: [{ host: '127.0.0.1', port: 10021 }] }, silentLogger());
+  api = new ApiServer({ port: 0, host: '127.0.0.1', securityRequired: false }, { stats, registry, version: '1.2.3', smppRemoteServers: [{ host: '127.0.0.1', port: 10021 }] }, silentLogger());
   await api.start();
+  base = `http://127.0.0.1:${api.port}`;
 });
 
 afterAll(async () => {
@@ -90,9 +88,9 @@ describe('API server', () => {
 
 describe('/lbinfo session ids', () => {
   it('are shown with securityRequired, to an authenticated caller only', async () => {
-    const port = await freePort();
-    const secured = new ApiServer({ port, host: '127.0.0.1', securityRequired: true, login: 'ops', password: 'pw' }, { stats, registry, version: '1.2.3', smppRemoteServers: [] }, silentLogger());
+    const secured = new ApiServer({ port: 0, host: '127.0.0.1', securityRequired: true, login: 'ops', password: 'pw' }, { stats, registry, version: '1.2.3', smppRemoteServers: [] }, silentLogger());
     await secured.start();
+    const port = secured.port;
     try {
       expect((await fetch(`http://127.0.0.1:${port}/lbinfo`)).status).toBe(401);
       const res = await fetch(`http://127.0.0.1:${port}/lbinfo`, { headers: { authorization: `Basic ${Buffer.from('ops:pw').toString('base64')}` } });

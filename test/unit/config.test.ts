@@ -139,6 +139,18 @@ describe('listening points', () => {
     expect(problems('httpPort=2006\n')).toEqual(['lb.properties:1: httpPort=2006: port 2006 on 127.0.0.1 is already used by statisticPort; each listener needs its own port']);
   });
 
+  it('accepts port 0 (any free port) on every listener, and never calls two of them a clash', () => {
+    const { config } = load('externalPort=0\ninternalPort=0\nheartbeatPort=0\nstatisticPort=0\nhttpPort=0\nhttpsPort=0\nsmppPort=0\nsmppSslPort=0\njavax.net.ssl.keyStore=' + makeTestCertificates().pemKeystore + '\n');
+    expect(config.sip.external).toEqual({ udp: 0, tcp: 0 });
+    expect(config.sip.internal).toEqual({ udp: 0, tcp: 0 });
+    expect([config.registry.heartbeatPort, config.api.port, config.http.port, config.http.httpsPort, config.smpp.port, config.smpp.sslPort]).toEqual([0, 0, 0, 0, 0, 0]);
+    // An advertised port is not a listener: 0 stays an error there.
+    expect(problems('externalIpLoadBalancerAddress=10.0.0.1\nexternalIpLoadBalancerPort=0\n')).toEqual([
+      'lb.properties:2: externalIpLoadBalancerPort=0: expected a port number from 1 to 65535, or nothing to switch it off',
+      'lb.properties:1: externalIpLoadBalancerAddress=10.0.0.1: an IP load balancer address needs its port: set externalIpLoadBalancerPort (or externalIpLoadBalancerUdpPort, …)',
+    ]);
+  });
+
   it('needs a port with an IP load balancer address', () => {
     expect(problems('externalIpLoadBalancerAddress=10.0.0.1\n')).toEqual([
       'lb.properties:1: externalIpLoadBalancerAddress=10.0.0.1: an IP load balancer address needs its port: set externalIpLoadBalancerPort (or externalIpLoadBalancerUdpPort, …)',
@@ -157,8 +169,8 @@ describe('listening points', () => {
 
 describe('validation messages', () => {
   it.each([
-    ['httpPort=70000', 'lb.properties:1: httpPort=70000: expected a port number from 1 to 65535, or nothing to switch it off'],
-    ['httpPort=abc', 'lb.properties:1: httpPort=abc: expected a port number from 1 to 65535, or nothing to switch it off'],
+    ['httpPort=70000', 'lb.properties:1: httpPort=70000: expected a port number from 1 to 65535 (0: any free port), or nothing to switch it off'],
+    ['httpPort=abc', 'lb.properties:1: httpPort=abc: expected a port number from 1 to 65535 (0: any free port), or nothing to switch it off'],
     ['nodeTimeout=10', 'lb.properties:1: nodeTimeout=10: expected a whole number at least 15 (milliseconds)'],
     ['heartbeatInterval=fast', 'lb.properties:1: heartbeatInterval=fast: expected a whole number at least 15 (milliseconds)'],
     ['isSendTrying=maybe', 'lb.properties:1: isSendTrying=maybe: expected true or false'],
@@ -180,7 +192,7 @@ describe('validation messages', () => {
   it('reports every problem at once, each with its own line', () => {
     expect(problems('# c\nhttpPort=x\n\nnodeTimeout=1\n')).toEqual([
       'lb.properties:4: nodeTimeout=1: expected a whole number at least 15 (milliseconds)',
-      'lb.properties:2: httpPort=x: expected a port number from 1 to 65535, or nothing to switch it off',
+      'lb.properties:2: httpPort=x: expected a port number from 1 to 65535 (0: any free port), or nothing to switch it off',
     ]);
   });
 

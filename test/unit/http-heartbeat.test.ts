@@ -4,7 +4,6 @@ import { NodeRegistry } from '../../src/registry/node-registry.js';
 import { HttpHeartbeatServer } from '../../src/registry/http-heartbeat.js';
 import { HeartbeatStats } from '../../src/stats/stats.js';
 import { silentLogger } from '../../src/log.js';
-import { freePort } from '../helpers/ports.js';
 
 let port: number;
 let registry: NodeRegistry;
@@ -17,11 +16,11 @@ async function post(body: string, method = 'POST'): Promise<{ status: number; js
 }
 
 beforeEach(async () => {
-  port = await freePort();
   registry = new NodeRegistry({ nodeTimeoutMs: 8400, heartbeatIntervalMs: 150 }, silentLogger());
   stats = new HeartbeatStats();
-  server = new HttpHeartbeatServer({ host: '127.0.0.1', port }, registry, stats, silentLogger());
+  server = new HttpHeartbeatServer({ host: '127.0.0.1', port: 0 }, registry, stats, silentLogger());
   await server.start();
+  port = server.port;
 });
 
 afterEach(async () => {

@@ -41,13 +41,12 @@ function tlsConfig(over: Partial<TlsConfig> = {}): TlsConfig {
 }
 
 async function listening(tls: TlsConfig): Promise<{ lp: TlsListeningPoint; stats: SipStats; received: SipMessage[]; port: number }> {
-  const port = await freePort();
   const stats = new SipStats();
   const received: SipMessage[] = [];
-  const lp = new TlsListeningPoint({ side: 'external', host: '127.0.0.1', port, maxMessageSize: 65_536, idleTimeoutMs: 60_000, stats, log: silentLogger(), onMessage: (m) => received.push(m) }, tls);
+  const lp = new TlsListeningPoint({ side: 'external', host: '127.0.0.1', port: 0, maxMessageSize: 65_536, idleTimeoutMs: 60_000, stats, log: silentLogger(), onMessage: (m) => received.push(m) }, tls);
   await lp.start();
   cleanups.push(() => lp.stop());
-  return { lp, stats, received, port };
+  return { lp, stats, received, port: lp.port };
 }
 
 function dial(port: number, opts: { cert?: string; key?: string; maxVersion?: 'TLSv1.1' } = {}): Promise<TLSSocket> {

@@ -33,13 +33,12 @@ afterEach(async () => {
 });
 
 async function harness(idleTimeoutMs = 60_000, maxMessageSize = 65_536): Promise<Harness> {
-  const port = await freePort();
   const stats = new SipStats();
   const received: { msg: SipMessage; flow: Flow }[] = [];
-  const lp = new WsListeningPoint({ side: 'external', host: '127.0.0.1', port, maxMessageSize, idleTimeoutMs, stats, log: silentLogger(), onMessage: (msg, flow) => received.push({ msg, flow }) });
+  const lp = new WsListeningPoint({ side: 'external', host: '127.0.0.1', port: 0, maxMessageSize, idleTimeoutMs, stats, log: silentLogger(), onMessage: (msg, flow) => received.push({ msg, flow }) });
   await lp.start();
   cleanups.push(() => lp.stop());
-  return { lp, stats, received, port };
+  return { lp, stats, received, port: lp.port };
 }
 
 function client(port: number, protocol: string | string[] = 'sip', opts: ConstructorParameters<typeof WebSocket>[2] = {}): Promise<WebSocket> {
@@ -202,13 +201,12 @@ describe('WsListeningPoint over TLS (WSS)', () => {
   });
 
   async function wssPoint(over: Partial<TlsConfig> = {}): Promise<Harness> {
-    const port = await freePort();
     const stats = new SipStats();
     const received: { msg: SipMessage; flow: Flow }[] = [];
-    const lp = new WsListeningPoint({ side: 'external', host: '127.0.0.1', port, maxMessageSize: 65_536, idleTimeoutMs: 60_000, stats, log: silentLogger(), onMessage: (msg, flow) => received.push({ msg, flow }) }, { ...tls, ...over });
+    const lp = new WsListeningPoint({ side: 'external', host: '127.0.0.1', port: 0, maxMessageSize: 65_536, idleTimeoutMs: 60_000, stats, log: silentLogger(), onMessage: (msg, flow) => received.push({ msg, flow }) }, { ...tls, ...over });
     await lp.start();
     cleanups.push(() => lp.stop());
-    return { lp, stats, received, port };
+    return { lp, stats, received, port: lp.port };
   }
 
   it('serves wss:// with a PKCS#12 identity; messages arrive with transport wss', async () => {

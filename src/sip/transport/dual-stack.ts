@@ -20,7 +20,6 @@ export class DualStackListeningPoint implements ListeningPoint {
   readonly transport: SipTransport;
   readonly side: Side;
   readonly host: string;
-  readonly port: number;
 
   constructor(
     readonly v4: ListeningPoint,
@@ -29,7 +28,11 @@ export class DualStackListeningPoint implements ListeningPoint {
     this.transport = v4.transport;
     this.side = v4.side;
     this.host = v4.host;
-    this.port = v4.port;
+  }
+
+  /** The IPv4 port (the bound one once started). */
+  get port(): number {
+    return this.v4.port;
   }
 
   /** The IPv6 address and port, for the forwarder's Via and Record-Route towards IPv6 peers. */

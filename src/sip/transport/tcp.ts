@@ -23,7 +23,8 @@ export class TcpListeningPoint implements ListeningPoint {
   readonly transport: SipTransport = 'tcp';
   readonly side;
   readonly host: string;
-  readonly port: number;
+  /** The configured port until start(), then the bound one (they differ for port 0). */
+  port: number;
   private server: Server | undefined;
   /** Open connections by "address:port" of the peer (inbound: its source; outbound: where we connected). */
   private readonly pool = new Map<string, Connection>();
@@ -51,7 +52,7 @@ export class TcpListeningPoint implements ListeningPoint {
     // Counted on the raw connection, before any TLS handshake: what a slow or idle client costs is bounded.
     const limits = this.opts.streamLimits;
     if (limits) server.prependListener('connection', (socket: Socket) => void limits.admit(socket, this.transport));
-    await listen(server, this.port, this.host, { reusePort: true, onError: (err) => this.opts.log.error({ err }, `TCP server error on ${this.host}:${this.port}`) });
+    this.port = await listen(server, this.port, this.host, { reusePort: true, onError: (err) => this.opts.log.error({ err }, `TCP server error on ${this.host}:${this.port}`) });
   }
 
   private accept(socket: Socket): void {

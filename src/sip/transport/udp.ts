@@ -9,6 +9,7 @@ import { lookup, type LookupOneOptions } from 'node:dns';
 import { isIpLiteral } from '../uri.js';
 import { parseDatagram } from '../message.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
+import { boundPort } from '../../bound-listeners.js';
 
 /** A socket connected to one node; used for sends once connected. */
 interface Peer {
@@ -43,7 +44,8 @@ export class UdpListeningPoint implements ListeningPoint {
   readonly transport = 'udp' as const;
   readonly side;
   readonly host: string;
-  readonly port: number;
+  /** The configured port until start(), then the bound one (they differ for port 0). */
+  port: number;
   private socket: Socket | undefined;
   private readonly opts: TransportOptions;
   /** Connected sockets to nodes, by address then port (two lookups, no string built per send). */
@@ -63,6 +65,7 @@ export class UdpListeningPoint implements ListeningPoint {
       socket.once('error', reject);
       socket.bind(udpBindOptions(this.port, this.host), () => {
         socket.off('error', reject);
+        this.port = boundPort(socket);
         resolve();
       });
     });

@@ -74,7 +74,8 @@ export class WsListeningPoint implements ListeningPoint {
   readonly transport: SipTransport;
   readonly side;
   readonly host: string;
-  readonly port: number;
+  /** The configured port until start(), then the bound one (they differ for port 0). */
+  port: number;
   private readonly opts: TransportOptions;
   private readonly tls: TlsConfig | undefined;
   private server: HttpServer | undefined;
@@ -125,7 +126,7 @@ export class WsListeningPoint implements ListeningPoint {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       else socket.destroy();
     });
-    await listen(server, this.port, this.host, { reusePort: true, onError: (err) => log.error({ err }, `${this.transport.toUpperCase()} server error on ${this.host}:${this.port}`) });
+    this.port = await listen(server, this.port, this.host, { reusePort: true, onError: (err) => log.error({ err }, `${this.transport.toUpperCase()} server error on ${this.host}:${this.port}`) });
     // One timer per listening point for keep-alive pings and the idle timeout (never one per connection).
     this.sweepTimer = guardedInterval('WebSocket keep-alive sweep', pingIntervalFor(this.opts.idleTimeoutMs), () => this.sweep(), log);
   }
