@@ -202,5 +202,5 @@ export function publicContact(msg: SipMessage, local: LocalAddresses, config: Co
   const host = bareHost(uri.host);
   const privateHosts = [config.externalHost, config.host, config.ipv6Host];
   if (!privateHosts.includes(host) || !local.isLocal(host, uri.port)) return;
-  msg.replaceFirstListValue('contact', value.replace(uriText, rewriteUriHostPort(uri, publicHost, uri.port ?? 5060)));
+  msg.replaceFirstListValue('contact', value.replace(uriText, rewriteUriHostPort(uri, publicHost, uri.port ?? uriDefaultPort(uri))));
 }
