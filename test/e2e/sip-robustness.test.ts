@@ -6,25 +6,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePorts } from '../helpers/ports.js';
 import { lbstat as readLbstat } from '../helpers/json-heartbeat.js';
 
 const HOST = '127.0.0.1';
 const MAX = 4096;
 
 let daemon: Daemon;
+/** The UDP ports; externalPort=0 gives TCP a port of its own. */
 let externalPort: number;
 let internalPort: number;
+let externalTcp: number;
+let internalTcp: number;
 let statisticPort: number;
 
 beforeAll(async () => {
-  [externalPort, internalPort, statisticPort] = (await freePorts(3)) as [number, number, number];
   daemon = await startDaemon({
     properties: {
       host: HOST,
-      externalPort,
-      internalPort,
-      statisticPort,
+      externalPort: 0,
+      internalPort: 0,
+      statisticPort: 0,
       heartbeatPort: '',
       httpPort: '',
       maxSipMessageSize: MAX,
@@ -32,6 +33,7 @@ beforeAll(async () => {
       heartbeatInterval: 100,
     },
   });
+  [externalPort, internalPort, externalTcp, internalTcp, statisticPort] = ['externalUdpPort', 'internalUdpPort', 'externalTcpPort', 'internalTcpPort', 'statisticPort'].map((k) => daemon.port(k)) as [number, number, number, number, number];
 }, 20_000);
 
 afterAll(async () => {
@@ -139,16 +141,16 @@ describe('hostile input on every SIP port', () => {
     const valid = invite('UDP', 70);
     const truncated = valid.slice(0, valid.length / 2);
     const oversized = `OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nX-Big: ${'a'.repeat(MAX * 2)}\r\n\r\n`;
-    for (const port of [externalPort, internalPort]) {
+    for (const [port, tcpPort] of [[externalPort, externalTcp], [internalPort, internalTcp]] as const) {
       // UDP: every datagram is dropped without a reply.
       expect(await udp(port, randomBytes(1200, port), 200)).toBeUndefined();
       expect(await udp(port, truncated, 200)).toBeUndefined();
       expect(await udp(port, Buffer.from(valid.replace('Content-Length: 0', 'Content-Length: 500'), 'latin1'), 200)).toBeUndefined();
       expect(await udp(port, oversized, 200)).toBeUndefined();
       // TCP: garbage and oversized messages close the connection; a truncated message dies with its connection.
-      expect((await tcp(port, [randomBytes(1200, port + 1)])).closedByPeer).toBe(true);
-      expect((await tcp(port, [oversized])).closedByPeer).toBe(true);
-      expect((await tcp(port, [truncated], 300)).reply).toBe('');
+      expect((await tcp(tcpPort, [randomBytes(1200, port + 1)])).closedByPeer).toBe(true);
+      expect((await tcp(tcpPort, [oversized])).closedByPeer).toBe(true);
+      expect((await tcp(tcpPort, [truncated], 300)).reply).toBe('');
     }
     // The daemon sees the last connection close a moment after we close it.
     let after = await lbstat();
@@ -169,21 +171,21 @@ describe('hostile input on every SIP port', () => {
     // Still serving: a valid heartbeat gets 200 OK over UDP and over TCP, and registers its node.
     const okUdp = await udp(internalPort, heartbeat('UDP', 5971, 'robust-udp'));
     expect(okUdp?.startsWith('SIP/2.0 200 OK')).toBe(true);
-    const okTcp = await tcp(internalPort, ['\r\n\r\n', heartbeat('TCP', 5972, 'robust-tcp')], 800);
+    const okTcp = await tcp(internalTcp, ['\r\n\r\n', heartbeat('TCP', 5972, 'robust-tcp')], 800);
     expect(okTcp.reply).toContain('SIP/2.0 200 OK');
     const names = (await nodes()).map((n) => n.hostname);
     expect(names).toEqual(expect.arrayContaining(['robust-udp', 'robust-tcp']));
   }, 30_000);
 
   it('answers a double-CRLF keep-alive ping on TCP with a single CRLF', async () => {
-    const r = await tcp(externalPort, ['\r\n\r\n'], 300);
+    const r = await tcp(externalTcp, ['\r\n\r\n'], 300);
     expect(r.reply).toBe('\r\n');
   });
 
   it('registers nothing for a heartbeat sent to the external port, and counts it', async () => {
     const before = Number((await lbstat()).SipHeartbeatsOnExternalPort);
     expect(await udp(externalPort, heartbeat('UDP', 5981, 'external-hb'), 500)).toBeUndefined();
-    const r = await tcp(externalPort, [heartbeat('TCP', 5982, 'external-hb-tcp')], 500);
+    const r = await tcp(externalTcp, [heartbeat('TCP', 5982, 'external-hb-tcp')], 500);
     expect(r.reply).toBe('');
     const names = (await nodes()).map((n) => n.hostname);
     expect(names).not.toContain('external-hb');
@@ -193,7 +195,7 @@ describe('hostile input on every SIP port', () => {
 
   it('answers Max-Forwards: 0 with 483 Too Many Hops, over UDP and TCP', async () => {
     expect((await udp(externalPort, invite('UDP', 0)))?.split('\r\n')[0]).toBe('SIP/2.0 483 Too Many Hops');
-    const r = await tcp(externalPort, [invite('TCP', 0)], 800);
+    const r = await tcp(externalTcp, [invite('TCP', 0)], 800);
     expect(r.reply.split('\r\n')[0]).toBe('SIP/2.0 483 Too Many Hops');
   });
 });
