@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePorts } from '../helpers/ports.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
 import { SipPeer, inDialog, newToken, registerNode, uasDialog, waitActiveNodes } from '../helpers/tls-ua.js';
 import { call, installJsSipGlobals, once, startJsSip } from '../helpers/jssip.js';
@@ -21,27 +20,28 @@ describe('SIP over WebSocket to a WebSocket node (isTransportWs=true, terminateT
 
   beforeAll(async () => {
     certs = makeTestCertificates();
-    const [e, s, i, hb, stat] = await freePorts(5);
-    [ext, secure, int] = [e!, s!, i!];
     lb = await startDaemon({
       properties: {
         host: '127.0.0.1',
         isTransportWs: true,
-        externalPort: ext,
-        externalSecurePort: secure,
-        internalPort: int,
+        externalPort: 0,
+        externalSecurePort: 0,
+        internalPort: 0,
         terminateTLSTraffic: true,
-        heartbeatPort: hb!,
-        statisticPort: stat!,
+        heartbeatPort: 0,
+        statisticPort: 0,
         httpPort: '',
         nodeTimeout: 3000,
         'javax.net.ssl.keyStore': certs.pemKeystore,
       },
     });
+    // isTransportWs: the legacy ports are UDP + WS and WSS; the internal leg here is WS.
+    [ext, secure, int] = [lb.port('externalWsPort'), lb.port('externalWssPort'), lb.port('internalWsPort')];
+    const [hb, stat] = [lb.port('heartbeatPort'), lb.port('statisticPort')];
     node = await SipPeer.start({ transport: 'ws', listenPort: 0, autoAnswer: true });
-    stopHeartbeat = await registerNode(hb!, { hostName: 'wsnode', ip: '127.0.0.1', wsPort: node.port, sessionId: 'ws1' });
+    stopHeartbeat = await registerNode(hb, { hostName: 'wsnode', ip: '127.0.0.1', wsPort: node.port, sessionId: 'ws1' });
     installJsSipGlobals(readFileSync(certs.certPem, 'utf8'));
-    await waitActiveNodes(stat!, 1);
+    await waitActiveNodes(stat, 1);
   });
 
   afterAll(async () => {
