@@ -11,26 +11,27 @@ describe('SIP over UDP on IPv6 (ipv6Host=::1) beside IPv4', () => {
   let lb: Daemon;
   let node4: SipPeer;
   let node6: SipPeer;
-  let ext: number;
-  let int: number;
+  /** The balancer's UDP ports by address family (port 0: IPv4 and IPv6 get one each). */
+  let ext4: number;
+  let ext6: number;
+  let int6: number;
   let heartbeatPort: number;
   let statisticPort: number;
   const stops: (() => void)[] = [];
 
   beforeAll(async () => {
-    const [e, i, hb, stat] = await freePorts(4);
-    heartbeatPort = hb!;
-    statisticPort = stat!;
-    ext = e!;
-    int = i!;
     lb = await startDaemon({
-      properties: { host: '127.0.0.1', ipv6Host: '::1', externalUdpPort: ext, internalUdpPort: int, heartbeatPort: hb!, statisticPort: stat!, httpPort: '', nodeTimeout: 3000 },
+      properties: { host: '127.0.0.1', ipv6Host: '::1', externalUdpPort: 0, internalUdpPort: 0, heartbeatPort: 0, statisticPort: 0, httpPort: '', nodeTimeout: 3000 },
     });
+    [ext4, ext6, int6] = [lb.port('externalUdpPort'), lb.port('externalIpv6UdpPort'), lb.port('internalIpv6UdpPort')];
+    const [hb, stat] = [lb.port('heartbeatPort'), lb.port('statisticPort')];
+    heartbeatPort = hb;
+    statisticPort = stat;
     node4 = await SipPeer.start({ transport: 'udp', listenPort: 0, autoAnswer: true });
     node6 = await SipPeer.start({ transport: 'udp', host: '::1', listenPort: 0, autoAnswer: true });
-    stops.push(await registerNode(hb!, { hostName: 'v4', ip: '127.0.0.1', udpPort: node4.port, sessionId: 'v4' }));
-    stops.push(await registerNode(hb!, { hostName: 'v6', ip: '::1', udpPort: node6.port, sessionId: 'v6' }));
-    await waitActiveNodes(stat!, 2);
+    stops.push(await registerNode(hb, { hostName: 'v4', ip: '127.0.0.1', udpPort: node4.port, sessionId: 'v4' }));
+    stops.push(await registerNode(hb, { hostName: 'v6', ip: '::1', udpPort: node6.port, sessionId: 'v6' }));
+    await waitActiveNodes(stat, 2);
   });
 
   afterAll(async () => {
@@ -43,6 +44,7 @@ describe('SIP over UDP on IPv6 (ipv6Host=::1) beside IPv4', () => {
   async function placeCall(client: SipPeer, lbHost: string): Promise<string> {
     const callId = newToken();
     const from = `<sip:alice@${client.host.includes(':') ? `[${client.host}]` : client.host}>;tag=${newToken()}`;
+    const ext = lbHost.includes(':') ? ext6 : ext4;
     client.send(buildRequest({ method: 'INVITE', ruri: `sip:bob@${lbHost.includes(':') ? `[${lbHost}]` : lbHost}:${ext}`, via: client.via(), from, to: '<sip:bob@example.test>', callId, cseq: 1, contact: client.contact(), body: SDP }), lbHost, ext);
     const ok = await client.waitFor((m) => !m.isRequest && m.status === 200 && m.callId === callId, 5000, '200 OK');
     const dialog = uacDialog({ callId, from, cseq: 1 }, ok.msg);
@@ -60,11 +62,11 @@ describe('SIP over UDP on IPv6 (ipv6Host=::1) beside IPv4', () => {
       for (let i = 0; i < 3; i++) ids.push(await placeCall(client, '::1'));
       for (const id of ids) {
         const inv = await node6.waitFor((m) => m.method === 'INVITE' && m.callId === id, 2000, 'the INVITE on the IPv6 node');
-        expect(inv.msg.headerValues('via')[0]).toMatch(new RegExp(`^SIP/2.0/UDP \\[::1\\]:${int};`));
-        expect(inv.msg.headerValues('via')[1]).toMatch(new RegExp(`^SIP/2.0/UDP \\[::1\\]:${ext};`));
+        expect(inv.msg.headerValues('via')[0]).toMatch(new RegExp(`^SIP/2.0/UDP \\[::1\\]:${int6};`));
+        expect(inv.msg.headerValues('via')[1]).toMatch(new RegExp(`^SIP/2.0/UDP \\[::1\\]:${ext6};`));
         const rr = inv.msg.headerValues('record-route');
-        expect(rr[0]).toContain(`<sip:[::1]:${int};transport=udp;lr;node_host=::1;node_port=${node6.port}`);
-        expect(rr[1]).toContain(`<sip:[::1]:${ext};transport=udp;lr`);
+        expect(rr[0]).toContain(`<sip:[::1]:${int6};transport=udp;lr;node_host=::1;node_port=${node6.port}`);
+        expect(rr[1]).toContain(`<sip:[::1]:${ext6};transport=udp;lr`);
         await node6.waitFor((m) => m.method === 'BYE' && m.callId === id, 2000, 'the BYE on the IPv6 node');
         expect(node4.received.some((r) => r.msg.callId === id)).toBe(false);
       }
@@ -81,7 +83,7 @@ describe('SIP over UDP on IPv6 (ipv6Host=::1) beside IPv4', () => {
       await waitActiveNodes(statisticPort, 3);
       // Two IPv6 nodes now: every call must still reach an IPv6 one, none the IPv4 node.
       const before = node4.received.length;
-      const uac = await runSipp({ scenario: 'uac.xml', host: '::1', localPort: uacPort!, remote: `[::1]:${ext}`, calls: 4, rate: 50, callLengthMs: 10, timeoutMs: 15_000 });
+      const uac = await runSipp({ scenario: 'uac.xml', host: '::1', localPort: uacPort!, remote: `[::1]:${ext6}`, calls: 4, rate: 50, callLengthMs: 10, timeoutMs: 15_000 });
       expect(uac.stats?.successfulCalls, uac.output.slice(-2000)).toBe(4);
       expect(node4.received.length).toBe(before);
     } finally {
