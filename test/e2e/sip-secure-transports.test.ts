@@ -7,7 +7,6 @@ import { readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { WebSocket } from 'ws';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePorts } from '../helpers/ports.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
 import { SipPeer, SDP, buildRequest, firstHop, inDialog, lbstat, lbstatUntil, newToken, registerNode, responseTo, uacDialog, uasDialog, waitActiveNodes } from '../helpers/tls-ua.js';
 import { call, installJsSipGlobals, once, startJsSip } from '../helpers/jssip.js';
@@ -29,20 +28,18 @@ describe('SIP over TLS, WS and WSS with TLS terminated (terminateTLSTraffic=true
   beforeAll(async () => {
     certs = makeTestCertificates();
     ca = readFileSync(certs.certPem, 'utf8');
-    const [udp, tcp, tls, ws, wss, intUdp, intTcp, hb, stat] = await freePorts(9);
-    ports = { udp: udp!, tcp: tcp!, tls: tls!, ws: ws!, wss: wss!, intUdp: intUdp!, intTcp: intTcp!, hb: hb!, stat: stat! };
     lb = await startDaemon({
       properties: {
         host: '127.0.0.1',
-        externalUdpPort: ports.udp,
-        externalTcpPort: ports.tcp,
-        externalTlsPort: ports.tls,
-        externalWsPort: ports.ws,
-        externalWssPort: ports.wss,
-        internalUdpPort: ports.intUdp,
-        internalTcpPort: ports.intTcp,
-        heartbeatPort: ports.hb,
-        statisticPort: ports.stat,
+        externalUdpPort: 0,
+        externalTcpPort: 0,
+        externalTlsPort: 0,
+        externalWsPort: 0,
+        externalWssPort: 0,
+        internalUdpPort: 0,
+        internalTcpPort: 0,
+        heartbeatPort: 0,
+        statisticPort: 0,
         httpPort: '',
         nodeTimeout: 3000,
         sipConnectionIdleTimeout: 60_000,
@@ -53,6 +50,8 @@ describe('SIP over TLS, WS and WSS with TLS terminated (terminateTLSTraffic=true
         'gov.nist.javax.sip.TLS_CLIENT_AUTH_TYPE': 'Want',
       },
     });
+    const p = (key: string): number => lb.port(key);
+    ports = { udp: p('externalUdpPort'), tcp: p('externalTcpPort'), tls: p('externalTlsPort'), ws: p('externalWsPort'), wss: p('externalWssPort'), intUdp: p('internalUdpPort'), intTcp: p('internalTcpPort'), hb: p('heartbeatPort'), stat: p('statisticPort') };
     // One node: UDP and TCP on the same port number (no TLS, no WS port: the balancer terminates both).
     nodeTcp = await SipPeer.start({ transport: 'tcp', listenPort: 0, autoAnswer: true });
     nodeUdp = await SipPeer.start({ transport: 'udp', listenPort: nodeTcp.port, autoAnswer: true });
