@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePorts } from '../helpers/ports.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
 import { SipPeer, SDP, buildRequest, inDialog, lbstat, lbstatUntil, newToken, registerNode, uacDialog, waitActiveNodes } from '../helpers/tls-ua.js';
 
@@ -25,7 +24,6 @@ describe('SIP over TLS end to end without termination', () => {
     certs = makeTestCertificates();
     other = makeTestCertificates();
     ca = readFileSync(certs.certPem, 'utf8');
-    ports = await freePorts(8);
     const identity = { cert: readFileSync(certs.certPem), key: readFileSync(certs.keyPem) };
     // The node trusts the balancer's certificate (the same test CA) and asks for it.
     trusted = await SipPeer.start({ transport: 'tls', listenPort: 0, autoAnswer: true, tls: { ...identity, ca, requestCert: true, rejectUnauthorized: true } });
@@ -43,7 +41,9 @@ describe('SIP over TLS end to end without termination', () => {
       'javax.net.ssl.trustStorePassword': certs.password,
       'gov.nist.javax.sip.TLS_CLIENT_AUTH_TYPE': 'Enabled',
     });
-    [lbTrusted, lbUntrusted] = await Promise.all([startDaemon({ properties: props(ports[0]!, ports[1]!, ports[2]!, ports[3]!) }), startDaemon({ properties: props(ports[4]!, ports[5]!, ports[6]!, ports[7]!) })]);
+    [lbTrusted, lbUntrusted] = await Promise.all([startDaemon({ properties: props(0, 0, 0, 0) }), startDaemon({ properties: props(0, 0, 0, 0) })]);
+    // Each daemon's external TLS, internal TLS, heartbeat and statistics ports, as they bound them.
+    ports = [lbTrusted, lbUntrusted].flatMap((d) => ['externalTlsPort', 'internalTlsPort', 'heartbeatPort', 'statisticPort'].map((k) => d.port(k)));
     stops.push(await registerNode(ports[2]!, { hostName: 'tls1', ip: '127.0.0.1', tlsPort: trusted.port, sessionId: 't1' }));
     stops.push(await registerNode(ports[6]!, { hostName: 'tls2', ip: '127.0.0.1', tlsPort: untrusted.port, sessionId: 't2' }));
     await Promise.all([waitActiveNodes(ports[3]!, 1), waitActiveNodes(ports[7]!, 1)]);
@@ -123,15 +123,14 @@ describe('internalTransport=UDP: a TLS client reaches a node over UDP', () => {
 
   beforeAll(async () => {
     certs = makeTestCertificates();
-    ports = await freePorts(6);
     lb = await startDaemon({
       properties: {
         host: '127.0.0.1',
-        externalTlsPort: ports[0]!,
-        internalUdpPort: ports[1]!,
-        internalTcpPort: ports[2]!,
-        heartbeatPort: ports[3]!,
-        statisticPort: ports[4]!,
+        externalTlsPort: 0,
+        internalUdpPort: 0,
+        internalTcpPort: 0,
+        heartbeatPort: 0,
+        statisticPort: 0,
         httpPort: '',
         nodeTimeout: 3000,
         internalTransport: 'UDP',
@@ -139,6 +138,7 @@ describe('internalTransport=UDP: a TLS client reaches a node over UDP', () => {
         'javax.net.ssl.keyStorePassword': certs.password,
       },
     });
+    ports = ['externalTlsPort', 'internalUdpPort', 'internalTcpPort', 'heartbeatPort', 'statisticPort'].map((k) => lb.port(k));
     nodeTcp = await SipPeer.start({ transport: 'tcp', listenPort: 0, autoAnswer: true });
     nodeUdp = await SipPeer.start({ transport: 'udp', listenPort: nodeTcp.port, autoAnswer: true });
     stop = await registerNode(ports[3]!, { hostName: 'n', ip: '127.0.0.1', udpPort: nodeUdp.port, tcpPort: nodeTcp.port, sessionId: 'u1' });
