@@ -15,7 +15,6 @@ import http from 'node:http';
 import net from 'node:net';
 import { SmscSimulator, bindEsme, closeSession, request as smppRequest, smppDaemonProperties } from '../helpers/smpp.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { freePort } from '../helpers/ports.js';
 
 const { seed, count } = fuzzRun(1);
 /** Cases per target in `npm test` (scaled by FUZZ_COUNT, which is the count of the largest target). */
@@ -81,8 +80,8 @@ describe(`SIP fuzz (seed ${seed})`, () => {
   const targets = [
     { name: 'UDP external', n: 2000, transport: 'UDP' as const, port: () => lb.externalPort },
     { name: 'UDP internal', n: 1000, transport: 'UDP' as const, port: () => lb.internalPort },
-    { name: 'TCP external', n: 1000, transport: 'TCP' as const, port: () => lb.externalPort },
-    { name: 'TCP internal', n: 500, transport: 'TCP' as const, port: () => lb.internalPort },
+    { name: 'TCP external', n: 1000, transport: 'TCP' as const, port: () => lb.externalTcpPort },
+    { name: 'TCP internal', n: 500, transport: 'TCP' as const, port: () => lb.internalTcpPort },
   ];
   for (const t of targets) {
     it(`${t.name}: ${cases(t.n)} mutated messages, then a normal call works`, async () => {
@@ -144,9 +143,8 @@ describe(`SMPP fuzz, ESME side (seed ${seed})`, () => {
   let smppPort: number;
   beforeAll(async () => {
     smsc = await new SmscSimulator('fuzz-smsc').listen();
-    smppPort = await freePort();
-    daemon = await startDaemon({ properties: await smppDaemonProperties({ muxMode: false, smppPort, remoteServers: `127.0.0.1:${smsc.port}` }) });
-    await daemon.waitForLog(`SMPP Load Balancer started at 127.0.0.1 : ${smppPort}`);
+    daemon = await startDaemon({ properties: smppDaemonProperties({ muxMode: false, remoteServers: `127.0.0.1:${smsc.port}` }) });
+    smppPort = daemon.port('smppPort');
   });
   afterAll(async () => {
     await daemon?.stop();

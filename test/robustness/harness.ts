@@ -45,6 +45,7 @@ export interface Lb {
   externalPort: number;
   externalTcpPort: number;
   internalPort: number;
+  internalTcpPort: number;
   statisticPort: number;
   lbstat(): Promise<Record<string, unknown>>;
   metrics(): Promise<string>;
@@ -73,6 +74,7 @@ export async function startLb(nodePorts: number[], extra: Record<string, string 
     externalPort: daemon.port('externalUdpPort'),
     externalTcpPort: daemon.port('externalTcpPort'),
     internalPort: daemon.port('internalUdpPort'),
+    internalTcpPort: daemon.port('internalTcpPort'),
     statisticPort,
     async lbstat() {
       return lbstat(statisticPort);
