@@ -3,6 +3,7 @@
 
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../helpers/wait.js';
 import {
   answeredBy, lbstat, request, selfSignedCertificate, startLb, startNode, waitFor, waitForNodes, webSocketEcho, type Lb, type TestNode,
 } from './http-harness.js';
@@ -147,7 +148,8 @@ describe.each([
   });
 
   it('counts requests, methods, status codes, bytes and connections in /lbstat', async () => {
-    await new Promise((r) => setTimeout(r, 1200)); // earlier tests' connections have closed and been counted
+    // Earlier tests' connections closed and counted (a connection's bytes are counted when it closes at the latest).
+    await waitUntil('no open HTTP connection', async () => (await lbstat(lb.statisticPort)).NumberOfActiveHttpConnections === 0);
     const before = await lbstat(lb.statisticPort);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     let responseBytes = 0;
@@ -157,7 +159,7 @@ describe.each([
     const during = await lbstat(lb.statisticPort);
     expect(during.NumberOfActiveHttpConnections).toBe(1);
     agent.destroy();
-    await new Promise((r) => setTimeout(r, 1200));
+    await waitUntil('the connection closed and counted', async () => (await lbstat(lb.statisticPort)).NumberOfActiveHttpConnections === 0);
     const after = await lbstat(lb.statisticPort);
     const delta = (k: string): number => (after[k] as number) - (before[k] as number);
     const by = (doc: Record<string, unknown>, map: string, key: string): number => ((doc[map] as Record<string, number>)[key] ?? 0);
