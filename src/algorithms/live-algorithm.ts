@@ -2,18 +2,13 @@
 // may replace while traffic flows, and counts on each node the new calls and requests it was given.
 
 import type { IncomingMessage } from 'node:http';
-import type { AlgorithmContext, AlgorithmSipRequest, BalancerAlgorithm } from './algorithm.js';
+import type { AlgorithmSipRequest, BalancerAlgorithm } from './algorithm.js';
+import { DelegatingAlgorithm } from './delegating-algorithm.js';
 import type { ServerNode } from '../registry/server-node.js';
 
-export class LiveAlgorithm implements BalancerAlgorithm {
-  private inner: BalancerAlgorithm;
-
+export class LiveAlgorithm extends DelegatingAlgorithm {
   constructor(inner: BalancerAlgorithm) {
-    this.inner = inner;
-  }
-
-  get name(): string {
-    return this.inner.name;
+    super(inner);
   }
 
   /** The algorithm picks are delegated to. */
@@ -31,14 +26,6 @@ export class LiveAlgorithm implements BalancerAlgorithm {
     return old;
   }
 
-  init(ctx: AlgorithmContext): void | Promise<void> {
-    return this.inner.init(ctx);
-  }
-
-  nodesChanged(live: readonly ServerNode[]): void {
-    this.inner.nodesChanged(live);
-  }
-
   pickForSipRequest(req: AlgorithmSipRequest): ServerNode | undefined {
     return countedNewCall(this.inner.pickForSipRequest(req));
   }
@@ -53,24 +40,8 @@ export class LiveAlgorithm implements BalancerAlgorithm {
     return node;
   }
 
-  assignToNode(req: AlgorithmSipRequest, node: ServerNode): void {
-    this.inner.assignToNode?.(req, node);
-  }
-
-  pickForHttpRequest(req: IncomingMessage): ServerNode | undefined {
+  override pickForHttpRequest(req: IncomingMessage): ServerNode | undefined {
     return countedNewCall(this.inner.pickForHttpRequest(req));
-  }
-
-  activeCalls(): number {
-    return this.inner.activeCalls?.() ?? 0;
-  }
-
-  statistics(): Readonly<Record<string, number | boolean>> {
-    return this.inner.statistics?.() ?? {};
-  }
-
-  stop(): void | Promise<void> {
-    return this.inner.stop();
   }
 }
 

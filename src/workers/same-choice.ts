@@ -4,8 +4,8 @@
 // is a weighted rendezvous hash of the call's affinity key over the active nodes, which every worker
 // computes alike from the same node list (the primary's broadcast).
 
-import type { IncomingMessage } from 'node:http';
-import { activeNodes, type AlgorithmContext, type AlgorithmSipRequest, type BalancerAlgorithm } from '../algorithms/algorithm.js';
+import { activeNodes, type AlgorithmSipRequest, type BalancerAlgorithm } from '../algorithms/algorithm.js';
+import { DelegatingAlgorithm } from '../algorithms/delegating-algorithm.js';
 import { fmix32, fnv1a } from '../algorithms/hash.js';
 import { nodeWeight } from '../algorithms/new-call-picker.js';
 import type { NodeRegistry } from '../registry/node-registry.js';
@@ -53,28 +53,23 @@ export function candidatesOf(nodes: readonly ServerNode[], weighted: boolean): C
   return activeNodes(nodes).map((node) => ({ node, idHash: fnv1a(node.id), weight: weighted ? nodeWeight(node) : 1 }));
 }
 
-class RendezvousFirstChoice implements BalancerAlgorithm {
-  readonly name: string;
+class RendezvousFirstChoice extends DelegatingAlgorithm {
   private candidates: Candidate[] = [];
   private readonly weighted: boolean;
   private readonly keyOf: (req: AlgorithmSipRequest) => string;
 
   constructor(
-    private readonly inner: BalancerAlgorithm,
+    inner: BalancerAlgorithm,
     private readonly registry: NodeRegistry,
   ) {
-    this.name = inner.name;
+    super(inner);
     this.weighted = WEIGHTED.has(inner.name);
     // The map-based algorithms key calls by their affinity key (the user for user-based); keep it.
     const own = (inner as { keyOf?: unknown }).keyOf;
     this.keyOf = typeof own === 'function' ? (req) => (own as (r: AlgorithmSipRequest) => string).call(inner, req) : (req) => req.callId;
   }
 
-  init(ctx: AlgorithmContext): void | Promise<void> {
-    return this.inner.init(ctx);
-  }
-
-  nodesChanged(live: readonly ServerNode[]): void {
+  override nodesChanged(live: readonly ServerNode[]): void {
     this.inner.nodesChanged(live);
     this.candidates = candidatesOf(live, this.weighted);
   }
@@ -96,25 +91,5 @@ class RendezvousFirstChoice implements BalancerAlgorithm {
     const node = rendezvousPick(this.keyOf(req), pool);
     if (node) this.inner.assignToNode?.(req, node);
     return node;
-  }
-
-  assignToNode(req: AlgorithmSipRequest, node: ServerNode): void {
-    this.inner.assignToNode?.(req, node);
-  }
-
-  pickForHttpRequest(req: IncomingMessage): ServerNode | undefined {
-    return this.inner.pickForHttpRequest(req);
-  }
-
-  activeCalls(): number {
-    return this.inner.activeCalls?.() ?? 0;
-  }
-
-  statistics(): Readonly<Record<string, number | boolean>> {
-    return this.inner.statistics?.() ?? {};
-  }
-
-  stop(): void | Promise<void> {
-    return this.inner.stop();
   }
 }
