@@ -265,7 +265,10 @@ export class SipForwarder {
           this.stats.dropped.inc('no-transport-to-node');
           break;
       }
-      if (msg.method !== 'ACK') this.reply(msg, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
+      if (msg.method === 'ACK') return;
+      // No live node for a new call is a request that cannot be sent to any node: isSend5xxResponse's status.
+      if (initial && pick.reason === 'no-node' && this.config.sip.isSend5xxResponse) this.replySendFailed(msg, flow);
+      else this.reply(msg, flow, 503, undefined, [['Retry-After', String(this.config.sip.retryAfterSeconds)]]);
       return;
     }
     const { node, transport, port } = pick;
@@ -525,8 +528,9 @@ export class SipForwarder {
   };
 
   /**
-   * No node could be reached for an initial request (connect refused or reset, after the one retry): 503 with
-   * Retry-After; with isSend5xxResponse the configured status, and an RFC 3326 Reason when a text is set.
+   * No node could be reached for an initial request (connect refused or reset, after the one retry; or no live
+   * node at all): 503 with Retry-After; with isSend5xxResponse the configured status, and an RFC 3326 Reason when
+   * a text is set.
    */
   private replySendFailed(req: SipMessage, flow: Flow): void {
     const sip = this.config.sip;

@@ -116,7 +116,7 @@ describe('a dead UDP node and isSend5xxResponse (issue 12 item 2)', () => {
   }
 
   it(`stops taking new calls within ${FAILOVER_BOUND_MS} ms of its port closing, then the client gets a 5xx`, async () => {
-    const lb = await balancer({ isSend5xxResponse: true, isSend5xxResponseSatusCode: 503, isSend5xxResponseReasonHeader: 'No node left' });
+    const lb = await balancer({ isSend5xxResponse: true, isSend5xxResponseSatusCode: 500, isSend5xxResponseReasonHeader: 'No node left' });
     // A node that answered once and then closed its port (its process died).
     const node = createSocket('udp4');
     let reached = 0;
@@ -136,10 +136,13 @@ describe('a dead UDP node and isSend5xxResponse (issue 12 item 2)', () => {
     await waitFor(async () => (await nodes(lb))[0]?.state === 'bad', 'the node marked bad', FAILOVER_BOUND_MS);
     expect(Date.now() - sentAt).toBeLessThan(FAILOVER_BOUND_MS);
 
-    // The next new call, and the first call's retransmission, find no node: 5xx with Retry-After.
+    // The next new call, and the first call's retransmission, find no node: the configured status with
+    // Retry-After and the RFC 3326 Reason.
     c.socket.send(sipRequest('INVITE', 'dead-2', c.port), lb.externalPort, HOST);
     const answer = await c.next(/^SIP\/2\.0 5\d\d [^]*Call-ID: dead-2/);
+    expect(answer).toMatch(/^SIP\/2\.0 500 /);
     expect(answer).toMatch(/\r\nRetry-After: \d+/);
+    expect(answer).toContain('\r\nReason: SIP;cause=500;text="No node left"\r\n');
     c.socket.send(sipRequest('INVITE', 'dead-1', c.port), lb.externalPort, HOST);
     await c.next(/^SIP\/2\.0 5\d\d [^]*Call-ID: dead-1/);
     const stat = await lbstat(lb);
