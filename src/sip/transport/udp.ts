@@ -69,13 +69,7 @@ export class UdpListeningPoint implements ListeningPoint {
         resolve();
       });
     });
-    // Large buffers so bursts are not lost at high call rates (best effort: the OS may cap them).
-    try {
-      socket.setRecvBufferSize(4 * 1024 * 1024);
-      socket.setSendBufferSize(4 * 1024 * 1024);
-    } catch {
-      /* capped by the OS */
-    }
+    setLargeBuffers(socket);
     socket.on('error', (err) => {
       // ICMP errors and the like: never fatal for a connectionless socket.
       this.opts.stats.sendFailures++;
@@ -154,6 +148,7 @@ export class UdpListeningPoint implements ListeningPoint {
     // exclusive: in a cluster worker, a port-0 bind would otherwise share one socket among all workers.
     socket.bind({ port: 0, address: wildcard ? undefined : this.host, exclusive: true }, () => {
       if (byPort.get(port) !== peer) return;
+      setLargeBuffers(socket);
       socket.connect(port, host, () => {
         if (byPort.get(port) === peer) peer.ready = true;
       });
@@ -205,6 +200,16 @@ export class UdpListeningPoint implements ListeningPoint {
 
   toString(): string {
     return `udp:${this.host}:${this.port} (${this.side})`;
+  }
+}
+
+/** Large buffers so bursts are not lost at high call rates (best effort: the OS may cap them). */
+function setLargeBuffers(socket: Socket): void {
+  try {
+    socket.setRecvBufferSize(4 * 1024 * 1024);
+    socket.setSendBufferSize(4 * 1024 * 1024);
+  } catch {
+    /* capped by the OS */
   }
 }
 
