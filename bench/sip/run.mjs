@@ -12,11 +12,12 @@
 
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { createSocket } from 'node:dgram';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeControlPort, freePort, readSippStats } from './sipp-tools.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -76,27 +77,6 @@ function parseArgs(argv) {
   for (const p of opts.proxies) if (!DEFAULT_PROXIES.includes(p)) throw new Error(`unknown proxy ${p} (known: ${DEFAULT_PROXIES.join(', ')})`);
   return opts;
 }
-
-async function freePort() {
-  for (;;) {
-    const port = await new Promise((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, HOST, () => {
-        const p = srv.address().port;
-        srv.close(() => resolve(p));
-      });
-    });
-    const udpFree = await new Promise((resolve) => {
-      const s = createSocket('udp4');
-      s.once('error', () => resolve(false));
-      s.bind(port, HOST, () => s.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
-  }
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function isUdpBound(port) {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
@@ -189,28 +169,6 @@ function reapedChildTicks() {
   const text = readFileSync('/proc/self/stat', 'latin1');
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return Number(f[13]) + Number(f[14]);
-}
-
-function readSippStats(csvPath) {
-  if (!existsSync(csvPath)) return undefined;
-  const lines = readFileSync(csvPath, 'latin1').split('\n').filter((l) => l.trim());
-  if (lines.length < 2) return undefined;
-  const names = lines[0].split(';');
-  const values = lines[lines.length - 1].split(';');
-  const get = (k) => Number(values[names.indexOf(k)]);
-  return { successful: get('SuccessfulCall(C)'), failed: get('FailedCall(C)'), retransmissions: get('Retransmissions(C)'), incoming: get('IncomingCall(C)') };
-}
-
-/** A UDP port free on every address: sipp binds its control socket on 0.0.0.0 and exits if it is taken. */
-async function freeControlPort() {
-  const s = createSocket('udp4');
-  await new Promise((resolve, reject) => {
-    s.once('error', reject);
-    s.bind(0, '0.0.0.0', resolve);
-  });
-  const port = s.address().port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
 
 function sippArgs({ scenario, port, controlPort, remote, dir, name, extra = [] }) {

@@ -10,14 +10,15 @@
 // Pick --rate at half the highest clean rate of `npm run bench:sip` on the same machine.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { createSocket } from 'node:dgram';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { freeControlPort, freePort, readSippStats } from '../sip/sipp-tools.mjs';
 const HERE = dirname(fileURLToPath(import.meta.url));
+
+const readSippStatsOrZero = (csv) => readSippStats(csv) ?? { successful: 0, failed: 0, retransmissions: 0 };
 const ROOT = join(HERE, '..', '..');
 const UAC = join(ROOT, 'test', 'fixtures', 'sipp', 'uac.xml');
 const UAS = join(ROOT, 'test', 'fixtures', 'sipp', 'uas.xml');
@@ -46,37 +47,6 @@ function parseArgs(argv) {
   return o;
 }
 
-async function freePort() {
-  for (;;) {
-    const port = await new Promise((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, HOST, () => {
-        const p = srv.address().port;
-        srv.close(() => resolve(p));
-      });
-    });
-    const udpFree = await new Promise((resolve) => {
-      const s = createSocket('udp4');
-      s.once('error', () => resolve(false));
-      s.bind(port, HOST, () => s.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
-  }
-}
-
-/** A UDP port free on 0.0.0.0, for sipp's control socket. */
-async function freeControlPort() {
-  const s = createSocket('udp4');
-  await new Promise((resolve, reject) => {
-    s.once('error', reject);
-    s.bind(0, '0.0.0.0', resolve);
-  });
-  const port = s.address().port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
 function start(cmd, args, cwd) {
   const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -100,17 +70,6 @@ function start(cmd, args, cwd) {
       return r;
     },
   };
-}
-
-/** The last line of a sipp -trace_stat CSV, as cumulative counters. */
-function sippStats(csv) {
-  if (!existsSync(csv)) return { successful: 0, failed: 0, retransmissions: 0 };
-  const lines = readFileSync(csv, 'latin1').split('\n').filter((l) => l.trim());
-  if (lines.length < 2) return { successful: 0, failed: 0, retransmissions: 0 };
-  const names = lines[0].split(';');
-  const values = lines[lines.length - 1].split(';');
-  const get = (k) => Number(values[names.indexOf(k)]) || 0;
-  return { successful: get('SuccessfulCall(C)'), failed: get('FailedCall(C)'), retransmissions: get('Retransmissions(C)') };
 }
 
 function sippArgs(scenario, port, controlPort, dir, name, extra) {
@@ -199,12 +158,12 @@ async function main() {
     while (!done.v && Date.now() - t0 < (seconds + 5) * 1000) {
       await Promise.race([sleep(o.intervalSeconds * 1000), uacProc.exited]);
       const s = { seconds: Math.round((Date.now() - t0) / 1000), ...(await sample(stat, lb.pid)) };
-      const calls = sippStats(join(dir, 'uac.csv'));
+      const calls = readSippStatsOrZero(join(dir, 'uac.csv'));
       Object.assign(s, { successfulCalls: calls.successful, failedCalls: calls.failed, retransmissions: calls.retransmissions });
       samples.push(s);
       console.log(`${String(s.seconds).padStart(7)} ${String(s.successfulCalls).padStart(9)} ${String(s.failedCalls).padStart(7)} ${s.rssMb.toFixed(1).padStart(7)} ${s.heapMb.toFixed(1).padStart(8)} ${s.eventLoopP99Ms.toFixed(2).padStart(11)} ${String(s.fds).padStart(4)} ${String(s.affinityEntries).padStart(9)}`);
     }
-    const final = sippStats(join(dir, 'uac.csv'));
+    const final = readSippStatsOrZero(join(dir, 'uac.csv'));
     const out = join(HERE, 'results');
     mkdirSync(out, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
