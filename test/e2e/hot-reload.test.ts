@@ -12,30 +12,17 @@ import { startSipp, type Sipp } from '../helpers/sipp.js';
 import { answeredBy, request, startLb, startNode as startHttpNode } from './http-harness.js';
 import { HOST, describeResult, runCalls, sentInvites, startBalancer, startNode, waitFor, activeNodePorts, type Balancer, type TestNode } from './algorithm-harness.js';
 import { lbstat as readLbstat } from '../helpers/json-heartbeat.js';
+import { sipBalancerProperties } from '../helpers/sip-balancer.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-/** The balancer's properties as the harness wrote them (port 0: the daemon picked), so a test can rewrite the file with changes. */
-function baseProperties(): Record<string, string | number | boolean> {
-  return {
-    host: HOST,
-    externalPort: 0,
-    internalPort: 0,
-    heartbeatPort: 0,
-    statisticPort: 0,
-    httpPort: '',
-    nodeTimeout: 1500,
-    heartbeatInterval: 100,
-  };
-}
-
 async function balancer(extra: Record<string, string | number | boolean>): Promise<{ lb: Balancer; write: (changes: Record<string, string | number | boolean>) => void }> {
   const lb = await startBalancer(extra);
   cleanups.push(() => lb.stop());
-  const write = (changes: Record<string, string | number | boolean>): void => writeFileSync(lb.daemon.configPath, propertiesText({ ...baseProperties(), ...extra, ...changes }));
+  const write = (changes: Record<string, string | number | boolean>): void => writeFileSync(lb.daemon.configPath, propertiesText({ ...sipBalancerProperties(), ...extra, ...changes }));
   return { lb, write };
 }
 

@@ -20,20 +20,22 @@ export interface Balancer {
   stop(): Promise<void>;
 }
 
+/** The properties startBalancer writes before `extra` (every port 0: the daemon picks), for tests that rewrite the file. */
+export function sipBalancerProperties(): Record<string, string | number | boolean> {
+  return {
+    host: HOST,
+    externalPort: 0,
+    internalPort: 0,
+    heartbeatPort: 0,
+    statisticPort: 0,
+    httpPort: '',
+    nodeTimeout: 1500,
+    heartbeatInterval: 100,
+  };
+}
+
 export async function startBalancer(extra: Record<string, string | number | boolean> = {}): Promise<Balancer> {
-  const daemon = await startDaemon({
-    properties: {
-      host: HOST,
-      externalPort: 0,
-      internalPort: 0,
-      heartbeatPort: 0,
-      statisticPort: 0,
-      httpPort: '',
-      nodeTimeout: 1500,
-      heartbeatInterval: 100,
-      ...extra,
-    },
-  });
+  const daemon = await startDaemon({ properties: { ...sipBalancerProperties(), ...extra } });
   const ports = daemon.ports();
   return {
     daemon,
