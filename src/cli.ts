@@ -126,6 +126,8 @@ export async function main(rawArgv: string[]): Promise<number> {
   const shutdown = new Shutdown(balancer, log, { timeoutMs: () => balancer.config.shutdownTimeoutMs });
   let stopping = false;
   let reloader: ConfigReloader | undefined;
+  // A SIGHUP during start-up (the file may already have changed) is applied once the reloader runs.
+  let hupDuringStartup = false;
   const stopReloads = (): void => {
     stopping = true;
     reloader?.stop();
@@ -141,7 +143,8 @@ export async function main(rawArgv: string[]): Promise<number> {
   process.on('SIGHUP', () => {
     if (stopping) return;
     if (reloader === undefined) {
-      log.warn('SIGHUP received before start-up finished: ignored; send it again once the daemon serves');
+      hupDuringStartup = true;
+      log.info('SIGHUP received during start-up: the configuration is reloaded as soon as the daemon serves');
       return;
     }
     log.info('SIGHUP received: reloading the configuration');
@@ -153,7 +156,9 @@ export async function main(rawArgv: string[]): Promise<number> {
   return startOrReport(balancer, log, async () => {
     const watch = new ConfigReloader(balancer, configFile, log);
     await watch.start();
-    if (!stopping) reloader = watch;
+    if (stopping) return;
+    reloader = watch;
+    if (hupDuringStartup) void watch.reload('SIGHUP');
   });
 }
 
