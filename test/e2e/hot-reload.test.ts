@@ -10,9 +10,10 @@ import { freePort } from '../helpers/ports.js';
 import { propertiesText } from '../helpers/daemon.js';
 import { startSipp, type Sipp } from '../helpers/sipp.js';
 import { answeredBy, request, startLb, startNode as startHttpNode } from './http-harness.js';
-import { HOST, describeResult, runCalls, sentInvites, startBalancer, startNode, waitFor, activeNodePorts, type Balancer, type TestNode } from './algorithm-harness.js';
+import { HOST, describeResult, runCalls, sentInvites, startBalancer, startNode, activeNodePorts, type Balancer, type TestNode } from './algorithm-harness.js';
 import { lbstat as readLbstat } from '../helpers/json-heartbeat.js';
 import { sipBalancerProperties } from '../helpers/sip-balancer.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -61,7 +62,7 @@ describe('hot reload', () => {
   it('refuses an invalid file: nothing changes, the failure is counted and each problem logged with file:line', async () => {
     const { lb, write } = await balancer({ configReloadPeriod: 200 });
     await node(lb);
-    await waitFor('one active node', async () => (await activeNodePorts(lb)).length === 1);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 1, 'one active node');
 
     // Line 7 is nodeTimeout (the 7th property written); logLevel on a later line would change if applied.
     write({ nodeTimeout: 'soon', logLevel: 'debug', noSuchKeyEither: 1 });
@@ -89,7 +90,7 @@ describe('hot reload', () => {
     // No watch at first: SIGHUP alone reloads; the reload also starts the watch (configReloadPeriod is live).
     const extra = { performanceTestingMode: true, extraServerNodes: `${HOST}:${a.port},${HOST}:${b.port}`, algorithmClass: 'round-robin', configReloadPeriod: 0 };
     const { lb, write } = await balancer(extra);
-    await waitFor('two extra nodes', async () => (await activeNodePorts(lb)).length === 2);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 2, 'two extra nodes');
     const before = await runCalls(lb, { calls: 4 });
     expect(before.stats?.successfulCalls, describeResult('round-robin', before)).toBe(4);
     expect(invitesAt(a).size).toBe(2);
@@ -121,7 +122,7 @@ describe('hot reload', () => {
   it('keeps a changed port until a restart: logged as "needs a restart", the old port keeps serving', async () => {
     const { lb, write } = await balancer({ configReloadPeriod: 0 });
     await node(lb);
-    await waitFor('one active node', async () => (await activeNodePorts(lb)).length === 1);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 1, 'one active node');
     const newPort = await freePort();
     write({ externalPort: newPort, noNodeRetryAfter: 9 });
     lb.daemon.child.kill('SIGHUP');
@@ -148,13 +149,13 @@ describe('hot reload', () => {
 
     write({ staticNodes: `${HOST}:${port}` });
     lb.daemon.child.kill('SIGHUP');
-    await waitFor('the static node probed and in', async () => (await activeNodePorts(lb)).includes(port), 10_000);
+    await waitUntil(async () => (await activeNodePorts(lb)).includes(port), 'the static node probed and in', 10_000);
     const calls = await runCalls(lb, { calls: 2 });
     expect(calls.stats?.successfulCalls, describeResult('to the static node', calls)).toBe(2);
 
     write({});
     lb.daemon.child.kill('SIGHUP');
-    await waitFor('the static node removed', async () => (await activeNodePorts(lb)).length === 0, 10_000);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 0, 'the static node removed', 10_000);
     expect(await reloads(lb)).toEqual({ ok: 2, failed: 1 });
   });
 
@@ -177,7 +178,7 @@ describe('hot reload', () => {
   it('loses no call when sipp runs at a steady rate across several reloads', async () => {
     const { lb, write } = await balancer({ configReloadPeriod: 200, algorithmClass: 'call-id-affinity' });
     const [a, b] = [await node(lb), await node(lb)];
-    await waitFor('two active nodes', async () => (await activeNodePorts(lb)).length === 2);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 2, 'two active nodes');
     // 20 calls a second for about 6 s, each lasting 300 ms (INVITE, ACK, BYE through the balancer).
     const running = runCalls(lb, { calls: 120, rate: 20, callLengthMs: 300, trace: false });
     const steps: [string, Record<string, string | number | boolean>][] = [
@@ -192,7 +193,7 @@ describe('hot reload', () => {
       write(changes);
       if (how === 'SIGHUP') lb.daemon.child.kill('SIGHUP');
       done++;
-      await waitFor(`reload ${done}`, async () => (await reloads(lb)).ok >= done, 5000);
+      await waitUntil(async () => (await reloads(lb)).ok >= done, `reload ${done}`, 5000);
     }
     const result = await running;
     expect(result.stats?.failedCalls, describeResult('under reloads', result)).toBe(0);

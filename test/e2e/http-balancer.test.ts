@@ -4,9 +4,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../helpers/wait.js';
-import {
-  answeredBy, lbstat, request, selfSignedCertificate, startLb, startNode, waitFor, waitForNodes, webSocketEcho, type Lb, type TestNode,
-} from './http-harness.js';
+import { answeredBy, lbstat, request, selfSignedCertificate, startLb, startNode, waitForNodes, webSocketEcho, type Lb, type TestNode,  } from './http-harness.js';
 
 // Both ways through the balancer: the fast path (plain HTTP/1.1 relayed by its own framing) and node:http.
 describe.each([
@@ -131,9 +129,9 @@ describe.each([
     const req = http.request(url('/slow/abort'), { agent: false });
     req.on('error', () => undefined);
     req.end();
-    await waitFor(() => nodes.reduce((n, node) => n + node.seen.filter((s) => s.url === '/slow/abort').length, 0) > before, 5000, 'the node to see the request');
+    await waitUntil(() => nodes.reduce((n, node) => n + node.seen.filter((s) => s.url === '/slow/abort').length, 0) > before, 'the node to see the request', 5000);
     req.destroy();
-    await waitFor(() => nodes.some((n) => n.aborted.includes('/slow/abort')), 5000, 'the node to see the close');
+    await waitUntil(() => nodes.some((n) => n.aborted.includes('/slow/abort')), 'the node to see the close', 5000);
   });
 
   it('tunnels a sip WebSocket to the node wsPort and an application WebSocket to its httpPort', async () => {
@@ -149,7 +147,7 @@ describe.each([
 
   it('counts requests, methods, status codes, bytes and connections in /lbstat', async () => {
     // Earlier tests' connections closed and counted (a connection's bytes are counted when it closes at the latest).
-    await waitUntil('no open HTTP connection', async () => (await lbstat(lb.statisticPort)).NumberOfActiveHttpConnections === 0);
+    await waitUntil(async () => (await lbstat(lb.statisticPort)).NumberOfActiveHttpConnections === 0, 'no open HTTP connection');
     const before = await lbstat(lb.statisticPort);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     let responseBytes = 0;
@@ -159,7 +157,7 @@ describe.each([
     const during = await lbstat(lb.statisticPort);
     expect(during.NumberOfActiveHttpConnections).toBe(1);
     agent.destroy();
-    await waitUntil('the connection closed and counted', async () => (await lbstat(lb.statisticPort)).NumberOfActiveHttpConnections === 0);
+    await waitUntil(async () => (await lbstat(lb.statisticPort)).NumberOfActiveHttpConnections === 0, 'the connection closed and counted');
     const after = await lbstat(lb.statisticPort);
     const delta = (k: string): number => (after[k] as number) - (before[k] as number);
     const by = (doc: Record<string, unknown>, map: string, key: string): number => ((doc[map] as Record<string, number>)[key] ?? 0);

@@ -6,6 +6,7 @@ import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { RawEsme, SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
 import { Cmd, commandId, commandStatus, encodeBind, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
 import { lbstat as readLbstat } from '../helpers/json-heartbeat.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const TIMEOUT_RESPONSE = 1500;
 const TIMEOUT_CONNECTION = 500;
@@ -141,7 +142,7 @@ describe('SMPP broker', () => {
     const raw = new RawEsme(smppPort);
     await raw.connected();
     const started = Date.now();
-    await raw.until(() => raw.closed, TIMEOUT_CONNECTION + 2000);
+    await waitUntil(() => raw.closed, 'the idle connection closed', TIMEOUT_CONNECTION + 2000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(TIMEOUT_CONNECTION - 100);
     expect((await lbstat()).SmppNotBindClients).toBe(before + 1);
   });
@@ -150,7 +151,7 @@ describe('SMPP broker', () => {
     const raw = new RawEsme(smppPort);
     await raw.connected();
     raw.write(encodePdu(Cmd.submit_sm, 0, 77, Buffer.from('\0\0\0', 'latin1')));
-    await raw.until(() => raw.closed);
+    await waitUntil(() => raw.closed);
     expect(raw.pdus).toHaveLength(1);
     expect(commandId(raw.pdus[0]!)).toBe(Cmd.generic_nack);
     expect(commandStatus(raw.pdus[0]!)).toBe(0x03);
@@ -161,16 +162,16 @@ describe('SMPP broker', () => {
     const raw = new RawEsme(smppPort);
     await raw.connected();
     raw.write(bindPdu('rawesme', 1));
-    await raw.until(() => raw.pdus.length >= 1);
+    await waitUntil(() => raw.pdus.length >= 1);
     expect(commandId(raw.pdus[0]!)).toBe(Cmd.bind_transceiver_resp);
     expect(commandStatus(raw.pdus[0]!)).toBe(0);
     expect(sequenceNumber(raw.pdus[0]!)).toBe(1);
     raw.write(encodePdu(0x00001234, 0, 2));
-    await raw.until(() => raw.pdus.some((p) => sequenceNumber(p) === 2));
+    await waitUntil(() => raw.pdus.some((p) => sequenceNumber(p) === 2));
     const nack = raw.pdus.find((p) => sequenceNumber(p) === 2)!;
     expect([commandId(nack), commandStatus(nack)]).toEqual([Cmd.generic_nack, 0x03]);
     raw.write(encodePdu(Cmd.enquire_link, 0, 3));
-    await raw.until(() => raw.pdus.some((p) => sequenceNumber(p) === 3));
+    await waitUntil(() => raw.pdus.some((p) => sequenceNumber(p) === 3));
     expect(commandId(raw.pdus.find((p) => sequenceNumber(p) === 3)!)).toBe(Cmd.enquire_link_resp);
     expect(raw.closed).toBe(false);
     raw.destroy();
@@ -183,13 +184,13 @@ describe('SMPP broker', () => {
     const raw = new RawEsme(smppPort);
     await raw.connected();
     raw.write(bindPdu('badlen', 1));
-    await raw.until(() => raw.pdus.length >= 1);
+    await waitUntil(() => raw.pdus.length >= 1);
     const head = Buffer.alloc(16);
     head.writeUInt32BE(length, 0);
     head.writeUInt32BE(Cmd.submit_sm, 4);
     head.writeUInt32BE(9, 12);
     raw.write(head);
-    await raw.until(() => raw.closed);
+    await waitUntil(() => raw.closed);
     const nack = raw.pdus[1]!;
     expect([commandId(nack), commandStatus(nack), sequenceNumber(nack)]).toEqual([Cmd.generic_nack, 0x02, 9]);
   });
@@ -204,7 +205,7 @@ describe('SMPP broker', () => {
     await raw.connected();
     raw.write(bindPdu('mute', 1));
     // Never answers: after timeoutEnquire an enquire_link arrives, then the broker gives up.
-    await raw.until(() => raw.closed, TIMEOUT_ENQUIRE + CHECK + 3000);
+    await waitUntil(() => raw.closed, 'the silent session closed', TIMEOUT_ENQUIRE + CHECK + 3000);
     expect(raw.pdus.some((p) => commandId(p) === Cmd.enquire_link)).toBe(true);
   });
 

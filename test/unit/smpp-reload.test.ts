@@ -11,6 +11,7 @@ import { Cmd, commandId, commandStatus } from '../../src/smpp/pdu.js';
 import { freePort } from '../helpers/ports.js';
 import { RawEsme } from '../helpers/smpp.js';
 import { TinySmsc, bindPdu } from './smpp-fixtures.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const smscs: TinySmsc[] = [];
 let service: Service | undefined;
@@ -20,14 +21,6 @@ afterEach(async () => {
   service = undefined;
   for (const s of smscs.splice(0)) await s.close();
 });
-
-async function until(test: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const configWith = (smppPort: number, servers: TinySmsc[], extra = ''): ReturnType<typeof loadConfigText>['config'] =>
   loadConfigText(`host=127.0.0.1\nsmppPort=${smppPort}\nremoteServers=${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}\nreconnectPeriod=50\n${extra}`, 'lb.properties').config;
@@ -43,12 +36,12 @@ describe('SMPP service reload', () => {
     const esme = new RawEsme(port);
     await esme.connected();
     esme.write(bindPdu(1, 'shop', 'pw'));
-    await esme.until(() => esme.pdus.length === 1);
+    await waitUntil(() => esme.pdus.length === 1);
     expect([commandId(esme.pdus[0]!), commandStatus(esme.pdus[0]!)]).toEqual([Cmd.bind_transceiver_resp, 0]);
     expect([a.binds, b.binds]).toEqual([1, 0]);
 
     await service.reload!(configWith(port, [b]));
-    await until(() => b.binds === 1 && a.unbinds === 1);
+    await waitUntil(() => b.binds === 1 && a.unbinds === 1);
     // The ESME stayed bound throughout.
     expect(esme.closed).toBe(false);
     esme.destroy();
@@ -65,7 +58,7 @@ describe('SMPP service reload', () => {
     const esme = new RawEsme(port);
     await esme.connected();
     esme.write(bindPdu(1, 'other', 'pw'));
-    await esme.until(() => esme.pdus.length === 1);
+    await waitUntil(() => esme.pdus.length === 1);
     expect([a.binds, b.binds]).toEqual([0, 1]);
     esme.destroy();
   });
