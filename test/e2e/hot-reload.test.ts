@@ -5,7 +5,7 @@
 
 import { describe, it, expect, afterEach } from 'vitest';
 import http from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { freePort } from '../helpers/ports.js';
 import { propertiesText } from '../helpers/daemon.js';
 import { startSipp, type Sipp } from '../helpers/sipp.js';
@@ -23,7 +23,14 @@ afterEach(async () => {
 async function balancer(extra: Record<string, string | number | boolean>): Promise<{ lb: Balancer; write: (changes: Record<string, string | number | boolean>) => void }> {
   const lb = await startBalancer(extra);
   cleanups.push(() => lb.stop());
-  const write = (changes: Record<string, string | number | boolean>): void => writeFileSync(lb.daemon.configPath, propertiesText({ ...sipBalancerProperties(), ...extra, ...changes }));
+  // Each write gets an mtime of its own, a second past the last one, so the watch (size, mtime, inode) sees it
+  // however fast the test writes and however coarse the file system's clock.
+  let mtime = Math.floor(Date.now() / 1000);
+  const write = (changes: Record<string, string | number | boolean>): void => {
+    writeFileSync(lb.daemon.configPath, propertiesText({ ...sipBalancerProperties(), ...extra, ...changes }));
+    mtime += 1;
+    utimesSync(lb.daemon.configPath, mtime, mtime);
+  };
   return { lb, write };
 }
 
@@ -187,9 +194,11 @@ describe('hot reload', () => {
       ['SIGHUP', { algorithmClass: 'header-consistent-hash', logLevel: 'warn' }],
       ['file', { algorithmClass: 'call-id-affinity', logLevel: 'info' }],
     ];
+    // One reload per sixth of the run: each waits until the nodes have seen 20 more INVITEs.
+    const invites = (): number => a.callIds('INVITE').size + b.callIds('INVITE').size;
     let done = 0;
     for (const [how, changes] of steps) {
-      await new Promise((r) => setTimeout(r, 1000));
+      await waitUntil(() => invites() >= 20 * (done + 1), `${20 * (done + 1)} INVITEs at the nodes`, 20_000);
       write(changes);
       if (how === 'SIGHUP') lb.daemon.child.kill('SIGHUP');
       done++;

@@ -111,9 +111,10 @@ describe('SMPP broker', () => {
     const target = esmes[4]!;
     const resp = await target.sim.deliver(target.id, 'hello esme4');
     expect(resp.command_status).toBe(0);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(target.delivered).toHaveLength(1);
-    expect(String((target.delivered[0]!.short_message as { message: string }).message)).toBe('hello esme4');
+    // A second deliver_sm on the same connections comes after any copy of the first: once it is in, a copy
+    // would have been too.
+    expect((await target.sim.deliver(target.id, 'after')).command_status).toBe(0);
+    expect(target.delivered.map((p) => String((p.short_message as { message: string }).message))).toEqual(['hello esme4', 'after']);
     for (const e of esmes) if (e !== target) expect(e.delivered).toHaveLength(0);
   });
 
@@ -219,7 +220,7 @@ describe('SMPP broker', () => {
     expect(mine).toHaveLength(3);
     victim.silent = true;
     const inflight = mine.map((e) => request(e.session, 'submit_sm', { destination_addr: '1', short_message: 'in flight' }, TIMEOUT_RESPONSE * 3));
-    await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(() => victim.submits.filter((x) => x.shortMessage === 'in flight').length === 3, 'the three requests held at the silent SMSC');
     const killedAt = Date.now();
     await victim.kill();
     for (const r of await Promise.all(inflight)) {
@@ -252,8 +253,7 @@ describe('SMPP broker', () => {
     const r = await request(e.session, 'unbind', { sequence_number: 4321 });
     expect([r.command, r.command_status, r.sequence_number]).toEqual(['unbind_resp', 0, 4321]);
     await new Promise<void>((resolve) => (e.session.socket.destroyed ? resolve() : e.session.socket.once('close', () => resolve())));
-    const deadline = Date.now() + 3000;
-    while (sim.sessionCount >= before && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    await waitUntil(() => sim.sessionCount < before, 'the upstream session closed', 3000);
     expect(sim.sessionCount).toBe(before - 1);
   });
 
@@ -263,8 +263,7 @@ describe('SMPP broker', () => {
     const sim = e.sim;
     const before = sim.sessionCount;
     await closeSession(e.session);
-    const deadline = Date.now() + 3000;
-    while (sim.sessionCount >= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await waitUntil(() => sim.sessionCount < before, 'the upstream session closed', 3000);
     expect(sim.sessionCount).toBe(before - 1);
   });
 });

@@ -101,8 +101,7 @@ describe('SMPP relay is byte-exact', () => {
     expect(withoutSeq(got)).toEqual(withoutSeq(deliver));
     const before = smsc.received.length;
     esme.write(encodePdu(Cmd.deliver_sm_resp, 0, sequenceNumber(got), cstr('')));
-    const deadline = Date.now() + 3000;
-    while (smsc.received.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => smsc.received.length > before, 'the deliver_sm_resp at the SMSC', 3000);
     const resp = smsc.received[before]!;
     expect([commandId(resp), sequenceNumber(resp)]).toEqual([Cmd.deliver_sm_resp, 4242]);
   });

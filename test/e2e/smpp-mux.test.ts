@@ -147,7 +147,9 @@ describe('SMPP mux mode (the default)', () => {
         results.push(r.command_status);
       })),
     );
-    await new Promise((r) => setTimeout(r, 50));
+    // Killed while the load runs: once it has taken a few of the requests.
+    const takenBefore = sims[1]!.submits.length;
+    await waitUntil(() => sims[1]!.submits.length >= takenBefore + 5, 'smscB taking part of the load');
     await sims[1]!.kill();
     await load;
     // Every request answered: forwarded, or 0x08 when it was in flight to the killed SMSC.

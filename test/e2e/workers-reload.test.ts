@@ -98,10 +98,13 @@ describe('workers=2: admin endpoints and hot reload reach every worker', () => {
   it('loses no call when sipp runs at a steady rate across several reloads', async () => {
     const base = { host: HOST, externalPort: 0, internalPort: 0, heartbeatPort: 0, statisticPort: 0, httpPort: '', nodeTimeout: 3000, heartbeatInterval: 100, workers: 2 };
     const before = Number((await daemonLbstat(lb.statisticPort)).ConfigReloads);
+    const invites = (): number => invitesAt(a).size + invitesAt(b).size;
+    const invitesBefore = invites();
     const running = runSipp({ scenario: 'uac-unordered.xml', localPort: await freePort(), remote: `${HOST}:${lb.externalPort}`, calls: 100, rate: 20, callLengthMs: 300, recvTimeoutMs: 10_000, timeoutMs: 60_000 });
     const algorithms = ['round-robin', 'call-id-affinity', 'header-consistent-hash'];
+    // One reload per quarter of the run: each waits until the nodes have seen 25 more INVITEs.
     for (const [i, algorithmClass] of algorithms.entries()) {
-      await new Promise((r) => setTimeout(r, 1000));
+      await waitUntil(() => invites() >= invitesBefore + 25 * (i + 1), `${25 * (i + 1)} INVITEs at the nodes`, 20_000);
       writeFileSync(lb.daemon.configPath, propertiesText({ ...base, ...extra, algorithmClass }));
       lb.daemon.child.kill('SIGHUP');
       await waitUntil(async () => Number((await daemonLbstat(lb.statisticPort)).ConfigReloads) === before + i + 1, `reload ${i + 1}`, 10_000);
