@@ -52,9 +52,12 @@ describe.each(lanes)('workers=2 ($transport clients, ports shared by $sharing): 
   const nodeGot = { udp: new Set<string>(), tcp: new Set<string>() };
 
   beforeAll(async () => {
-    [wsPort] = await freePorts(1);
+    // Port 0 for the WebSocket listener, read back from the daemon; with SO_REUSEPORT the workers bind their own
+    // sockets, and the daemon needs one port named for all of them (as startWorkersBalancer does for SIP).
+    const wsConfigured = workersPortSharing === 'reuseport' ? (await freePorts(1))[0]! : 0;
     // The internal leg is TCP for both kinds of client.
-    lb = await startWorkersBalancer(2, { workersPortSharing, internalTransport: 'tcp', ...(transport === 'ws' ? { externalWsPort: wsPort! } : {}) });
+    lb = await startWorkersBalancer(2, { workersPortSharing, internalTransport: 'tcp', ...(transport === 'ws' ? { externalWsPort: wsConfigured } : {}) });
+    if (transport === 'ws') wsPort = lb.daemon.port('externalWsPort');
     [nodePort] = await freePorts(1);
     // The node's UDP socket gets the clients' answers to its own requests sent over UDP.
     node = createSocket('udp4');

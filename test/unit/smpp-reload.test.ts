@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/log.js';
 import type { Service, ServiceContext } from '../../src/service.js';
 import { createSmppService } from '../../src/smpp/index.js';
 import { Cmd, commandId, commandStatus } from '../../src/smpp/pdu.js';
-import { freePort } from '../helpers/ports.js';
+import { BoundListeners } from '../../src/bound-listeners.js';
 import { RawEsme } from '../helpers/smpp.js';
 import { TinySmsc, bindPdu } from './smpp-fixtures.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -22,6 +22,9 @@ afterEach(async () => {
   for (const s of smscs.splice(0)) await s.close();
 });
 
+/** The port the service bound for smppPort=0. */
+const smppPortOf = (ctx: ServiceContext): number => ctx.listeners!.all().find((l) => l.key === 'smppPort')!.port;
+
 const configWith = (smppPort: number, servers: TinySmsc[], extra = ''): ReturnType<typeof loadConfigText>['config'] =>
   loadConfigText(`host=127.0.0.1\nsmppPort=${smppPort}\nremoteServers=${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}\nreconnectPeriod=50\n${extra}`, 'lb.properties').config;
 
@@ -29,10 +32,10 @@ describe('SMPP service reload', () => {
   it('binds to an added SMSC and drains a removed one (mux mode)', async () => {
     const [a, b] = [await new TinySmsc().listen(), await new TinySmsc().listen()];
     smscs.push(a, b);
-    const port = await freePort();
-    const ctx = { config: configWith(port, [a]), stats: { addProtocol: () => undefined }, log: silentLogger() } as unknown as ServiceContext;
+    const ctx = { config: configWith(0, [a]), stats: { addProtocol: () => undefined }, log: silentLogger(), listeners: new BoundListeners(undefined) } as unknown as ServiceContext;
     service = createSmppService(ctx);
     await service.start();
+    const port = smppPortOf(ctx);
     const esme = new RawEsme(port);
     await esme.connected();
     esme.write(bindPdu(1, 'shop', 'pw'));
@@ -50,10 +53,10 @@ describe('SMPP service reload', () => {
   it('uses the new list for the next ESMEs in regular mode', async () => {
     const [a, b] = [await new TinySmsc().listen(), await new TinySmsc().listen()];
     smscs.push(a, b);
-    const port = await freePort();
-    const ctx = { config: configWith(port, [a], 'muxMode=false\n'), stats: { addProtocol: () => undefined }, log: silentLogger() } as unknown as ServiceContext;
+    const ctx = { config: configWith(0, [a], 'muxMode=false\n'), stats: { addProtocol: () => undefined }, log: silentLogger(), listeners: new BoundListeners(undefined) } as unknown as ServiceContext;
     service = createSmppService(ctx);
     await service.start();
+    const port = smppPortOf(ctx);
     await service.reload!(configWith(port, [b], 'muxMode=false\n'));
     const esme = new RawEsme(port);
     await esme.connected();
