@@ -4,7 +4,9 @@
 // node registered over the JSON heartbeat and a sticky JSESSIONID. Prints one table with the ratio to HAProxy.
 //
 //   node bench/http/run.mjs [--duration 15] [--connections 50] [--rounds 1]
-//                           [--only nginx,haproxy,naive,sipbalancer,haproxy2,sipbalancer2] [--cpu-prof]
+//                           [--only nginx,haproxy,naive,sipbalancer,haproxy2,sipbalancer2] [--cpu-prof] [--results FILE|none]
+//
+// Every run's wrk figures go to bench/http/results/<date>.json (--results), so a published table can be checked.
 //
 // haproxy2 / sipbalancer2: HAProxy with `nbthread 2` and sipbalancer with `workers=2`, so the table shows what
 // a second core buys; each row's ratio is against HAProxy with as many threads as the row has processes.
@@ -18,6 +20,7 @@
 // stopped by its own PID; the temporary directory is removed.
 
 import { spawn, execFileSync } from 'node:child_process';
+import { machineFacts, resultsPath, writeResults } from '../results.mjs';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import http from 'node:http';
@@ -36,6 +39,7 @@ const CONNECTIONS = Number(opt('connections', '50'));
 const ONLY = opt('only', 'nginx,haproxy,naive,sipbalancer,haproxy2,sipbalancer2').split(',');
 const PROFILE = args.includes('--cpu-prof');
 const ROUNDS = Number(opt('rounds', '1'));
+const RESULTS = opt('results', undefined);
 const lbChecks = [];
 const beats = [];
 
@@ -283,6 +287,11 @@ backend be
     if (r.errors > 0 || r.socketErrors) lines.push(`  ${r.name}: ${r.errors} non-2xx/3xx responses ${r.socketErrors}`);
   }
   console.log(lines.join('\n'));
+  writeResults(resultsPath(join(ROOT, 'bench', 'http', 'results'), RESULTS), {
+    date: new Date().toISOString(), ...machineFacts(), options: { duration: DURATION, connections: CONNECTIONS, rounds: ROUNDS, only: ONLY },
+    table: results.map(({ raw: _raw, ...r }) => r),
+    runs: targets.flatMap((t) => runs.get(t.name).map(({ raw: _raw, ...r }, round) => ({ target: t.name, cores: t.cores, round: round + 1, ...r }))),
+  });
 }
 
 try {

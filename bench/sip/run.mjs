@@ -11,7 +11,8 @@
 //                          [--balancer-lane key=value[,key=value...] ...] [--node-arg --cpu-prof ...] [--results FILE|none]
 
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { machineFacts, resultsPath, writeResults } from '../results.mjs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -447,18 +448,6 @@ function report(opts, lanes) {
   return summary;
 }
 
-function resultsPath(opts, startedAt) {
-  if (opts.results === 'none') return undefined;
-  if (opts.results) return opts.results;
-  const dir = join(HERE, 'results');
-  mkdirSync(dir, { recursive: true });
-  const day = startedAt.toISOString().slice(0, 10);
-  for (let n = 1; ; n++) {
-    const p = join(dir, n === 1 ? `${day}.json` : `${day}-${n}.json`);
-    if (!existsSync(p)) return p;
-  }
-}
-
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const startedAt = new Date();
@@ -476,15 +465,10 @@ async function main() {
   const summary = report(opts, lanes);
   const loadEnd = loadavg();
   console.log(`\nLadder: ${opts.rates.join(', ')} calls/s; a failed step is retried ${opts.retries} time(s) before it counts; load average at the start ${loadStart.map((l) => l.toFixed(2)).join(' ')}, at the end ${loadEnd.map((l) => l.toFixed(2)).join(' ')}.`);
-  const path = resultsPath(opts, startedAt);
-  if (path) {
-    const doc = {
-      startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine, versions, loadStart, loadEnd,
-      options: { ...opts, results: undefined }, summary, steps: raw,
-    };
-    writeFileSync(path, JSON.stringify(doc, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? null : v), 1) + '\n');
-    console.log(`Raw results: ${path}`);
-  }
+  writeResults(resultsPath(join(HERE, 'results'), opts.results, startedAt), {
+    startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine, commit: machineFacts().commit, versions, loadStart, loadEnd,
+    options: { ...opts, results: undefined }, summary, steps: raw,
+  });
 }
 
 main().catch((err) => {

@@ -5,9 +5,11 @@
 // default: HAProxy's own, one thread per CPU). Two more paths, HAProxy nbthread 2 and the broker with
 // workers=2, show what a second core buys; each is compared with HAProxy nbthread 2. "broker" is regular mode
 // (one SMSC bind per ESME); "broker mux" is mux mode with every ESME of one system_id, so all of them share one
-// bind to the SMSC (the many-ESMEs lane: 16 binds × window 10).
+// bind to the SMSC (the many-ESMEs lane: 16 binds × window 10). --results FILE (default
+// bench/smpp/results/<date>.json; `none` for no file): every run's raw figures, so a published table can be checked.
 
 import { spawn, execFileSync } from 'node:child_process';
+import { machineFacts, resultsPath, writeResults } from '../results.mjs';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir, cpus } from 'node:os';
@@ -24,6 +26,7 @@ const seconds = arg('seconds', 3);
 const warmup = arg('warmup', 1);
 const repeat = arg('repeat', 3);
 const haproxyThreads = arg('haproxy-threads', 0);
+const resultsArg = process.argv.includes('--results') ? process.argv[process.argv.indexOf('--results') + 1] : undefined;
 const scenarios = [
   { binds: 1, window: 10 },
   { binds: 4, window: 50 },
@@ -172,10 +175,17 @@ const median = (runs, key) => {
   return v[Math.floor(v.length / 2)];
 };
 const rows = [];
+const raw = [];
 for (const sc of scenarios) {
   const runs = Object.fromEntries(paths.map(([name]) => [name, []]));
   // Interleaved, so that a burst of load from elsewhere hits every path alike.
-  for (let i = 0; i < repeat; i++) for (const [name, port, pid, systemId] of paths) runs[name].push(await measure(port, sc, pid, systemId));
+  for (let i = 0; i < repeat; i++) {
+    for (const [name, port, pid, systemId] of paths) {
+      const run = await measure(port, sc, pid, systemId);
+      runs[name].push(run);
+      raw.push({ scenario: sc, path: name, round: i + 1, ...run });
+    }
+  }
   const results = Object.fromEntries(paths.map(([name]) => [name, {
     rate: median(runs[name], 'rate'), p50: median(runs[name], 'p50'), p99: median(runs[name], 'p99'), cpuUs: median(runs[name], 'cpuUs'),
     errors: runs[name].reduce((a, r) => a + r.errors, 0),
@@ -194,5 +204,9 @@ for (const r of rows) {
   const cpu = Number.isFinite(r.cpuUs) ? fmt(r.cpuUs, 1) : '–';
   console.log(`| ${r.scenario} | ${r.target} | ${fmt(r.rate)} | ${fmt(r.p50, 3)} | ${fmt(r.p99, 3)} | ${fmt(r.ratio, 2)}× | ${cpu} |${r.errors ? ` ${r.errors} errors` : ''}`);
 }
+writeResults(resultsPath(join(here, 'results'), resultsArg), {
+  date: new Date().toISOString(), ...machineFacts(), options: { seconds, warmup, repeat, haproxyThreads: haproxyThreads || 'default' },
+  table: rows, runs: raw,
+});
 cleanup();
 process.exit(0);

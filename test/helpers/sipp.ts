@@ -80,6 +80,8 @@ export interface SippMessage {
   raw: string;
   /** The message's size on the wire, as sipp logs it ("(n bytes)" / "[n] bytes"). */
   bytes: number;
+  /** When sipp sent or received it (ms since the epoch, from the log's timestamp; NaN if there is none). */
+  at: number;
 }
 
 export interface SippResult {
@@ -306,12 +308,18 @@ export function parseMessageLog(text: string): SippMessage[] {
     const msg = parseSipText(raw);
     if (!msg) continue;
     const bytes = Number(/[([](\d+)(?: bytes\)|\] bytes)/.exec(head)?.[1] ?? NaN);
-    out.push({ direction: received ? 'received' : 'sent', transport: head.split(' ')[0] ?? '', ...msg, bytes });
+    out.push({ direction: received ? 'received' : 'sent', transport: head.split(' ')[0] ?? '', ...msg, bytes, at: logTime(block.slice(0, nl)) });
   }
   return out;
 }
 
-function parseSipText(raw: string): Omit<SippMessage, 'direction' | 'transport' | 'bytes'> | undefined {
+/** sipp's block timestamp, "2026-12-02 10:40:00.123456" in local time, as ms since the epoch. */
+function logTime(line: string): number {
+  const m = /(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\.(\d{1,6})/.exec(line);
+  return m ? new Date(`${m[1]}T${m[2]}`).getTime() + Number(m[3]!.padEnd(6, '0')) / 1000 : NaN;
+}
+
+function parseSipText(raw: string): Omit<SippMessage, 'direction' | 'transport' | 'bytes' | 'at'> | undefined {
   const lines = raw.split(/\r?\n/);
   const startLine = lines[0] ?? '';
   if (!startLine) return undefined;

@@ -211,6 +211,8 @@ export class RawSmsc {
   /** A non-zero status refuses every bind with it (an SMSC that does not know the ESME). */
   refuseBind = 0;
   binds = 0;
+  /** How every answer is written: replace it to send something else (the SMSC-side fuzzer mutates them). */
+  answer: (socket: net.Socket, pdu: Buffer) => void = (socket, pdu) => void socket.write(pdu);
   /** Over TLS: each connection's negotiated cipher and the CN of the certificate the balancer offered. */
   readonly tlsPeers: { cipher: string; clientCn: string | undefined }[] = [];
 
@@ -240,16 +242,16 @@ export class RawSmsc {
     const seq = sequenceNumber(pdu);
     if (id === Cmd.bind_transceiver || id === Cmd.bind_transmitter || id === Cmd.bind_receiver) {
       this.binds++;
-      socket.write(encodePdu((id | 0x80000000) >>> 0, this.refuseBind, seq, Buffer.from('raw\0', 'latin1')));
+      this.answer(socket, encodePdu((id | 0x80000000) >>> 0, this.refuseBind, seq, Buffer.from('raw\0', 'latin1')));
       return;
     }
     if (id === Cmd.enquire_link) {
-      socket.write(encodePdu(Cmd.enquire_link_resp, 0, seq));
+      this.answer(socket, encodePdu(Cmd.enquire_link_resp, 0, seq));
       return;
     }
     this.received.push(pdu);
-    if (id === Cmd.submit_sm) socket.write(encodePdu(Cmd.submit_sm_resp, 0, seq, Buffer.from(`m${this.received.length}\0`, 'latin1')));
-    if (id === Cmd.unbind) socket.write(encodePdu(Cmd.unbind_resp, 0, seq));
+    if (id === Cmd.submit_sm) this.answer(socket, encodePdu(Cmd.submit_sm_resp, 0, seq, Buffer.from(`m${this.received.length}\0`, 'latin1')));
+    if (id === Cmd.unbind) this.answer(socket, encodePdu(Cmd.unbind_resp, 0, seq));
   }
 
   /** Writes raw bytes to every connected broker session (deliver_sm tests). */

@@ -33,6 +33,19 @@ async function heartbeat(lb: Balancer, udpPort: number): Promise<HeartbeatSender
   return hb;
 }
 
+/** A balancer with two sipp UAS nodes, A and B, registered by SIP heartbeats; A's heartbeat sender to stop it. */
+async function twoSippNodes(): Promise<{ lb: Balancer; portA: number; portB: number; uacPort: number; uasA: Sipp; hbA: HeartbeatSender }> {
+  const lb = await balancer();
+  const [portA, portB, uacPort] = (await freePorts(3)) as [number, number, number];
+  const uasA = await startSipp({ scenario: 'uas.xml', localPort: portA, timeoutMs: 60_000 });
+  cleanups.push(() => uasA.stop(0));
+  const uasB = await startSipp({ scenario: 'uas.xml', localPort: portB, timeoutMs: 60_000 });
+  cleanups.push(() => uasB.stop(0));
+  const hbA = await heartbeat(lb, portA);
+  await heartbeat(lb, portB);
+  return { lb, portA, portB, uacPort, uasA, hbA };
+}
+
 interface NodeInfo {
   udpPort: number;
   state: string;
@@ -52,14 +65,7 @@ async function lbstat(lb: Balancer): Promise<Record<string, unknown>> {
 
 describe('fast failover of a UDP node (issue 16 finding 4)', () => {
   it('kill -9 of one of two sipp nodes under steady calls loses at most one call, long before nodeTimeout', async () => {
-    const lb = await balancer();
-    const [portA, portB, uacPort] = (await freePorts(3)) as [number, number, number];
-    const uasA = await startSipp({ scenario: 'uas.xml', localPort: portA, timeoutMs: 60_000 });
-    cleanups.push(() => uasA.stop(0));
-    const uasB = await startSipp({ scenario: 'uas.xml', localPort: portB, timeoutMs: 60_000 });
-    cleanups.push(() => uasB.stop(0));
-    const hbA = await heartbeat(lb, portA);
-    await heartbeat(lb, portB);
+    const { lb, portA, uacPort, uasA, hbA } = await twoSippNodes();
 
     const calls = 80;
     const uac: Sipp = await startSipp({
@@ -93,6 +99,45 @@ describe('fast failover of a UDP node (issue 16 finding 4)', () => {
     // No new call went to the dead node after it was marked.
     const after = await nodes(lb);
     expect(after.find((n) => n.udpPort === portA)?.newCalls).toBe(deadAtMark);
+  }, 60_000);
+});
+
+/** The README's bound: every BYE of a dead node's dialog gets its final response this soon after it was first sent. */
+const BYE_BOUND_MS = 3000;
+
+describe('the dialogs of a node killed with -9 (issue 16 target)', () => {
+  it(`complete their BYE within ${BYE_BOUND_MS} ms, at the surviving node`, async () => {
+    // Node B stands for the node that holds A's replicated dialogs: sipp answers a BYE it does not know 200 OK.
+    const { lb, portA, uacPort, uasA, hbA } = await twoSippNodes();
+
+    // Calls of 3 s at 10 calls/s: when A dies, about 15 of its dialogs are up and hang up over the next 3 s.
+    const uac: Sipp = await startSipp({
+      scenario: 'uac.xml', localPort: uacPort, remote: `${HOST}:${lb.externalPort}`,
+      calls: 60, rate: 10, callLengthMs: 3000, timeoutMs: 40_000, recvTimeoutMs: 10_000, traceMessages: true,
+    });
+    cleanups.push(() => uac.stop(0));
+    await waitUntil(async () => (await nodes(lb)).every((n) => n.newCalls >= 10), 'dialogs on both nodes', 15_000);
+    const killedAt = Date.now();
+    process.kill(uasA.pid, 'SIGKILL');
+    await hbA.stop();
+
+    const result = await uac.done;
+    // Per dialog of A (its BYE routed through A, by the balancer's Record-Route) hung up after the kill: from
+    // the first send of its BYE to the final response.
+    const byes = result.messages.filter((m) => m.direction === 'sent' && m.method === 'BYE');
+    const ofA = new Map<string, number>();
+    for (const m of byes) {
+      if (m.raw.includes(`node_port=${portA}`) && m.at >= killedAt - 50 && !ofA.has(m.callId!)) ofA.set(m.callId!, m.at);
+    }
+    const answered = new Map<string, number>();
+    for (const m of result.messages) {
+      if (m.direction === 'received' && m.cseqMethod === 'BYE' && m.status! >= 200 && !answered.has(m.callId!)) answered.set(m.callId!, m.at);
+    }
+    const took = [...ofA].map(([callId, sent]) => ({ callId, ms: (answered.get(callId) ?? Infinity) - sent }));
+    expect(took.length, 'dialogs of A hung up after the kill').toBeGreaterThanOrEqual(5);
+    const slow = took.filter((t) => !(t.ms < BYE_BOUND_MS));
+    expect(slow, `BYE completion times (ms): ${took.map((t) => Math.round(t.ms)).join(', ')}`).toEqual([]);
+    expect(result.stats!.failedCalls, result.output.slice(-1500)).toBeLessThanOrEqual(1);
   }, 60_000);
 });
 

@@ -1,5 +1,6 @@
 // Mutation fuzzers (issue 16 item 5) against the daemon as a child process: SIP over UDP and TCP on the external
-// (client) and internal (node) ports, the HTTP balancer port, and the SMPP port (ESME side). Seeded with valid
+// (client) and internal (node) ports; the HTTP balancer's HTTP and HTTPS ports, the statistics port and the JSON
+// heartbeat port; SMPP on both sides (mutated PDUs from ESMEs, mutated answers from an SMSC, regular and mux mode). Seeded with valid
 // messages and RFC 4475 torture messages, deterministic (FUZZ_SEED), bounded for `npm test` (FUZZ_COUNT scales
 // them: `npm run fuzz -- --count N --seed S`). Each asserts: alive, no fatal or uncaught-exception log line, a
 // normal call/request/submit still works afterwards, RSS within a bound.
@@ -7,13 +8,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
 import { startLb, startSinkNode, type Lb, type SinkNode } from './harness.js';
-import { fuzzRun, mutate, pick, rng, targetSeed, int } from './fuzz/mutate.js';
-import { httpSeeds, sipSeeds, smppSeeds } from './fuzz/seeds.js';
-import { expectAlive, fuzzConnections, fuzzStream, fuzzUdp, rssOf } from './fuzz/drive.js';
-import { startLb as startHttpLb, request, waitForNodes, type Lb as HttpLb, type TestNode } from '../e2e/http-harness.js';
+import { fuzzRun, mutate, pick, rng, targetSeed, int, type Rand } from './fuzz/mutate.js';
+import { heartbeatSeeds, httpSeeds, sipSeeds, smppSeeds, smscSeeds, statSeeds } from './fuzz/seeds.js';
+import { esmeSessions, expectAlive, fuzzConnections, fuzzStream, fuzzUdp, rssOf } from './fuzz/drive.js';
+import { lbstat, selfSignedCertificate, startLb as startHttpLb, request, waitForNodes, type Lb as HttpLb, type TestNode } from '../e2e/http-harness.js';
 import http from 'node:http';
 import net from 'node:net';
-import { SmscSimulator, bindEsme, closeSession, request as smppRequest, smppDaemonProperties } from '../helpers/smpp.js';
+import { RawSmsc, SmscSimulator, bindEsme, closeSession, request as smppRequest, smppDaemonProperties } from '../helpers/smpp.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -104,8 +105,10 @@ describe(`SIP fuzz (seed ${seed})`, () => {
 describe(`HTTP fuzz (seed ${seed})`, () => {
   let lb: HttpLb;
   let node: http.Server;
+  let cert: ReturnType<typeof selfSignedCertificate>;
   beforeAll(async () => {
-    lb = await startHttpLb();
+    cert = selfSignedCertificate();
+    lb = await startHttpLb({}, cert.keystore);
     // A plain HTTP node: answers every request 200, closes upgrades (the fuzz's WebSocket cases).
     node = http.createServer((req, res) => {
       req.resume();
@@ -123,20 +126,57 @@ describe(`HTTP fuzz (seed ${seed})`, () => {
     await lb?.daemon.stop();
     node?.closeAllConnections();
     await new Promise<void>((r) => (node ? node.close(() => r()) : r()));
+    cert?.remove();
   });
 
-  it(`${cases(1500)} mutated requests on the HTTP port, then a normal request works`, async () => {
-    const rss0 = rssOf(lb.daemon.pid);
-    const r = rng(targetSeed(seed, 'http'));
-    const seeds = httpSeeds(lb.httpPort);
-    const what = `HTTP fuzz, seed ${seed}`;
-    await fuzzConnections(lb.daemon, lb.httpPort, cases(1500), () => (int(r, 20) === 0 ? pick(r, seeds) : mutate(r, pick(r, seeds))), what);
-    expectAlive(lb.daemon, what);
-    const res = await request(`http://127.0.0.1:${lb.httpPort}/after-fuzz`);
-    expect(res.status).toBe(200);
-    expect(rssOf(lb.daemon.pid) - rss0, `${what}: RSS growth`).toBeLessThan(RSS_GROWTH_BOUND);
-  }, TIME);
+  /** A valid start on the JSON heartbeat port registers a node that /lbinfo then lists. */
+  async function heartbeatWorks(): Promise<void> {
+    const hb = lb.daemon.port('heartbeatPort');
+    const post = (body: unknown): Promise<Response> => fetch(`http://127.0.0.1:${hb}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const start = await post({ start: { hostName: 'after-fuzz', ip: '127.0.0.1', httpPort: 7, version: '0', sessionId: 'after-fuzz' } });
+    expect(start.status).toBe(200);
+    const info = await (await fetch(`http://127.0.0.1:${lb.statisticPort}/lbinfo`)).text();
+    expect(info).toContain('after-fuzz');
+    expect((await post({ stop: { sessionId: 'after-fuzz' } })).status).toBe(200);
+  }
+
+  // The balancer's HTTP and HTTPS ports (the case written inside the TLS stream), the statistics and admin
+  // port, the JSON heartbeat port; each followed by a request a user would make there.
+  const targets = [
+    { name: 'HTTP port', n: 1500, port: () => lb.httpPort, seeds: () => httpSeeds(lb.httpPort), after: async () => expect((await request(`http://127.0.0.1:${lb.httpPort}/after-fuzz`)).status).toBe(200) },
+    { name: 'HTTPS port', n: 400, tls: true, port: () => lb.httpsPort, seeds: () => httpSeeds(lb.httpsPort), after: async () => expect((await request(`https://127.0.0.1:${lb.httpsPort}/after-fuzz`)).status).toBe(200) },
+    {
+      name: 'statistics port', n: 1000, port: () => lb.statisticPort, seeds: () => statSeeds(lb.statisticPort),
+      after: async () => {
+        expect(typeof (await lbstat(lb.statisticPort)).UptimeSeconds).toBe('number');
+        expect((await fetch(`http://127.0.0.1:${lb.statisticPort}/metrics`)).status).toBe(200);
+      },
+    },
+    { name: 'JSON heartbeat port', n: 1000, port: () => lb.daemon.port('heartbeatPort'), seeds: () => heartbeatSeeds(lb.daemon.port('heartbeatPort')), after: heartbeatWorks },
+  ];
+  for (const t of targets) {
+    it(`${cases(t.n)} mutated requests on the ${t.name}, then a normal request there works`, async () => {
+      const rss0 = rssOf(lb.daemon.pid);
+      const r = rng(targetSeed(seed, t.name === 'HTTP port' ? 'http' : t.name));
+      const seeds = t.seeds();
+      const what = `HTTP fuzz of the ${t.name}, seed ${seed}`;
+      const make = (): Buffer => (int(r, 20) === 0 ? pick(r, seeds) : mutate(r, pick(r, seeds)));
+      await fuzzConnections(lb.daemon, t.port(), cases(t.n), make, what, t.tls ? { tls: true, concurrency: 16 } : {});
+      expectAlive(lb.daemon, what);
+      await t.after();
+      expect(rssOf(lb.daemon.pid) - rss0, `${what}: RSS growth`).toBeLessThan(RSS_GROWTH_BOUND);
+    }, TIME);
+  }
 });
+
+/** A normal ESME binds and its submit_sm is answered with status 0. */
+async function submitWorks(smppPort: number): Promise<void> {
+  const { session, resp } = await bindEsme({ port: smppPort, systemId: 'after-fuzz' });
+  expect(resp.command_status).toBe(0);
+  const submit = await smppRequest(session, 'submit_sm', { destination_addr: '1', short_message: 'after fuzz' });
+  expect(submit.command_status).toBe(0);
+  await closeSession(session);
+}
 
 describe(`SMPP fuzz, ESME side (seed ${seed})`, () => {
   let smsc: SmscSimulator;
@@ -162,13 +202,69 @@ describe(`SMPP fuzz, ESME side (seed ${seed})`, () => {
       const bad = mutate(r, pick(r, seeds));
       return r() < 0.5 ? Buffer.concat([seeds[0]!, bad]) : bad;
     };
-    await fuzzConnections(daemon, smppPort, cases(1000), make, what, 32, 300);
+    await fuzzConnections(daemon, smppPort, cases(1000), make, what, { concurrency: 32, waitMs: 300 });
     expectAlive(daemon, what);
-    const { session, resp } = await bindEsme({ port: smppPort, systemId: 'after-fuzz' });
-    expect(resp.command_status).toBe(0);
-    const submit = await smppRequest(session, 'submit_sm', { destination_addr: '1', short_message: 'after fuzz' });
-    expect(submit.command_status).toBe(0);
-    await closeSession(session);
+    await submitWorks(smppPort);
     expect(rssOf(daemon.pid) - rss0, `${what}: RSS growth`).toBeLessThan(RSS_GROWTH_BOUND);
   }, TIME);
 });
+
+/**
+ * A hostile SMSC's answers: the right one now and then (so sessions get further), else a mutation of it, one with
+ * a lying command_length, or garbage; and often an unasked PDU (deliver_sm, receipt, enquire_link, …), valid or
+ * mutated. `counter.sent` counts the PDUs written.
+ */
+function hostileAnswers(r: Rand, counter: { sent: number }): (socket: net.Socket, answer: Buffer) => void {
+  let seq = 0x70000000;
+  return (socket, answer) => {
+    const out: Buffer[] = [];
+    const k = int(r, 8);
+    if (k < 2) out.push(answer);
+    else if (k === 2) {
+      const lying = Buffer.from(answer);
+      lying.writeUInt32BE(pick(r, [0, 1, 15, 16, answer.length - 1, answer.length + 1, answer.length + 4096, 0x7fffffff, 0xffffffff]), 0);
+      out.push(lying);
+    } else if (k === 3) out.push(Buffer.from(Array.from({ length: int(r, 64) }, () => int(r, 256))));
+    else out.push(mutate(r, answer));
+    if (int(r, 3) === 0) {
+      const unasked = pick(r, smscSeeds(seq++));
+      out.push(r() < 0.5 ? unasked : mutate(r, unasked));
+    }
+    counter.sent += out.length;
+    if (!socket.destroyed) socket.write(Buffer.concat(out));
+  };
+}
+
+for (const muxMode of [false, true]) {
+  describe(`SMPP fuzz, SMSC side, ${muxMode ? 'mux' : 'regular'} mode (seed ${seed})`, () => {
+    let smsc: RawSmsc;
+    let daemon: Daemon;
+    let smppPort: number;
+    beforeAll(async () => {
+      smsc = await new RawSmsc().listen();
+      daemon = await startDaemon({
+        properties: smppDaemonProperties({ muxMode, remoteServers: `127.0.0.1:${smsc.port}`, reconnectPeriod: 50, timeoutResponse: 1000, timeoutEnquire: 300 }),
+      });
+      smppPort = daemon.port('smppPort');
+    });
+    afterAll(async () => {
+      await daemon?.stop();
+      await smsc?.close();
+    });
+
+    it(`${cases(200)} ESME sessions answered by mutated SMSC PDUs, then a bind and submit_sm through a healthy SMSC work`, async () => {
+      const rss0 = rssOf(daemon.pid);
+      const what = `SMPP SMSC-side fuzz (${muxMode ? 'mux' : 'regular'}), seed ${seed}`;
+      const counter = { sent: 0 };
+      const healthy = smsc.answer;
+      smsc.answer = hostileAnswers(rng(targetSeed(seed, `smsc-${muxMode}`)), counter);
+      // In mux mode each system_id has its own upstream bind: a few of them, so binds keep happening.
+      await esmeSessions(daemon, smppPort, cases(200), (i) => `fz${i % 8}`, what);
+      expect(counter.sent, `${what}: PDUs the SMSC sent`).toBeGreaterThan(cases(200));
+      expectAlive(daemon, what);
+      smsc.answer = healthy;
+    await submitWorks(smppPort);
+      expect(rssOf(daemon.pid) - rss0, `${what}: RSS growth`).toBeLessThan(RSS_GROWTH_BOUND);
+    }, TIME);
+  });
+}

@@ -1,5 +1,6 @@
 // The inputs the fuzzers mutate: valid SIP requests and responses, the RFC 4475 torture messages (fixtures,
-// written with LF and sent with CRLF), valid HTTP requests, and valid SMPP PDUs.
+// written with LF and sent with CRLF), valid HTTP requests (balancer, statistics and JSON heartbeat ports), and
+// valid SMPP PDUs (what an ESME sends, and what an SMSC sends unasked).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -54,6 +55,45 @@ export function httpSeeds(port: number): Buffer[] {
   ].map((s) => Buffer.from(s, 'latin1'));
 }
 
+/**
+ * Valid requests to the statistics port: every read endpoint, the admin actions that change nothing lasting
+ * (log level INFO, a pin set and removed), unknown paths, wrong methods. Never /lbstop: a mutation of it must not
+ * stop the daemon under test.
+ */
+export function statSeeds(port: number): Buffer[] {
+  const get = (path: string, method = 'GET', extra = ''): string => `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${extra}Connection: close\r\n\r\n`;
+  return [
+    get('/lbstat'),
+    get('/lbinfo'),
+    get('/metrics'),
+    get('/lbstat', 'HEAD'),
+    get('/dashboard/state'),
+    get('/'),
+    get('/lbloglevel?logLevel=INFO'),
+    get('/lbnoderegex?regex=^fuzz.*&ip=127.0.0.1&port=5060'),
+    get('/lbnoderegex?regex=^fuzz.*'),
+    get('/lbinfo?login=admin&password=secret', 'GET', 'Authorization: Basic YWRtaW46c2VjcmV0\r\n'),
+    get('/lbstat', 'POST', 'Content-Length: 0\r\n'),
+    get('/no/such/endpoint?x=%00'),
+  ].map((t) => Buffer.from(t, 'latin1'));
+}
+
+/** Valid JSON heartbeat messages (POST /): start with every field, heartbeat, shutdown, stop. */
+export function heartbeatSeeds(port: number): Buffer[] {
+  const post = (body: unknown): Buffer => {
+    const json = JSON.stringify(body);
+    return Buffer.from(`POST / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`, 'latin1');
+  };
+  const start = { hostName: 'fz', ip: '127.0.0.1', httpPort: 9, sslPort: '10', udpPort: 11, tcpPort: 12, smppPort: 13, jvmRoute: 'fz1', version: '0', sessionId: 'fuzz-1', region: 'x' };
+  return [
+    post({ start }),
+    post({ start: { ...start, ip: '::1', sessionId: 'fuzz-2', wsPort: 14, wssPort: 15, tlsPort: 16 } }),
+    post({ heartbeat: { sessionId: 'fuzz-1' } }),
+    post({ shutdown: { sessionId: 'fuzz-1' } }),
+    post({ stop: { sessionId: 'fuzz-2' } }),
+  ];
+}
+
 /** Valid SMPP PDUs an ESME sends: binds, submit_sm, enquire_link, unbind. */
 export function smppSeeds(): Buffer[] {
   const bind = (commandId: number): Buffer =>
@@ -73,5 +113,24 @@ export function smppSeeds(): Buffer[] {
     encodePdu(Cmd.submit_sm, 0, 2, submitBody),
     encodePdu(Cmd.enquire_link, 0, 3),
     encodePdu(Cmd.unbind, 0, 4),
+  ];
+}
+
+/** PDUs an SMSC sends unasked (`seq` numbers them): deliver_sm, data_sm, enquire_link, alert_notification, unbind, outbind, a response nobody asked for. */
+export function smscSeeds(seq: number): Buffer[] {
+  const body = smppSeeds()[3]!.subarray(16);
+  // The same body as a delivery receipt: esm_class (after service_type, source and destination) 0x04.
+  const receipt = Buffer.from(body);
+  receipt[17] = 0x04;
+  return [
+    encodePdu(Cmd.deliver_sm, 0, seq, body),
+    encodePdu(Cmd.deliver_sm, 0, seq, receipt),
+    encodePdu(Cmd.data_sm, 0, seq, body.subarray(0, 20)),
+    encodePdu(Cmd.enquire_link, 0, seq),
+    encodePdu(Cmd.alert_notification, 0, seq, Buffer.from('\x01\x0112345\0\x01\x0167890\0', 'latin1')),
+    encodePdu(Cmd.unbind, 0, seq),
+    encodePdu(Cmd.outbind, 0, seq, Buffer.from('smsc\0pw\0', 'latin1')),
+    encodePdu(Cmd.submit_sm_resp, 0, seq + 7, Buffer.from('stray\0', 'latin1')),
+    encodePdu(Cmd.generic_nack, 3, seq),
   ];
 }
