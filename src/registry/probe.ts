@@ -335,15 +335,7 @@ export class NodeProber {
     s.consecutiveFailures = 0;
     s.consecutiveSuccesses++;
     // The first answer after start-up brings a node in at once; a node that was out needs nodeProbeSuccesses.
-    if (s.state === 'unknown' || (s.state === 'down' && s.consecutiveSuccesses >= this.opts.successes)) {
-      const was = s.state;
-      s.state = 'up';
-      const node = this.nodeOf(t);
-      if (node && t.markedBad) this.registry.setState(node, 'active', `answered ${s.consecutiveSuccesses} OPTIONS probe(s) (${status}, ${rtt} ms)`);
-      t.markedBad = false;
-      if (was === 'down') this.onEvent(`static node ${t.entry.host}:${t.entry.port} answers OPTIONS again: back in`);
-      this.log.info(`Probed node ${t.entry.host}:${t.entry.port} (${t.entry.transport}) is up: answered ${status} in ${rtt} ms`);
-    }
+    if (s.state === 'unknown' || (s.state === 'down' && s.consecutiveSuccesses >= this.opts.successes)) this.moveTo(t, 'up');
   }
 
   private missed(t: Target, why: string, rtt?: number): void {
@@ -354,15 +346,32 @@ export class NodeProber {
     s.consecutiveSuccesses = 0;
     s.consecutiveFailures++;
     s.lastFailure = why;
-    if (s.state !== 'down' && s.consecutiveFailures >= this.opts.failures) {
-      s.state = 'down';
-      const node = this.nodeOf(t);
-      if (node) {
-        this.registry.setState(node, 'bad', `${BAD_PREFIX}${s.consecutiveFailures} OPTIONS probes missed (last: ${why})`);
-        t.markedBad = node.state === 'bad';
-      }
-      this.onEvent(`static node ${t.entry.host}:${t.entry.port} missed ${s.consecutiveFailures} OPTIONS probes (${why}): out`);
-      this.log.warn(`Probed node ${t.entry.host}:${t.entry.port} (${t.entry.transport}) is down: ${s.consecutiveFailures} probes missed (last: ${why})`);
+    if (s.state !== 'down' && s.consecutiveFailures >= this.opts.failures) this.moveTo(t, 'down');
+  }
+
+  /**
+   * The one place a target goes up or down: the node's registry state, the dashboard's event and the log line
+   * all follow from here, worded from the counts answered() and missed() just recorded.
+   */
+  private moveTo(t: Target, to: 'up' | 'down'): void {
+    const s = t.status;
+    const was = s.state;
+    s.state = to;
+    const node = this.nodeOf(t);
+    const where = `${t.entry.host}:${t.entry.port}`;
+    if (to === 'up') {
+      if (node && t.markedBad) this.registry.setState(node, 'active', `answered ${s.consecutiveSuccesses} OPTIONS probe(s) (${s.lastStatus}, ${s.lastRttMs} ms)`);
+      t.markedBad = false;
+      if (was === 'down') this.onEvent(`static node ${where} answers OPTIONS again: back in`);
+      this.log.info(`Probed node ${where} (${t.entry.transport}) is up: answered ${s.lastStatus} in ${s.lastRttMs} ms`);
+      return;
     }
+    const why = s.lastFailure ?? 'no answer';
+    if (node) {
+      this.registry.setState(node, 'bad', `${BAD_PREFIX}${s.consecutiveFailures} OPTIONS probes missed (last: ${why})`);
+      t.markedBad = node.state === 'bad';
+    }
+    this.onEvent(`static node ${where} missed ${s.consecutiveFailures} OPTIONS probes (${why}): out`);
+    this.log.warn(`Probed node ${where} (${t.entry.transport}) is down: ${s.consecutiveFailures} probes missed (last: ${why})`);
   }
 }

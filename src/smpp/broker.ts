@@ -16,6 +16,9 @@ import { MuxLobby } from './mux/lobby.js';
 import { guardedInterval } from '../timers.js';
 import type { BoundListeners } from '../bound-listeners.js';
 
+/** How often a drain looks whether the requests in flight are answered. */
+const DRAIN_CHECK_MS = 20;
+
 export class SmppBroker {
   private readonly sessions = new Set<SmppSession>();
   private readonly servers: net.Server[] = [];
@@ -24,6 +27,8 @@ export class SmppBroker {
   /** Mux mode's ESMEs and user spaces; undefined in regular mode. */
   private readonly mux: MuxLobby | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Set by the first drain(): the listeners' close, and the wait for the requests in flight. */
+  private draining: { closed: Promise<void>[]; idle: Promise<void> } | undefined;
 
   constructor(
     private readonly config: Config,
@@ -106,16 +111,55 @@ export class SmppBroker {
     this.sweepTimer = guardedInterval('SMPP session sweep', sweepMs, () => this.sweep(), this.log);
   }
 
+  /** Requests awaiting an answer, either way, in every session. */
+  get inflight(): number {
+    let n = this.mux?.inflight ?? 0;
+    for (const session of this.sessions) n += session.inflight;
+    return n;
+  }
+
+  /**
+   * Stops accepting ESMEs and resolves once every request in flight has its answer: from the peer, or the
+   * broker's own ESME_RSYSERR after timeoutResponse, which the sweep (still running) sends. So the wait is bounded
+   * by timeoutResponse, and the whole shutdown by shutdownTimeout.
+   */
+  drain(): Promise<void> {
+    if (!this.draining) {
+      const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      const pending = this.inflight;
+      if (pending > 0) this.log.info(`SMPP: no new ESME connections; waiting for the answers to ${pending} request(s) in flight`);
+      this.draining = { closed, idle: this.whenIdle(this.config.smpp.timeoutResponseMs + 1000) };
+    }
+    return this.draining.idle;
+  }
+
+  /** Drains, then unbinds every ESME and SMSC and closes their connections. */
   async stop(): Promise<void> {
+    await this.drain();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     for (const session of [...this.sessions]) session.shutdown();
     this.sessions.clear();
     this.mux?.shutdown();
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await Promise.all(this.draining!.closed);
     this.servers.length = 0;
     this.list.dispose();
     this.log.info(`SMPP Load Balancer stopped at ${this.config.smpp.externalHost}`);
+  }
+
+  /** Resolves when nothing is in flight, or after `boundMs` (a peer that never answers an enquire_link). */
+  private whenIdle(boundMs: number): Promise<void> {
+    const deadline = Date.now() + boundMs;
+    return new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (this.inflight > 0 && Date.now() < deadline) return;
+        clearInterval(timer);
+        resolve();
+      };
+      const timer = setInterval(check, DRAIN_CHECK_MS);
+      timer.unref();
+      check();
+    });
   }
 
   private accept(socket: net.Socket): void {

@@ -11,6 +11,8 @@ export function createSmppService(ctx: ServiceContext): Service {
   return {
     name: 'SMPP balancer',
     start: () => broker.start(),
+    // Shutdown (a signal, /lbstop, or an uncaught exception) lets the requests in flight get their answers.
+    drain: () => broker.drain(),
     stop: () => broker.stop(),
     // remoteServers can change live; the other SMPP keys need a restart (the reload orchestrator says so).
     reload: (next) => broker.setRemoteServers(next.smpp.remoteServers),

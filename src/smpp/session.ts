@@ -212,6 +212,11 @@ export class SmppSession implements EsmeOwner, SmscOwner {
     };
   }
 
+  /** Requests awaiting an answer, either way (shutdown waits for them). */
+  get inflight(): number {
+    return this.smsc.toSmsc.size + this.esme.toEsme.size;
+  }
+
   sweep(now: number): void {
     this.esme.sweep(now);
     this.smsc.sweep(now);

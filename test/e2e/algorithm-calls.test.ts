@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { receivedRequests, startSipp } from '../helpers/sipp.js';
 import { freePort } from '../helpers/ports.js';
 import { startHeartbeat } from '../helpers/sip-heartbeat.js';
-import { HOST, activeNodePorts, describeResult, runCalls, sentInvites, startBalancer, startNode, waitFor, type Balancer, type TestNode } from './algorithm-harness.js';
+import { HOST, activeNodePorts, describeResult, runCalls, sentInvites, startBalancer, startNode, type Balancer, type TestNode } from './algorithm-harness.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -25,7 +26,7 @@ async function cluster(properties: Record<string, string | number>, count: numbe
     cleanups.push(() => node.stop());
     nodes.push(node);
     // One at a time, so that registration order is known (active-standby takes the first).
-    await waitFor(`node ${node.port} registered`, async () => (await activeNodePorts(lb)).includes(node.port));
+    await waitUntil(async () => (await activeNodePorts(lb)).includes(node.port), `node ${node.port} registered`);
   }
   return { lb, nodes };
 }
@@ -61,7 +62,7 @@ describe('algorithms over real SIP calls', () => {
     expect(first.code, describeResult('uac', first)).toBe(0);
     expect(ownerOf(nodes, sentInvites(first))).toEqual([0, 0, 0, 0, 0, 0]);
     await nodes[0]!.silence();
-    await waitFor('the active node to expire', async () => !(await activeNodePorts(lb)).includes(nodes[0]!.port), 5000);
+    await waitUntil(async () => !(await activeNodePorts(lb)).includes(nodes[0]!.port), 'the active node to expire', 5000);
     const second = await runCalls(lb, { calls: 6 });
     expect(second.code, describeResult('uac', second)).toBe(0);
     expect(ownerOf(nodes, sentInvites(second))).toEqual([1, 1, 1, 1, 1, 1]);
@@ -80,19 +81,19 @@ describe('algorithms over real SIP calls', () => {
     cleanups.push(() => lb.stop());
     const beats = await Promise.all(nodeSipps.map((n) => startHeartbeat({ balancerPort: lb.internalPort, node: { udpPort: n.port, tcpPort: n.port }, intervalMs: 300 })));
     cleanups.push(() => Promise.all(beats.map((h) => h.stop())));
-    await waitFor('four nodes', async () => (await activeNodePorts(lb)).length === 4);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 4, 'four nodes');
 
     // Eight long calls; then the node with the most of them dies before their BYEs.
     const uac = await startSipp({ scenario: 'uac.xml', localPort: await freePort(), remote: `${HOST}:${lb.externalPort}`, calls: 8, rate: 50, callLengthMs: 3500, traceMessages: true, recvTimeoutMs: 8000, timeoutMs: 30_000 });
     cleanups.push(() => uac.stop());
     const acked = (i: number): Set<string> => new Set(receivedRequests(nodeSipps[i]!.sipp.messagesSoFar()).filter((m) => m.method === 'ACK').map((m) => m.callId!));
-    await waitFor('eight ACKs at the nodes', () => [0, 1, 2, 3].reduce((s, i) => s + acked(i).size, 0) === 8, 5000);
+    await waitUntil(() => [0, 1, 2, 3].reduce((s, i) => s + acked(i).size, 0) === 8, 'eight ACKs at the nodes', 5000);
     const counts = [0, 1, 2, 3].map((i) => acked(i).size);
     const victim = counts.indexOf(Math.max(...counts));
     const partner = victim ^ 1;
     const victimCalls = acked(victim);
     await beats[victim]!.stop();
-    await waitFor('the victim to expire', async () => !(await activeNodePorts(lb)).includes(nodeSipps[victim]!.port), 4000);
+    await waitUntil(async () => !(await activeNodePorts(lb)).includes(nodeSipps[victim]!.port), 'the victim to expire', 4000);
     const result = await uac.done;
     expect(result.code, describeResult('uac', result)).toBe(0);
     const byesAt = (i: number): Set<string> => new Set(receivedRequests(nodeSipps[i]!.sipp.messagesSoFar()).filter((m) => m.method === 'BYE').map((m) => m.callId!));

@@ -7,12 +7,6 @@ import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.j
 
 export { HOST, startBalancer, type Balancer } from '../helpers/sip-balancer.js';
 import { HOST, type Balancer } from '../helpers/sip-balancer.js';
-import { waitUntil } from '../helpers/wait.js';
-
-/** waitUntil with this harness's 5 s default. */
-export function waitFor(what: string, test: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
-  return waitUntil(what, test, timeoutMs);
-}
 
 /** UDP ports of the active nodes a balancer lists in /lbinfo. */
 export async function activeNodePorts(lb: Balancer): Promise<number[]> {

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
-import { HOST, startBalancer, waitFor, type Balancer } from './algorithm-harness.js';
+import { HOST, startBalancer, type Balancer } from './algorithm-harness.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -95,7 +96,7 @@ async function setUp(properties: Record<string, string | number>, modes: Mode[])
     const hb = await startHeartbeat({ balancerPort: lb.internalPort, node: { udpPort: node.port, tcpPort: node.port }, intervalMs: 300 });
     cleanups.push(() => hb.stop());
     beats.push(hb);
-    await waitFor(`node ${node.port} registered`, async () => (await nodeState(lb, node.port)) === 'active');
+    await waitUntil(async () => (await nodeState(lb, node.port)) === 'active', `node ${node.port} registered`);
   }
   const uac = await InviteSender.open();
   cleanups.push(() => uac.close());
@@ -112,18 +113,18 @@ describe('node health from traffic', () => {
       uac.invite(lb.externalPort);
       await pause(10);
     }
-    await waitFor('eight INVITEs at the nodes', () => ok.invites.length + silent.invites.length === 8);
+    await waitUntil(() => ok.invites.length + silent.invites.length === 8, 'eight INVITEs at the nodes');
     expect(await nodeState(lb, silent.port), 'unanswered, but not for maxResponseTime yet').toBe('active');
     await pause(400);
     for (let i = 0; i < 4; i++) {
       uac.invite(lb.externalPort);
       await pause(10);
     }
-    await waitFor('the silent node marked bad', async () => (await nodeState(lb, silent.port)) === 'bad');
+    await waitUntil(async () => (await nodeState(lb, silent.port)) === 'bad', 'the silent node marked bad');
     await lb.daemon.waitForLog(/is now bad .*requests without a response/, 1000);
     const before = silent.invites.length;
     const later = Array.from({ length: 10 }, () => uac.invite(lb.externalPort));
-    await waitFor('ten more INVITEs at the good node', () => later.every((id) => ok.invites.includes(id)));
+    await waitUntil(() => later.every((id) => ok.invites.includes(id)), 'ten more INVITEs at the good node');
     expect(silent.invites.length).toBe(before);
   });
 
@@ -134,16 +135,16 @@ describe('node health from traffic', () => {
       uac.invite(lb.externalPort);
       await pause(30);
     }
-    await waitFor('the 503 node marked bad', async () => (await nodeState(lb, failing.port)) === 'bad');
+    await waitUntil(async () => (await nodeState(lb, failing.port)) === 'bad', 'the 503 node marked bad');
     await lb.daemon.waitForLog(/is now bad .*responses with status 503/, 1000);
     expect(failing.invites.length, 'three 503s mark it bad').toBeLessThanOrEqual(4);
     const calls = Array.from({ length: 6 }, () => uac.invite(lb.externalPort));
-    await waitFor('six INVITEs at the good node', () => calls.every((id) => ok.invites.includes(id)));
+    await waitUntil(() => calls.every((id) => ok.invites.includes(id)), 'six INVITEs at the good node');
     // It keeps sending heartbeats: after the quarantine it takes calls again.
-    await waitFor('the node back to active', async () => (await nodeState(lb, failing.port)) === 'active', 4000);
+    await waitUntil(async () => (await nodeState(lb, failing.port)) === 'active', 'the node back to active', 4000);
     await lb.daemon.waitForLog(/quarantine of 1000 ms over/, 1000);
     const count = failing.invites.length;
     for (let i = 0; i < 4; i++) uac.invite(lb.externalPort);
-    await waitFor('a new call at the returned node', () => failing.invites.length > count);
+    await waitUntil(() => failing.invites.length > count, 'a new call at the returned node');
   });
 });

@@ -7,7 +7,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { startRedis } from '../helpers/redis.js';
 import { HashRing } from '../../src/algorithms/hash-ring.js';
-import { HOST, activeNodePorts, describeResult, runCalls, startBalancer, startNode, waitFor, type Balancer, type TestNode } from './algorithm-harness.js';
+import { HOST, activeNodePorts, describeResult, runCalls, startBalancer, startNode, type Balancer, type TestNode } from './algorithm-harness.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -65,11 +66,11 @@ class RawUac {
     const sdp = `v=0\r\no=uac 1 1 IN IP4 ${HOST}\r\ns=-\r\nc=IN IP4 ${HOST}\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n`;
     const lines = [...this.headers('INVITE', lbPort, callId, 1), 'Content-Type: application/sdp'];
     let tag: string | undefined;
-    await waitFor(`200 OK to the INVITE of ${callId}`, () => {
+    await waitUntil(() => {
       tag = this.responses.get(callId)?.find((r) => r.status === 200 && r.cseq.endsWith('INVITE'))?.toTag;
       if (!tag) this.send(lbPort, lines, sdp);
       return tag !== undefined;
-    }, 6000);
+    }, `200 OK to the INVITE of ${callId}`, 6000);
     return tag!;
   }
 
@@ -98,7 +99,7 @@ describe('persistent-consistent-hash with two balancers and Redis', () => {
       const n = await startNode([a, b]);
       cleanups.push(() => n.stop());
       nodes.push(n);
-      await waitFor(`node ${n.port} at both balancers`, async () => (await activeNodePorts(a)).includes(n.port) && (await activeNodePorts(b)).includes(n.port));
+      await waitUntil(async () => (await activeNodePorts(a)).includes(n.port) && (await activeNodePorts(b)).includes(n.port), `node ${n.port} at both balancers`);
       return n;
     };
     for (let i = 0; i < 3; i++) await addNode();
@@ -127,7 +128,7 @@ describe('persistent-consistent-hash with two balancers and Redis', () => {
     // the address the INVITE came from, balancer A, rather than by the Via, which names B.)
     const byeAt = (id: string): number[] => ownerOf(id, 'BYE');
     let lastSend = 0;
-    await waitFor('every BYE at a node', () => {
+    await waitUntil(() => {
       const missing = calls.filter((id) => byeAt(id).length === 0);
       // Sent, and re-sent every 500 ms like a UDP retransmission, until the node has it.
       if (Date.now() - lastSend >= 500) {
@@ -135,7 +136,7 @@ describe('persistent-consistent-hash with two balancers and Redis', () => {
         lastSend = Date.now();
       }
       return missing.length === 0;
-    }, 8000);
+    }, 'every BYE at a node', 8000);
     for (const id of calls) expect(ownerOf(id, 'BYE'), `BYE ${id}`).toEqual(invitedAt.get(id));
     expect(added.callIds('BYE').size).toBe(0);
   });
@@ -149,7 +150,7 @@ describe('persistent-consistent-hash with two balancers and Redis', () => {
     for (let i = 0; i < 2; i++) {
       const n = await startNode([lb]);
       cleanups.push(() => n.stop());
-      await waitFor('node registered', async () => (await activeNodePorts(lb)).includes(n.port));
+      await waitUntil(async () => (await activeNodePorts(lb)).includes(n.port), 'node registered');
     }
     const before = await runCalls(lb, { calls: 10, trace: false });
     expect(before.code, describeResult('before', before)).toBe(0);

@@ -5,7 +5,8 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { createSocket } from 'node:dgram';
 import { heartbeatRequest } from '../helpers/sip-heartbeat.js';
-import { HOST, runCalls, sentInvites, startBalancer, startNode, waitFor, activeNodePorts, type Balancer, type TestNode } from './algorithm-harness.js';
+import { HOST, runCalls, sentInvites, startBalancer, startNode, activeNodePorts, type Balancer, type TestNode } from './algorithm-harness.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -39,7 +40,7 @@ describe('/lbnoderegex', () => {
     const lb = await balancer({ algorithmClass: 'org.mobicents.tools.sip.balancer.UserBasedAlgorithm' });
     const a = await node(lb);
     const b = await node(lb);
-    await waitFor('two active nodes', async () => (await activeNodePorts(lb)).length === 2);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 2, 'two active nodes');
 
     const set = await api(lb, `/lbnoderegex?regex=${encodeURIComponent('^vip[0-9]*$')}&ip=127.0.0.1&port=${b.port}`);
     expect(set.status).toBe(200);
@@ -64,7 +65,7 @@ describe('/lbnoderegex', () => {
     const lb = await balancer();
     const a = await node(lb);
     const b = await node(lb);
-    await waitFor('two active nodes', async () => (await activeNodePorts(lb)).length === 2);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 2, 'two active nodes');
     // sipp Call-IDs are "<number>-<pid>@<ip>": this matches every one.
     expect((await api(lb, `/lbnoderegex?regex=${encodeURIComponent('^[0-9]+-')}&ip=127.0.0.1&port=${a.port}`)).status).toBe(200);
     const pinned = await runCalls(lb, { calls: 4 });
@@ -72,7 +73,7 @@ describe('/lbnoderegex', () => {
     expect(sentInvites(pinned).every((id) => a.callIds('INVITE').has(id))).toBe(true);
 
     await a.silence();
-    await waitFor('a expired', async () => (await activeNodePorts(lb)).length === 1, 8000);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 1, 'a expired', 8000);
     expect(await pins(lb)).toEqual([expect.objectContaining({ port: a.port, live: false })]);
     const after = await runCalls(lb, { calls: 2 });
     expect(after.stats?.successfulCalls).toBe(2);

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { registerNode } from '../helpers/json-heartbeat.js';
-import { daemonLbstat, waitFor } from '../helpers/workers.js';
+import { daemonLbstat } from '../helpers/workers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const HOST = '127.0.0.1';
 
@@ -116,16 +117,16 @@ describe('an uncaught exception', () => {
     cleanups.push(() => node.close());
     const { daemon, httpPort, heartbeatPort, statisticPort } = await start(1, module, trigger);
     cleanups.push(await registerNode(heartbeatPort, { hostname: 'web', ip: HOST, httpPort: node.port }));
-    await waitFor('the node registered', async () => (await daemonLbstat(statisticPort)).activeNodes === 1, 10_000);
+    await waitUntil(async () => (await daemonLbstat(statisticPort)).activeNodes === 1, 'the node registered', 10_000);
 
     const inFlight = get(httpPort);
-    await waitFor('the request at the node', () => node.received() === 1);
+    await waitUntil(() => node.received() === 1, 'the request at the node');
     cleanups.push(await registerNode(heartbeatPort, { hostname: 'crash', ip: HOST, httpPort: node.port + 1 }));
 
     const fatal = await daemon.waitForLog((l) => l.level === 60, 10_000);
     expect(fatal.msg).toContain('uncaught exception: plug-in bug in nodesChanged');
     expect((fatal.err as { stack: string }).stack).toMatch(/Error: plug-in bug in nodesChanged\n\s+at /);
-    await waitFor('the HTTP port refusing new connections', () => refused(httpPort), 5000);
+    await waitUntil(() => refused(httpPort), 'the HTTP port refusing new connections', 5000);
     expect(daemon.child.exitCode, 'still finishing the request in flight').toBeNull();
 
     node.release();
@@ -148,7 +149,7 @@ describe('an uncaught exception', () => {
     const died = await daemon.waitForLog((l) => /^Worker \d \(pid \d+\) died \(exit code 70\)/.test(l.msg), 15_000);
     expect(died.level).toBe(50);
     await daemon.waitForLog(/^Worker \d restarted/, 30_000);
-    await waitFor('both workers serving', async () => (await daemonLbstat(statisticPort)).Workers.serving === 2, 10_000);
+    await waitUntil(async () => (await daemonLbstat(statisticPort)).Workers.serving === 2, 'both workers serving', 10_000);
     const stat = await daemonLbstat(statisticPort);
     expect(stat.Workers.restarts).toBe(1);
     expect(daemon.child.exitCode).toBeNull();

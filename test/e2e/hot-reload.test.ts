@@ -5,14 +5,15 @@
 
 import { describe, it, expect, afterEach } from 'vitest';
 import http from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { freePort } from '../helpers/ports.js';
 import { propertiesText } from '../helpers/daemon.js';
 import { startSipp, type Sipp } from '../helpers/sipp.js';
 import { answeredBy, request, startLb, startNode as startHttpNode } from './http-harness.js';
-import { HOST, describeResult, runCalls, sentInvites, startBalancer, startNode, waitFor, activeNodePorts, type Balancer, type TestNode } from './algorithm-harness.js';
+import { HOST, describeResult, runCalls, sentInvites, startBalancer, startNode, activeNodePorts, type Balancer, type TestNode } from './algorithm-harness.js';
 import { lbstat as readLbstat } from '../helpers/json-heartbeat.js';
 import { sipBalancerProperties } from '../helpers/sip-balancer.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -22,7 +23,14 @@ afterEach(async () => {
 async function balancer(extra: Record<string, string | number | boolean>): Promise<{ lb: Balancer; write: (changes: Record<string, string | number | boolean>) => void }> {
   const lb = await startBalancer(extra);
   cleanups.push(() => lb.stop());
-  const write = (changes: Record<string, string | number | boolean>): void => writeFileSync(lb.daemon.configPath, propertiesText({ ...sipBalancerProperties(), ...extra, ...changes }));
+  // Each write gets an mtime of its own, a second past the last one, so the watch (size, mtime, inode) sees it
+  // however fast the test writes and however coarse the file system's clock.
+  let mtime = Math.floor(Date.now() / 1000);
+  const write = (changes: Record<string, string | number | boolean>): void => {
+    writeFileSync(lb.daemon.configPath, propertiesText({ ...sipBalancerProperties(), ...extra, ...changes }));
+    mtime += 1;
+    utimesSync(lb.daemon.configPath, mtime, mtime);
+  };
   return { lb, write };
 }
 
@@ -61,7 +69,7 @@ describe('hot reload', () => {
   it('refuses an invalid file: nothing changes, the failure is counted and each problem logged with file:line', async () => {
     const { lb, write } = await balancer({ configReloadPeriod: 200 });
     await node(lb);
-    await waitFor('one active node', async () => (await activeNodePorts(lb)).length === 1);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 1, 'one active node');
 
     // Line 7 is nodeTimeout (the 7th property written); logLevel on a later line would change if applied.
     write({ nodeTimeout: 'soon', logLevel: 'debug', noSuchKeyEither: 1 });
@@ -89,7 +97,7 @@ describe('hot reload', () => {
     // No watch at first: SIGHUP alone reloads; the reload also starts the watch (configReloadPeriod is live).
     const extra = { performanceTestingMode: true, extraServerNodes: `${HOST}:${a.port},${HOST}:${b.port}`, algorithmClass: 'round-robin', configReloadPeriod: 0 };
     const { lb, write } = await balancer(extra);
-    await waitFor('two extra nodes', async () => (await activeNodePorts(lb)).length === 2);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 2, 'two extra nodes');
     const before = await runCalls(lb, { calls: 4 });
     expect(before.stats?.successfulCalls, describeResult('round-robin', before)).toBe(4);
     expect(invitesAt(a).size).toBe(2);
@@ -121,7 +129,7 @@ describe('hot reload', () => {
   it('keeps a changed port until a restart: logged as "needs a restart", the old port keeps serving', async () => {
     const { lb, write } = await balancer({ configReloadPeriod: 0 });
     await node(lb);
-    await waitFor('one active node', async () => (await activeNodePorts(lb)).length === 1);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 1, 'one active node');
     const newPort = await freePort();
     write({ externalPort: newPort, noNodeRetryAfter: 9 });
     lb.daemon.child.kill('SIGHUP');
@@ -148,13 +156,13 @@ describe('hot reload', () => {
 
     write({ staticNodes: `${HOST}:${port}` });
     lb.daemon.child.kill('SIGHUP');
-    await waitFor('the static node probed and in', async () => (await activeNodePorts(lb)).includes(port), 10_000);
+    await waitUntil(async () => (await activeNodePorts(lb)).includes(port), 'the static node probed and in', 10_000);
     const calls = await runCalls(lb, { calls: 2 });
     expect(calls.stats?.successfulCalls, describeResult('to the static node', calls)).toBe(2);
 
     write({});
     lb.daemon.child.kill('SIGHUP');
-    await waitFor('the static node removed', async () => (await activeNodePorts(lb)).length === 0, 10_000);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 0, 'the static node removed', 10_000);
     expect(await reloads(lb)).toEqual({ ok: 2, failed: 1 });
   });
 
@@ -177,7 +185,7 @@ describe('hot reload', () => {
   it('loses no call when sipp runs at a steady rate across several reloads', async () => {
     const { lb, write } = await balancer({ configReloadPeriod: 200, algorithmClass: 'call-id-affinity' });
     const [a, b] = [await node(lb), await node(lb)];
-    await waitFor('two active nodes', async () => (await activeNodePorts(lb)).length === 2);
+    await waitUntil(async () => (await activeNodePorts(lb)).length === 2, 'two active nodes');
     // 20 calls a second for about 6 s, each lasting 300 ms (INVITE, ACK, BYE through the balancer).
     const running = runCalls(lb, { calls: 120, rate: 20, callLengthMs: 300, trace: false });
     const steps: [string, Record<string, string | number | boolean>][] = [
@@ -186,13 +194,15 @@ describe('hot reload', () => {
       ['SIGHUP', { algorithmClass: 'header-consistent-hash', logLevel: 'warn' }],
       ['file', { algorithmClass: 'call-id-affinity', logLevel: 'info' }],
     ];
+    // One reload per sixth of the run: each waits until the nodes have seen 20 more INVITEs.
+    const invites = (): number => a.callIds('INVITE').size + b.callIds('INVITE').size;
     let done = 0;
     for (const [how, changes] of steps) {
-      await new Promise((r) => setTimeout(r, 1000));
+      await waitUntil(() => invites() >= 20 * (done + 1), `${20 * (done + 1)} INVITEs at the nodes`, 20_000);
       write(changes);
       if (how === 'SIGHUP') lb.daemon.child.kill('SIGHUP');
       done++;
-      await waitFor(`reload ${done}`, async () => (await reloads(lb)).ok >= done, 5000);
+      await waitUntil(async () => (await reloads(lb)).ok >= done, `reload ${done}`, 5000);
     }
     const result = await running;
     expect(result.stats?.failedCalls, describeResult('under reloads', result)).toBe(0);

@@ -6,9 +6,7 @@ import net from 'node:net';
 import { HALF_CLOSED_IDLE_MS } from '../../src/http/half-close.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../helpers/wait.js';
-import {
-  answeredBy, lbstat, request, selfSignedCertificate, startLb, startNode, waitFor, waitForNodes, webSocketEcho, type Lb, type TestNode,
-} from './http-harness.js';
+import { answeredBy, lbstat, request, selfSignedCertificate, startLb, startNode, waitForNodes, webSocketEcho, type Lb, type TestNode,  } from './http-harness.js';
 
 // Both ways through the balancer: the fast path (plain HTTP/1.1 relayed by its own framing) and node:http.
 describe.each([
@@ -134,9 +132,9 @@ describe.each([
       const req = http.request(url(path), { agent: false });
       req.on('error', () => undefined);
       req.end();
-      await waitFor(() => seen(path) > 0, 5000, 'the node to see the request');
+      await waitUntil(() => seen(path) > 0, 'the node to see the request', 5000);
       how(req.socket!);
-      await waitFor(() => nodes.some((n) => n.aborted.includes(path)), withinMs, `the node to see the close of ${path}`);
+      await waitUntil(() => nodes.some((n) => n.aborted.includes(path)), `the node to see the close of ${path}`, withinMs);
     };
     await abort('/slow/reset', (socket) => socket.resetAndDestroy(), 2000);
     // A FIN alone could be a client that half-closed and still reads its answer (answered, see http-fast-path):
@@ -157,7 +155,7 @@ describe.each([
 
   it('counts requests, methods, status codes, bytes and connections in /lbstat', async () => {
     // Earlier tests' connections closed and counted (a connection's bytes are counted when it closes at the latest).
-    await waitUntil('no open HTTP connection', async () => (await lbstat(lb.statisticPort)).NumberOfActiveHttpConnections === 0);
+    await waitUntil(async () => (await lbstat(lb.statisticPort)).NumberOfActiveHttpConnections === 0, 'no open HTTP connection');
     const before = await lbstat(lb.statisticPort);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     let responseBytes = 0;
@@ -167,7 +165,7 @@ describe.each([
     const during = await lbstat(lb.statisticPort);
     expect(during.NumberOfActiveHttpConnections).toBe(1);
     agent.destroy();
-    await waitUntil('the connection closed and counted', async () => (await lbstat(lb.statisticPort)).NumberOfActiveHttpConnections === 0);
+    await waitUntil(async () => (await lbstat(lb.statisticPort)).NumberOfActiveHttpConnections === 0, 'the connection closed and counted');
     const after = await lbstat(lb.statisticPort);
     const delta = (k: string): number => (after[k] as number) - (before[k] as number);
     const by = (doc: Record<string, unknown>, map: string, key: string): number => ((doc[map] as Record<string, number>)[key] ?? 0);

@@ -233,7 +233,7 @@ export async function startLb(extra: Record<string, string | number | boolean> =
 }
 
 export async function waitForNodes(lb: Lb, count: number): Promise<void> {
-  await waitFor(async () => (await lbstat(lb.statisticPort)).activeNodes === count, 5000, `${count} active nodes`);
+  await waitUntil(async () => (await lbstat(lb.statisticPort)).activeNodes === count, `${count} active nodes`, 5000);
 }
 
 export interface Reply {
@@ -287,10 +287,3 @@ export function webSocketEcho(url: string, protocol: string, text: string): Prom
     });
   });
 }
-
-/** Polls `check` until it returns true or `timeoutMs` passes. */
-/** waitUntil with this harness's argument order and 5 s default. */
-export function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  return waitUntil(what, check, timeoutMs);
-}
-

@@ -3,7 +3,8 @@
 // nodes; requestCheckPattern marks a node bad when it answers a matching URL with an error, and counts it.
 
 import { describe, it, expect, afterEach } from 'vitest';
-import { answeredBy, lbstat, request, startLb, startNode, waitFor, waitForNodes, type Lb, type TestNode } from './http-harness.js';
+import { answeredBy, lbstat, request, startLb, startNode, waitForNodes, type Lb, type TestNode } from './http-harness.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -95,14 +96,14 @@ for (const fastPath of [true, false]) {
       // Round robin sends one of two /check requests to a: it answers 503 and is marked bad.
       const answers = [await get(lb, '/check'), await get(lb, '/check')];
       expect(answers.map((r) => r.status).sort()).toEqual([200, 503]);
-      await waitFor(async () => (await nodeStates(lb)).a === 'bad', 3000, 'a marked bad');
+      await waitUntil(async () => (await nodeStates(lb)).a === 'bad', 'a marked bad', 3000);
       const m = await lbstat(lb.statisticPort);
       expect(m).toMatchObject({ HttpRequestCheckFailures: 1, HttpRequestCheckNodesMarkedBad: 1 });
       for (let i = 0; i < 4; i++) expect(answeredBy(await get(lb, '/page'))).toBe('b');
 
       // Health's quarantine gives a (still heart-beating) its traffic back.
       aFails = false;
-      await waitFor(async () => (await nodeStates(lb)).a === 'active', 8000, 'a back after its quarantine');
+      await waitUntil(async () => (await nodeStates(lb)).a === 'active', 'a back after its quarantine', 8000);
       const back = new Set<string>();
       for (let i = 0; i < 4; i++) back.add(answeredBy(await get(lb, '/page')));
       expect(back).toEqual(new Set(['a', 'b']));

@@ -9,18 +9,10 @@ import { startBalancer, type Balancer } from '../helpers/sip-balancer.js';
 import { Canary, RawClient, droppedFor, sipText } from '../helpers/canary.js';
 import { heartbeatRequest } from '../helpers/sip-heartbeat.js';
 import { registerNode } from '../helpers/json-heartbeat.js';
-import { SDP, lbstat, lbstatUntil, until } from '../helpers/tls-ua.js';
+import { SDP, lbstat, lbstatUntil } from '../helpers/tls-ua.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const ATTACKER = '127.0.0.3';
-
-/** Polls an async condition every 50 ms; throws after timeoutMs. */
-async function eventually(cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function nodeIps(lb: Balancer): Promise<string[]> {
   const res = await fetch(`http://127.0.0.1:${lb.statisticPort}/lbinfo`);
@@ -81,7 +73,7 @@ describe('a client cannot become a node', () => {
     const stopNode = await registerNode(lb.heartbeatPort, { hostName: 'short-lived', ip: ATTACKER, tcpPort: canary.port, udpPort: canary.port, sessionId: 'short-lived' }, 200);
     const client = await RawClient.open('tcp', '127.0.0.2', '127.0.0.1', lb.externalTcpPort);
     try {
-      await eventually(async () => (await nodeIps(lb)).includes(ATTACKER), 5000);
+      await waitUntil(async () => (await nodeIps(lb)).includes(ATTACKER), 'the attacker listed as a node', 5000);
       client.send(
         sipText(
           [
@@ -98,9 +90,9 @@ describe('a client cannot become a node', () => {
           SDP,
         ),
       );
-      await until(() => toNode !== undefined && canary.heard.some((h) => h.data.includes('outbound-connection@client')), 5000);
+      await waitUntil(() => toNode !== undefined && canary.heard.some((h) => h.data.includes('outbound-connection@client')), 'the request at the node and the canary', 5000);
       stopNode();
-      await eventually(async () => !(await nodeIps(lb)).includes(ATTACKER), 5000);
+      await waitUntil(async () => !(await nodeIps(lb)).includes(ATTACKER), 'the attacker listed as a node', 5000);
 
       const before = await lbstat(lb.statisticPort);
       toNode!.write(attackerHeartbeat(lb, canary.port));

@@ -34,22 +34,13 @@ async function lbstat(lb: Balancer): Promise<Record<string, unknown>> {
   return (await getJson(lb.statisticPort, '/lbstat')).Metrics as Record<string, unknown>;
 }
 
-async function waitFor(what: string, test: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await test()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
 async function waitForNodes(lb: Balancer, ports: number[], timeoutMs = 5000): Promise<void> {
   let seen: number[] = [];
   try {
-    await waitFor(`nodes ${ports.join(', ')} in /lbinfo`, async () => {
+    await waitUntil(async () => {
       seen = await registeredUdpPorts(lb);
       return ports.every((p) => seen.includes(p));
-    }, timeoutMs);
+    }, `nodes ${ports.join(', ')} in /lbinfo`, timeoutMs);
   } catch (err) {
     throw new Error(`${(err as Error).message}; registered: [${seen.join(', ')}]; daemon log tail:\n${lb.daemon.output().slice(-1500)}`);
   }
@@ -287,16 +278,16 @@ describe('failover and node-initiated calls (UDP, heartbeats)', () => {
       calls: 1, callLengthMs: 3500, traceMessages: true, recvTimeoutMs: 8000, timeoutMs: 20_000,
     });
     let callId: string | undefined;
-    await waitFor('the call\'s ACK at a node', () => {
+    await waitUntil(() => {
       callId = uac.messagesSoFar().find((m) => m.method === 'INVITE' && m.direction === 'sent')?.callId;
       return callId !== undefined && nodesThatSaw(cluster, callId).length > 0 &&
         cluster.nodes.some((n) => receivedRequests(n.messagesSoFar()).some((m) => m.callId === callId && m.method === 'ACK'));
-    });
+    }, 'the call\'s ACK at a node');
     const [owner] = nodesThatSaw(cluster, callId!);
     const other = 1 - owner!;
     // The owner's sipp keeps running: only its registration goes, so the BYE must be routed elsewhere.
     await cluster.heartbeats[owner!]!.stop();
-    await waitFor('the silent node to expire', async () => !(await registeredUdpPorts(cluster.lb)).includes(cluster.nodePorts[owner!]!), 4000);
+    await waitUntil(async () => !(await registeredUdpPorts(cluster.lb)).includes(cluster.nodePorts[owner!]!), 'the silent node to expire', 4000);
     const result = await uac.done;
     expect(result.code, describeResult('uac', result)).toBe(0);
     const atOwner = receivedRequests(cluster.nodes[owner!]!.messagesSoFar()).filter((m) => m.callId === callId).map((m) => m.method);
@@ -351,7 +342,7 @@ describe('no node, and heartbeats on the external port', () => {
     const hb = await startHeartbeat({ balancerPort: lb.externalPort, node: { udpPort: nodePort }, intervalMs: 200 });
     try {
       // Three heartbeats seen and ignored: had one registered the node, it would be listed by now.
-      await waitUntil('three heartbeats on the external port', async () => Number((await lbstat(lb)).SipHeartbeatsOnExternalPort ?? 0) >= 3);
+      await waitUntil(async () => Number((await lbstat(lb)).SipHeartbeatsOnExternalPort ?? 0) >= 3, 'three heartbeats on the external port');
       expect(await registeredUdpPorts(lb)).toEqual([]);
     } finally {
       await hb.stop();

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
 import { HOST, startBalancer, type Balancer } from '../helpers/sip-balancer.js';
-import { sipRequest, waitFor } from '../robustness/harness.js';
+import { sipRequest } from '../robustness/harness.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -60,11 +61,11 @@ describe('a retransmitted INVITE after its node died (issue 16 item 4)', () => {
     const invite = sipRequest('INVITE', 'retransmit-1', client.port);
 
     client.socket.send(invite, lb.externalPort, HOST);
-    await waitFor(() => a.invites.length + b.invites.length === 1, 'the INVITE at one node');
+    await waitUntil(() => a.invites.length + b.invites.length === 1, 'the INVITE at one node');
     const [first, other, hbFirst] = a.invites.length === 1 ? [a, b, hbA] : [b, a, hbB];
     // The retransmission memory holds: a second copy goes to the same node while it lives.
     client.socket.send(invite, lb.externalPort, HOST);
-    await waitFor(() => first.invites.length === 2, 'the retransmission at the same node');
+    await waitUntil(() => first.invites.length === 2, 'the retransmission at the same node');
     expect(other.invites).toEqual([]);
 
     // The first node's process dies: its port closes and its heartbeats stop.
@@ -79,7 +80,7 @@ describe('a retransmitted INVITE after its node died (issue 16 item 4)', () => {
     while (other.invites.length === 0 && sent < 10) {
       client.socket.send(invite, lb.externalPort, HOST);
       sent++;
-      await waitFor(() => other.invites.length > 0, 'a retransmission at the live node', 300).catch(() => undefined);
+      await waitUntil(() => other.invites.length > 0, 'a retransmission at the live node', 300).catch(() => undefined);
     }
     expect(other.invites).toEqual(['retransmit-1']);
     expect(sent).toBeLessThanOrEqual(3);

@@ -6,6 +6,7 @@ import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { RawEsme, SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
 import { Cmd, commandId, commandStatus, encodeBind, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
 import { lbstat as readLbstat } from '../helpers/json-heartbeat.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const TIMEOUT_RESPONSE = 1500;
 const TIMEOUT_CONNECTION = 500;
@@ -110,9 +111,10 @@ describe('SMPP broker', () => {
     const target = esmes[4]!;
     const resp = await target.sim.deliver(target.id, 'hello esme4');
     expect(resp.command_status).toBe(0);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(target.delivered).toHaveLength(1);
-    expect(String((target.delivered[0]!.short_message as { message: string }).message)).toBe('hello esme4');
+    // A second deliver_sm on the same connections comes after any copy of the first: once it is in, a copy
+    // would have been too.
+    expect((await target.sim.deliver(target.id, 'after')).command_status).toBe(0);
+    expect(target.delivered.map((p) => String((p.short_message as { message: string }).message))).toEqual(['hello esme4', 'after']);
     for (const e of esmes) if (e !== target) expect(e.delivered).toHaveLength(0);
   });
 
@@ -141,7 +143,7 @@ describe('SMPP broker', () => {
     const raw = new RawEsme(smppPort);
     await raw.connected();
     const started = Date.now();
-    await raw.until(() => raw.closed, TIMEOUT_CONNECTION + 2000);
+    await waitUntil(() => raw.closed, 'the idle connection closed', TIMEOUT_CONNECTION + 2000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(TIMEOUT_CONNECTION - 100);
     expect((await lbstat()).SmppNotBindClients).toBe(before + 1);
   });
@@ -150,7 +152,7 @@ describe('SMPP broker', () => {
     const raw = new RawEsme(smppPort);
     await raw.connected();
     raw.write(encodePdu(Cmd.submit_sm, 0, 77, Buffer.from('\0\0\0', 'latin1')));
-    await raw.until(() => raw.closed);
+    await waitUntil(() => raw.closed);
     expect(raw.pdus).toHaveLength(1);
     expect(commandId(raw.pdus[0]!)).toBe(Cmd.generic_nack);
     expect(commandStatus(raw.pdus[0]!)).toBe(0x03);
@@ -161,16 +163,16 @@ describe('SMPP broker', () => {
     const raw = new RawEsme(smppPort);
     await raw.connected();
     raw.write(bindPdu('rawesme', 1));
-    await raw.until(() => raw.pdus.length >= 1);
+    await waitUntil(() => raw.pdus.length >= 1);
     expect(commandId(raw.pdus[0]!)).toBe(Cmd.bind_transceiver_resp);
     expect(commandStatus(raw.pdus[0]!)).toBe(0);
     expect(sequenceNumber(raw.pdus[0]!)).toBe(1);
     raw.write(encodePdu(0x00001234, 0, 2));
-    await raw.until(() => raw.pdus.some((p) => sequenceNumber(p) === 2));
+    await waitUntil(() => raw.pdus.some((p) => sequenceNumber(p) === 2));
     const nack = raw.pdus.find((p) => sequenceNumber(p) === 2)!;
     expect([commandId(nack), commandStatus(nack)]).toEqual([Cmd.generic_nack, 0x03]);
     raw.write(encodePdu(Cmd.enquire_link, 0, 3));
-    await raw.until(() => raw.pdus.some((p) => sequenceNumber(p) === 3));
+    await waitUntil(() => raw.pdus.some((p) => sequenceNumber(p) === 3));
     expect(commandId(raw.pdus.find((p) => sequenceNumber(p) === 3)!)).toBe(Cmd.enquire_link_resp);
     expect(raw.closed).toBe(false);
     raw.destroy();
@@ -183,13 +185,13 @@ describe('SMPP broker', () => {
     const raw = new RawEsme(smppPort);
     await raw.connected();
     raw.write(bindPdu('badlen', 1));
-    await raw.until(() => raw.pdus.length >= 1);
+    await waitUntil(() => raw.pdus.length >= 1);
     const head = Buffer.alloc(16);
     head.writeUInt32BE(length, 0);
     head.writeUInt32BE(Cmd.submit_sm, 4);
     head.writeUInt32BE(9, 12);
     raw.write(head);
-    await raw.until(() => raw.closed);
+    await waitUntil(() => raw.closed);
     const nack = raw.pdus[1]!;
     expect([commandId(nack), commandStatus(nack), sequenceNumber(nack)]).toEqual([Cmd.generic_nack, 0x02, 9]);
   });
@@ -204,7 +206,7 @@ describe('SMPP broker', () => {
     await raw.connected();
     raw.write(bindPdu('mute', 1));
     // Never answers: after timeoutEnquire an enquire_link arrives, then the broker gives up.
-    await raw.until(() => raw.closed, TIMEOUT_ENQUIRE + CHECK + 3000);
+    await waitUntil(() => raw.closed, 'the silent session closed', TIMEOUT_ENQUIRE + CHECK + 3000);
     expect(raw.pdus.some((p) => commandId(p) === Cmd.enquire_link)).toBe(true);
   });
 
@@ -218,7 +220,7 @@ describe('SMPP broker', () => {
     expect(mine).toHaveLength(3);
     victim.silent = true;
     const inflight = mine.map((e) => request(e.session, 'submit_sm', { destination_addr: '1', short_message: 'in flight' }, TIMEOUT_RESPONSE * 3));
-    await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(() => victim.submits.filter((x) => x.shortMessage === 'in flight').length === 3, 'the three requests held at the silent SMSC');
     const killedAt = Date.now();
     await victim.kill();
     for (const r of await Promise.all(inflight)) {
@@ -251,8 +253,7 @@ describe('SMPP broker', () => {
     const r = await request(e.session, 'unbind', { sequence_number: 4321 });
     expect([r.command, r.command_status, r.sequence_number]).toEqual(['unbind_resp', 0, 4321]);
     await new Promise<void>((resolve) => (e.session.socket.destroyed ? resolve() : e.session.socket.once('close', () => resolve())));
-    const deadline = Date.now() + 3000;
-    while (sim.sessionCount >= before && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    await waitUntil(() => sim.sessionCount < before, 'the upstream session closed', 3000);
     expect(sim.sessionCount).toBe(before - 1);
   });
 
@@ -262,8 +263,7 @@ describe('SMPP broker', () => {
     const sim = e.sim;
     const before = sim.sessionCount;
     await closeSession(e.session);
-    const deadline = Date.now() + 3000;
-    while (sim.sessionCount >= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await waitUntil(() => sim.sessionCount < before, 'the upstream session closed', 3000);
     expect(sim.sessionCount).toBe(before - 1);
   });
 });

@@ -7,6 +7,7 @@ import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { freePort } from '../helpers/ports.js';
 import { RawEsme, RawSmsc, smppDaemonProperties } from '../helpers/smpp.js';
 import { Cmd, commandId, commandStatus, encodeBind, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const cstr = (s: string): Buffer => Buffer.from(`${s}\0`, 'latin1');
 
@@ -51,7 +52,7 @@ describe('SMPP relay is byte-exact', () => {
     esme = new RawEsme(smppPort);
     await esme.connected();
     esme.write(bindPdu('bytes', 500));
-    await esme.until(() => esme.pdus.length === 1);
+    await waitUntil(() => esme.pdus.length === 1);
     expect([commandId(esme.pdus[0]!), commandStatus(esme.pdus[0]!), sequenceNumber(esme.pdus[0]!)]).toEqual([Cmd.bind_transceiver_resp, 0, 500]);
   });
 
@@ -75,7 +76,7 @@ describe('SMPP relay is byte-exact', () => {
     pdu.writeUInt32BE(seq, 12);
     const before = smsc.received.length;
     esme.write(pdu);
-    await esme.until(() => esme.pdus.some((p) => sequenceNumber(p) === seq));
+    await waitUntil(() => esme.pdus.some((p) => sequenceNumber(p) === seq));
     const at = smsc.received.slice(before);
     expect(at).toHaveLength(1);
     expect(withoutSeq(at[0]!)).toEqual(withoutSeq(pdu));
@@ -87,7 +88,7 @@ describe('SMPP relay is byte-exact', () => {
   it('relays several PDUs written in one segment, each answered on its own number', async () => {
     const seqs = [7001, 7002, 7003];
     esme.write(Buffer.concat(seqs.map((s) => { const p = Buffer.from(cases[0]![1]); p.writeUInt32BE(s, 12); return p; })));
-    await esme.until(() => seqs.every((s) => esme.pdus.some((p) => sequenceNumber(p) === s)));
+    await waitUntil(() => seqs.every((s) => esme.pdus.some((p) => sequenceNumber(p) === s)));
   });
 
   it('relays a deliver_sm from the SMSC unchanged except the sequence number, and its response back', async () => {
@@ -95,13 +96,12 @@ describe('SMPP relay is byte-exact', () => {
     const deliver = encodePdu(Cmd.deliver_sm, 0, 4242, body);
     const count = esme.pdus.length;
     smsc.sendToAll(deliver);
-    await esme.until(() => esme.pdus.length > count);
+    await waitUntil(() => esme.pdus.length > count);
     const got = esme.pdus[count]!;
     expect(withoutSeq(got)).toEqual(withoutSeq(deliver));
     const before = smsc.received.length;
     esme.write(encodePdu(Cmd.deliver_sm_resp, 0, sequenceNumber(got), cstr('')));
-    const deadline = Date.now() + 3000;
-    while (smsc.received.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => smsc.received.length > before, 'the deliver_sm_resp at the SMSC', 3000);
     const resp = smsc.received[before]!;
     expect([commandId(resp), sequenceNumber(resp)]).toEqual([Cmd.deliver_sm_resp, 4242]);
   });
@@ -123,7 +123,7 @@ describe('SMPP broker without a reachable SMSC', () => {
       const esme = new RawEsme(smppPort);
       await esme.connected();
       esme.write(bindPdu('nobody', 31));
-      await esme.until(() => esme.closed);
+      await waitUntil(() => esme.closed);
       expect(esme.pdus).toHaveLength(1);
       expect([commandId(esme.pdus[0]!), commandStatus(esme.pdus[0]!), sequenceNumber(esme.pdus[0]!)]).toEqual([Cmd.bind_transceiver_resp, 0x08, 31]);
       expect(daemon.logs.some((l) => l.msg.includes('no SMSC accepted the bind'))).toBe(true);
@@ -146,7 +146,7 @@ describe('SMPP broker with an SMSC that refuses the bind', () => {
       const first = new RawEsme(smppPort);
       await first.connected();
       first.write(bindPdu('next', 1));
-      await first.until(() => first.pdus.length === 1);
+      await waitUntil(() => first.pdus.length === 1);
       expect(commandStatus(first.pdus[0]!)).toBe(0);
       expect([refusing.binds, accepting.binds]).toEqual([1, 1]);
       first.destroy();
@@ -155,7 +155,7 @@ describe('SMPP broker with an SMSC that refuses the bind', () => {
       const second = new RawEsme(smppPort);
       await second.connected();
       second.write(bindPdu('nobody', 2));
-      await second.until(() => second.closed);
+      await waitUntil(() => second.closed);
       expect([commandId(second.pdus[0]!), commandStatus(second.pdus[0]!), sequenceNumber(second.pdus[0]!)]).toEqual([Cmd.bind_transceiver_resp, 0x0e, 2]);
     } finally {
       await daemon.stop();
@@ -180,11 +180,11 @@ describe('SMPP broker with SMSCs from the node registry', () => {
       const esme = new RawEsme(smppPort);
       await esme.connected();
       esme.write(bindPdu('vianode', 1));
-      await esme.until(() => esme.pdus.length === 1);
+      await waitUntil(() => esme.pdus.length === 1);
       expect([commandId(esme.pdus[0]!), commandStatus(esme.pdus[0]!)]).toEqual([Cmd.bind_transceiver_resp, 0]);
       esme.write(encodePdu(Cmd.enquire_link, 0, 2));
       esme.write(submitSm(3, { dataCoding: 0, message: Buffer.from('via node') }));
-      await esme.until(() => esme.pdus.some((p) => sequenceNumber(p) === 3));
+      await waitUntil(() => esme.pdus.some((p) => sequenceNumber(p) === 3));
       expect(smsc.received.map(commandId)).toEqual([Cmd.submit_sm]);
       esme.destroy();
     } finally {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { propertiesText, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { RawSmsc, SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let daemon: Daemon;
 let smppPort: number;
@@ -22,14 +23,6 @@ async function heartbeat(body: unknown): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${heartbeatPort}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   await res.arrayBuffer();
   return res.status;
-}
-
-async function eventually(test: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 type Upstreams = { smsc: string; state: string; draining: boolean }[];
@@ -74,23 +67,23 @@ afterAll(async () => {
 
 describe('SMPP mux mode, SMSCs at run time', () => {
   it('closes only the SMSC bind that sends a lying command_length, and rebinds it', async () => {
-    await eventually(async () => (await upstreams()).every((u) => u.state === 'BOUND'));
+    await waitUntil(async () => (await upstreams()).every((u) => u.state === 'BOUND'));
     const bindsBefore = raw.binds;
     const garbage = Buffer.alloc(16);
     garbage.writeUInt32BE(0xffffffff, 0);
     raw.sendToAll(garbage);
     // The ESMEs keep being served meanwhile (by the other SMSC), and the bind comes back.
     for (const s of sessions) expect((await submit(s, 'during')).command_status).toBe(0);
-    await eventually(() => raw.binds === bindsBefore + 1);
-    await eventually(async () => (await upstreams()).every((u) => u.state === 'BOUND'));
+    await waitUntil(() => raw.binds === bindsBefore + 1);
+    await waitUntil(async () => (await upstreams()).every((u) => u.state === 'BOUND'));
     expect(sessions.every((s) => !s.socket.destroyed)).toBe(true);
   });
 
   it('binds to a node that starts advertising an smppPort', async () => {
     expect(await heartbeat({ start: { hostName: 'smsc-node', ip: '127.0.0.1', udpPort: 5070, smppPort: node.port, version: '0', sessionId: 'smsc-node-1' } })).toBe(200);
-    await eventually(() => node.binds.length === 1);
+    await waitUntil(() => node.binds.length === 1);
     expect(node.binds).toEqual(['dyn']);
-    await eventually(async () => (await upstreams()).length === 3 && (await upstreams()).every((u) => u.state === 'BOUND'));
+    await waitUntil(async () => (await upstreams()).length === 3 && (await upstreams()).every((u) => u.state === 'BOUND'));
     // Round robin now reaches it.
     const spread = await Promise.all(Array.from({ length: 9 }, (_, i) => submit(sessions[i % 3]!, `spread-${i}`)));
     expect(spread.every((r) => r.command_status === 0)).toBe(true);
@@ -101,9 +94,9 @@ describe('SMPP mux mode, SMSCs at run time', () => {
     node.silent = true; // hold its submit_sm unanswered while it leaves
     const inFlight: Promise<SmppPdu>[] = [];
     for (let i = 0; i < 6; i++) inFlight.push(submit(sessions[i % 3]!, `inflight-${i}`));
-    await eventually(() => node.submits.some((s) => s.shortMessage.startsWith('inflight-')));
+    await waitUntil(() => node.submits.some((s) => s.shortMessage.startsWith('inflight-')));
     expect(await heartbeat({ stop: { sessionId: 'smsc-node-1' } })).toBe(200);
-    await eventually(async () => (await upstreams()).some((u) => u.draining));
+    await waitUntil(async () => (await upstreams()).some((u) => u.draining));
     // New requests no longer go to it.
     const after = await Promise.all(sessions.map((s, i) => submit(s, `after-${i}`)));
     expect(after.map((r) => r.command_status)).toEqual([0, 0, 0]);
@@ -114,8 +107,8 @@ describe('SMPP mux mode, SMSCs at run time', () => {
     node.releaseHeld();
     const answered = await Promise.all(inFlight);
     expect(answered.every((r) => r.command_status === 0)).toBe(true);
-    await eventually(() => node.unbinds === 1);
-    await eventually(async () => (await upstreams()).length === 2);
+    await waitUntil(() => node.unbinds === 1);
+    await waitUntil(async () => (await upstreams()).length === 2);
   });
 
   it('follows remoteServers on a reload (SIGHUP): binds the new SMSC, drains and unbinds the removed one, and a submit_sm stream across it loses nothing', async () => {
@@ -128,16 +121,16 @@ describe('SMPP mux mode, SMSCs at run time', () => {
       const streams = sessions.map(async (s, i) => {
         for (let n = 0; streaming; n++) answers.push(await submit(s, `stream-${i}-${n}`));
       });
-      await eventually(() => answers.length >= 30);
+      await waitUntil(() => answers.length >= 30);
       writeFileSync(daemon.configPath, propertiesText({ ...properties, remoteServers: `127.0.0.1:${fixed.port},127.0.0.1:${added.port}` }));
       daemon.child.kill('SIGHUP');
       await daemon.waitForLog((l) => String(l.msg).startsWith('Configuration reloaded'));
-      await eventually(() => added.binds.length === 1);
+      await waitUntil(() => added.binds.length === 1);
       expect(added.binds).toEqual(['dyn']);
-      await eventually(() => raw.received.filter((p) => p.readUInt32BE(4) === 0x00000006).length === unbindsBefore + 1);
-      await eventually(async () => (await upstreams()).map((u) => u.smsc).sort().join() === [`127.0.0.1:${fixed.port}`, `127.0.0.1:${added.port}`].sort().join());
+      await waitUntil(() => raw.received.filter((p) => p.readUInt32BE(4) === 0x00000006).length === unbindsBefore + 1);
+      await waitUntil(async () => (await upstreams()).map((u) => u.smsc).sort().join() === [`127.0.0.1:${fixed.port}`, `127.0.0.1:${added.port}`].sort().join());
       const atReload = answers.length;
-      await eventually(() => answers.some((r, k) => k >= atReload && String(r.message_id).startsWith('added-')));
+      await waitUntil(() => answers.some((r, k) => k >= atReload && String(r.message_id).startsWith('added-')));
       streaming = false;
       await Promise.all(streams);
       // Nothing failed across the change: every submit_sm of the stream got a successful answer.

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { RawEsme, SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
 import { Cmd, commandId, commandStatus, encodeBind, sequenceNumber } from '../../src/smpp/pdu.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const RECONNECT = 200;
 const SYSTEM_ID = 'shop';
@@ -21,14 +22,6 @@ async function stat(path: '/lbstat' | '/lbinfo'): Promise<Record<string, unknown
   const res = await fetch(`http://127.0.0.1:${statPort}${path}`);
   const body = (await res.json()) as Record<string, unknown>;
   return (body.Metrics as Record<string, unknown> | undefined) ?? body;
-}
-
-async function eventually(test: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const submit = (e: { session: SmppSession }, text: string, extra: Record<string, unknown> = {}): Promise<SmppPdu> =>
@@ -133,14 +126,14 @@ describe('SMPP mux mode (the default)', () => {
     const raw = new RawEsme(smppPort);
     await raw.connected();
     raw.write(encodeBind({ commandId: Cmd.bind_transceiver, systemId: SYSTEM_ID, password: 'secret', systemType: '', interfaceVersion: 0x34, addrTon: 0, addrNpi: 0, addressRange: '' }, 1));
-    await raw.until(() => raw.pdus.length >= 1);
+    await waitUntil(() => raw.pdus.length >= 1);
     expect([commandId(raw.pdus[0]!), commandStatus(raw.pdus[0]!)]).toEqual([Cmd.bind_transceiver_resp, 0]);
     const head = Buffer.alloc(16);
     head.writeUInt32BE(7, 0);
     head.writeUInt32BE(Cmd.submit_sm, 4);
     head.writeUInt32BE(5, 12);
     raw.write(head);
-    await raw.until(() => raw.closed);
+    await waitUntil(() => raw.closed);
     expect([commandId(raw.pdus[1]!), commandStatus(raw.pdus[1]!), sequenceNumber(raw.pdus[1]!)]).toEqual([Cmd.generic_nack, 0x02, 5]);
     expect((await submit(esmes[0]!, 'still here')).command_status).toBe(0);
     expect(sims.map((s) => s.sessionCount)).toEqual([1, 1]);
@@ -154,7 +147,9 @@ describe('SMPP mux mode (the default)', () => {
         results.push(r.command_status);
       })),
     );
-    await new Promise((r) => setTimeout(r, 50));
+    // Killed while the load runs: once it has taken a few of the requests.
+    const takenBefore = sims[1]!.submits.length;
+    await waitUntil(() => sims[1]!.submits.length >= takenBefore + 5, 'smscB taking part of the load');
     await sims[1]!.kill();
     await load;
     // Every request answered: forwarded, or 0x08 when it was in flight to the killed SMSC.
@@ -165,9 +160,9 @@ describe('SMPP mux mode (the default)', () => {
     expect(afterKill.map((r) => [r.command_status, String(r.message_id).split('-')[0]])).toEqual(Array(5).fill([0, 'smscA']));
     // smscB comes back on its port: the balancer binds it again.
     sims[1] = await new SmscSimulator('smscB').listen(port);
-    await eventually(() => sims[1]!.binds.length === 1);
+    await waitUntil(() => sims[1]!.binds.length === 1);
     expect(sims[1]!.binds).toEqual([SYSTEM_ID]);
-    await eventually(async () => ((await stat('/lbinfo'))['SMPP sessions'] as { userSpaces: { upstreams: { state: string }[] }[] }).userSpaces[0]!.upstreams.every((u) => u.state === 'BOUND'));
+    await waitUntil(async () => ((await stat('/lbinfo'))['SMPP sessions'] as { userSpaces: { upstreams: { state: string }[] }[] }).userSpaces[0]!.upstreams.every((u) => u.state === 'BOUND'));
     const spread = await Promise.all(esmes.map((e, i) => submit(e, `back-${i}`)));
     expect(new Set(spread.map((r) => String(r.message_id).split('-')[0]))).toEqual(new Set(['smscA', 'smscB']));
   });
@@ -176,17 +171,17 @@ describe('SMPP mux mode (the default)', () => {
     const ports = sims.map((s) => s.port);
     await sims[0]!.kill();
     // One SMSC left: nothing is turned back once the loss is seen.
-    await eventually(async () => (await submit(esmes[0]!, 'one-left')).command_status === 0);
+    await waitUntil(async () => (await submit(esmes[0]!, 'one-left')).command_status === 0);
     await sims[1]!.kill();
-    await eventually(async () => (await submit(esmes[0]!, 'none-left')).command_status === 0x08);
+    await waitUntil(async () => (await submit(esmes[0]!, 'none-left')).command_status === 0x08);
     for (const e of esmes) expect((await submit(e, 'rebinding')).command_status).toBe(0x08);
     // enquire_link is still answered locally, and the ESMEs stay connected.
     for (const e of esmes) expect((await request(e.session, 'enquire_link')).command_status).toBe(0);
     sims[0] = await new SmscSimulator('smscA').listen(ports[0]);
-    await eventually(async () => (await submit(esmes[2]!, 'rebound')).command_status === 0);
+    await waitUntil(async () => (await submit(esmes[2]!, 'rebound')).command_status === 0);
     for (const e of esmes) expect((await submit(e, 'served')).command_status).toBe(0);
     sims[1] = await new SmscSimulator('smscB').listen(ports[1]);
-    await eventually(() => sims[1]!.binds.length === 1);
+    await waitUntil(() => sims[1]!.binds.length === 1);
   });
 
   it('answers unbind locally and unbinds the SMSCs after the last ESME', async () => {
@@ -194,9 +189,9 @@ describe('SMPP mux mode (the default)', () => {
       expect((await request(e.session, 'unbind')).command_status).toBe(0);
       if (i < esmes.length - 1) expect(sims.map((s) => s.unbinds)).toEqual([0, 0]);
     }
-    await eventually(() => sims.every((s) => s.unbinds === 1));
-    await eventually(async () => (await stat('/lbstat')).NumberOfActiveSmppConnections === 0);
+    await waitUntil(() => sims.every((s) => s.unbinds === 1));
+    await waitUntil(async () => (await stat('/lbstat')).NumberOfActiveSmppConnections === 0);
     // The user space is gone once its SMSC binds are closed.
-    await eventually(async () => ((await stat('/lbinfo'))['SMPP sessions'] as { userSpaces: unknown[] }).userSpaces.length === 0);
+    await waitUntil(async () => ((await stat('/lbinfo'))['SMPP sessions'] as { userSpaces: unknown[] }).userSpaces.length === 0);
   });
 });

@@ -12,7 +12,8 @@ import { startDaemon } from '../helpers/daemon.js';
 import { freePorts } from '../helpers/ports.js';
 import { lbstat, registerNode } from '../helpers/json-heartbeat.js';
 import { runSipp, startSipp, type SippMessage } from '../helpers/sipp.js';
-import { waitFor } from '../helpers/workers.js';
+import {} from '../helpers/workers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -61,7 +62,7 @@ describe('/lbstat and /metrics count what went through', () => {
     const own = uac.messages.filter((m) => m.direction === 'received' && m.status === 100);
     expect(requests.map((m) => m.method).sort()).toEqual(['ACK', 'BYE', 'INVITE']);
 
-    await waitFor('the BYE 200 OK counted', async () => (await lbstat(lb.statisticPort)).NumberOfResponsesProcessed === responses.length);
+    await waitUntil(async () => (await lbstat(lb.statisticPort)).NumberOfResponsesProcessed === responses.length, 'the BYE 200 OK counted');
     const after = await lbstat(lb.statisticPort);
     expect(after.NumberOfRequestsProcessed).toBe(requests.length);
     expect(after.NumberOfResponsesProcessed).toBe(responses.length);
@@ -88,7 +89,7 @@ describe('/lbstat and /metrics count what went through', () => {
     cleanups.push(() => lb.stop());
     const stat = lb.port('statisticPort');
     cleanups.push(await registerNode(lb.port('heartbeatPort'), { hostName: 'web', ip: HOST, httpPort: (node.address() as AddressInfo).port }));
-    await waitFor('the node registered', async () => (await lbstat(stat)).activeNodes === 1);
+    await waitUntil(async () => (await lbstat(stat)).activeNodes === 1, 'the node registered');
 
     const request = Buffer.from(`GET /count HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`, 'latin1');
     const answer = await new Promise<Buffer>((resolve, reject) => {
@@ -100,7 +101,7 @@ describe('/lbstat and /metrics count what went through', () => {
     });
     expect(answer.toString('latin1')).toMatch(/^HTTP\/1\.1 200 [\s\S]*counted body$/);
 
-    await waitFor('the closed connection counted', async () => (await lbstat(stat)).NumberOfHttpBytesToClient === answer.length);
+    await waitUntil(async () => (await lbstat(stat)).NumberOfHttpBytesToClient === answer.length, 'the closed connection counted');
     const after = await lbstat(stat);
     expect(after.NumberOfHttpRequests).toBe(1);
     expect(nonZero(after.HttpRequestsByMethod as Record<string, number>)).toEqual({ GET: 1 });

@@ -7,10 +7,8 @@ import type { Socket } from 'node:dgram';
 import { freePorts } from '../helpers/ports.js';
 import { runSipp, startSipp, receivedRequests, type Sipp } from '../helpers/sipp.js';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
-import {
-  HOST, callerSocket, daemonLbstat, inviteOrCancel, newBranch, newCallId, send, startRecordingNode, startWorkersBalancer, waitFor,
-  type RecordingNode, type WorkersBalancer,
-} from '../helpers/workers.js';
+import { HOST, callerSocket, daemonLbstat, inviteOrCancel, newBranch, newCallId, send, startRecordingNode, startWorkersBalancer, type RecordingNode, type WorkersBalancer,  } from '../helpers/workers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe.each(['call-id-affinity', 'round-robin'])('workers=2 with %s', (algorithmClass) => {
   let lb: WorkersBalancer;
@@ -39,11 +37,11 @@ describe.each(['call-id-affinity', 'round-robin'])('workers=2 with %s', (algorit
       await hb.waitAnswered(1, 10_000);
     }
     let each: { knownNodes: number }[] = [];
-    await waitFor('every worker to know both nodes', async () => {
+    await waitUntil(async () => {
       const stat = await daemonLbstat(lb.statisticPort);
       each = stat.Workers.each;
       return each.length === 2 && each.every((w) => w.knownNodes === 2);
-    }, 2000).catch((err: Error) => {
+    }, 'every worker to know both nodes', 2000).catch((err: Error) => {
       throw new Error(`${err.message}: ${JSON.stringify(each)}`);
     });
     // Keep them alive for the rest of the file.
@@ -68,7 +66,7 @@ describe.each(['call-id-affinity', 'round-robin'])('workers=2 with %s', (algorit
     }
     const seen = (callId: string, method: string): number[] =>
       nodes.flatMap((n, i) => (n.received.some((r) => r.callId === callId && r.method === method) ? [i] : []));
-    await waitFor('every INVITE and CANCEL at a node', () => [...byCall.keys()].every((id) => seen(id, 'INVITE').length > 0 && seen(id, 'CANCEL').length > 0), 15_000);
+    await waitUntil(() => [...byCall.keys()].every((id) => seen(id, 'INVITE').length > 0 && seen(id, 'CANCEL').length > 0), 'every INVITE and CANCEL at a node', 15_000);
 
     const split = [...byCall.keys()].filter((id) => seen(id, 'INVITE').join() !== seen(id, 'CANCEL').join());
     expect(split, 'calls whose INVITE and CANCEL reached different nodes').toEqual([]);
@@ -92,7 +90,7 @@ describe('workers=2 with sipp', () => {
     const ports = await freePorts(2);
     uas = await Promise.all(ports.map((port) => startSipp({ scenario: 'uas.xml', localPort: port, traceMessages: true, timeoutMs: 120_000 })));
     heartbeats = await Promise.all(ports.map((port) => startHeartbeat({ balancerPort: lb.internalPort, node: { udpPort: port, tcpPort: port }, intervalMs: 500 })));
-    await waitFor('both nodes in every worker', async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 2));
+    await waitUntil(async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 2), 'both nodes in every worker');
   }, 90_000);
   afterAll(async () => {
     await Promise.all(heartbeats.map((h) => h.stop()));

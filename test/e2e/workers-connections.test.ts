@@ -11,10 +11,8 @@ import { connect as netConnect, createServer, type Server } from 'node:net';
 import { freePorts } from '../helpers/ports.js';
 import { runtimeHasReusePort } from '../../src/workers/port-sharing.js';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
-import {
-  HOST, connectStreamPeer, connectWsPeer, daemonLbstat, headerValues, newBranch, newCallId, okFor, onSipMessages, startWorkersBalancer, waitFor,
-  type StreamPeer, type WorkersBalancer,
-} from '../helpers/workers.js';
+import { HOST, connectStreamPeer, connectWsPeer, daemonLbstat, headerValues, newBranch, newCallId, okFor, onSipMessages, startWorkersBalancer, type StreamPeer, type WorkersBalancer,  } from '../helpers/workers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 interface Client {
   readonly user: string;
@@ -54,9 +52,12 @@ describe.each(lanes)('workers=2 ($transport clients, ports shared by $sharing): 
   const nodeGot = { udp: new Set<string>(), tcp: new Set<string>() };
 
   beforeAll(async () => {
-    [wsPort] = await freePorts(1);
+    // Port 0 for the WebSocket listener, read back from the daemon; with SO_REUSEPORT the workers bind their own
+    // sockets, and the daemon needs one port named for all of them (as startWorkersBalancer does for SIP).
+    const wsConfigured = workersPortSharing === 'reuseport' ? (await freePorts(1))[0]! : 0;
     // The internal leg is TCP for both kinds of client.
-    lb = await startWorkersBalancer(2, { workersPortSharing, internalTransport: 'tcp', ...(transport === 'ws' ? { externalWsPort: wsPort! } : {}) });
+    lb = await startWorkersBalancer(2, { workersPortSharing, internalTransport: 'tcp', ...(transport === 'ws' ? { externalWsPort: wsConfigured } : {}) });
+    if (transport === 'ws') wsPort = lb.daemon.port('externalWsPort');
     [nodePort] = await freePorts(1);
     // The node's UDP socket gets the clients' answers to its own requests sent over UDP.
     node = createSocket('udp4');
@@ -84,7 +85,7 @@ describe.each(lanes)('workers=2 ($transport clients, ports shared by $sharing): 
     });
     await new Promise<void>((resolve) => nodeServer.listen(nodePort, HOST, resolve));
     heartbeat = await startHeartbeat({ balancerPort: lb.internalPort, node: { udpPort: nodePort! }, intervalMs: 500 });
-    await waitFor('the node in every worker', async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 1), 20_000);
+    await waitUntil(async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 1), 'the node in every worker', 20_000);
   }, 90_000);
   afterAll(async () => {
     for (const c of clients) c.peer.close();
@@ -113,7 +114,7 @@ describe.each(lanes)('workers=2 ($transport clients, ports shared by $sharing): 
       ].join('\r\n'),
     );
     let ok: string | undefined;
-    await waitFor(`the 200 OK to ${client.user}'s ${method}`, () => (ok = client.responses.find((r) => r.includes(callId))) !== undefined, 10_000);
+    await waitUntil(() => (ok = client.responses.find((r) => r.includes(callId))) !== undefined, `the 200 OK to ${client.user}'s ${method}`, 10_000);
     return ok!;
   }
 
@@ -182,7 +183,7 @@ describe.each(lanes)('workers=2 ($transport clients, ports shared by $sharing): 
         const udpCall = newCallId();
         record(c, udpCall);
         node.send(message(c, 'UDP', nodePort, udpCall), lb.internalPort, HOST);
-        await waitFor(`${c.user} gets the node's MESSAGE over UDP`, () => arrived(c, udpCall) !== undefined, 10_000);
+        await waitUntil(() => arrived(c, udpCall) !== undefined, `${c.user} gets the node's MESSAGE over UDP`, 10_000);
         // Over new TCP connections until one was read by the worker that does not hold the client's (bounded).
         for (let attempt = 0; attempt < 10 && !crossed.has(c); attempt++) {
           const conn = await connectStreamPeer(lb.internalTcpPort, (text) => {
@@ -192,7 +193,7 @@ describe.each(lanes)('workers=2 ($transport clients, ports shared by $sharing): 
           const tcpCall = newCallId();
           record(c, tcpCall);
           conn.write(message(c, 'TCP', conn.localPort, tcpCall));
-          await waitFor(`${c.user} gets the node's MESSAGE over TCP`, () => arrived(c, tcpCall) !== undefined, 10_000);
+          await waitUntil(() => arrived(c, tcpCall) !== undefined, `${c.user} gets the node's MESSAGE over TCP`, 10_000);
           const readBy = workerOf(headerValues(arrived(c, tcpCall)!, 'Via|v')[0]);
           expect(readBy, 'the Via of a request from a connection names the worker').toBeTypeOf('number');
           if (readBy !== c.owner) crossed.add(c);
@@ -208,7 +209,7 @@ describe.each(lanes)('workers=2 ($transport clients, ports shared by $sharing): 
       }
       // Each answer got back to the node: on its UDP socket, or on the very connection the request came on.
       const all = [...sent.values()].flat();
-      await waitFor('every 200 OK at the node', () => all.every((id) => nodeGot.udp.has(id) || nodeGot.tcp.has(id)), 10_000).catch(() => undefined);
+      await waitUntil(() => all.every((id) => nodeGot.udp.has(id) || nodeGot.tcp.has(id)), 'every 200 OK at the node', 10_000).catch(() => undefined);
       expect(all.filter((id) => !nodeGot.udp.has(id) && !nodeGot.tcp.has(id)), 'answers lost').toEqual([]);
     } finally {
       for (const conn of nodeConnections) conn.close();

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../helpers/ports.js';
 import { runSipp, startSipp, type Sipp } from '../helpers/sipp.js';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
-import { HOST, alive, daemonLbstat, startWorkersBalancer, waitFor, type WorkersBalancer } from '../helpers/workers.js';
+import { HOST, alive, daemonLbstat, startWorkersBalancer, type WorkersBalancer } from '../helpers/workers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe('workers=2: a worker dies, the daemon goes on', () => {
   let lb: WorkersBalancer;
@@ -17,7 +18,7 @@ describe('workers=2: a worker dies, the daemon goes on', () => {
     const ports = await freePorts(2);
     uas = await Promise.all(ports.map((port) => startSipp({ scenario: 'uas.xml', localPort: port, timeoutMs: 120_000 })));
     heartbeats = await Promise.all(ports.map((port) => startHeartbeat({ balancerPort: lb.internalPort, node: { udpPort: port, tcpPort: port }, intervalMs: 500 })));
-    await waitFor('both nodes in every worker', async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 2));
+    await waitUntil(async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 2), 'both nodes in every worker');
   }, 90_000);
   afterAll(async () => {
     await Promise.all(heartbeats.map((h) => h.stop()));
@@ -33,7 +34,7 @@ describe('workers=2: a worker dies, the daemon goes on', () => {
       callLengthMs: 100, recvTimeoutMs: 20_000, timeoutMs: 90_000,
     });
     // Some calls are under way when the worker dies.
-    await waitFor('calls through both workers', async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.NumberOfRequestsProcessed > 4), 20_000);
+    await waitUntil(async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.NumberOfRequestsProcessed > 4), 'calls through both workers', 20_000);
     process.kill(victim, 'SIGKILL');
     const died = await lb.daemon.waitForLog((l) => l.msg.startsWith('Worker 0') && l.msg.includes('died (SIGKILL)'), 10_000);
     expect(died.level, 'logged as an error').toBe(50);

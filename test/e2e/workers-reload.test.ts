@@ -9,7 +9,8 @@ import { freePort, freePorts } from '../helpers/ports.js';
 import { propertiesText } from '../helpers/daemon.js';
 import { heartbeatRequest } from '../helpers/sip-heartbeat.js';
 import { isPortBound, runSipp, startSipp, type Sipp, type SippResult } from '../helpers/sipp.js';
-import { HOST, daemonLbstat, startWorkersBalancer, waitFor, type WorkersBalancer } from '../helpers/workers.js';
+import { HOST, daemonLbstat, startWorkersBalancer, type WorkersBalancer } from '../helpers/workers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe('workers=2: admin endpoints and hot reload reach every worker', () => {
   let lb: WorkersBalancer;
@@ -35,7 +36,7 @@ describe('workers=2: admin endpoints and hot reload reach every worker', () => {
     b = Object.assign(await startSipp({ scenario: 'uas.xml', localPort: pb!, traceMessages: true, timeoutMs: 180_000 }), { port: pb! });
     extra = { performanceTestingMode: true, extraServerNodes: `${HOST}:${pa},${HOST}:${pb}`, algorithmClass: 'round-robin', configReloadPeriod: 0 };
     lb = await startWorkersBalancer(2, extra);
-    await waitFor('both nodes in every worker', async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 2), 30_000);
+    await waitUntil(async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 2), 'both nodes in every worker', 30_000);
   }, 90_000);
   afterAll(async () => {
     if (lb && lb.daemon.child.exitCode === null) await lb.daemon.stop();
@@ -57,10 +58,10 @@ describe('workers=2: admin endpoints and hot reload reach every worker', () => {
     await new Promise<void>((r) => socket.bind(0, HOST, () => r()));
     const debugFrom = (w: number): boolean => lb.daemon.logs.some((l) => l.level === 20 && l.worker === w && l.msg.includes('Ignored a SIP heartbeat on the external port'));
     try {
-      await waitFor('a debug line from each worker', () => {
+      await waitUntil(() => {
         socket.send(heartbeatRequest({ balancerPort: lb.externalPort, node: { udpPort: 5999 } }, socket.address().port, 1, `c${Math.random()}`), lb.externalPort, HOST);
         return debugFrom(0) && debugFrom(1);
-      }, 15_000);
+      }, 'a debug line from each worker', 15_000);
     } finally {
       socket.close();
     }
@@ -75,17 +76,17 @@ describe('workers=2: admin endpoints and hot reload reach every worker', () => {
     await lb.daemon.waitForLog(/Configuration reloaded \(SIGHUP\): 2 key\(s\) applied live \(activeStandbyFailback, algorithmClass\), 1 kept until a restart \(externalPort\)/, 15_000);
     // active-standby with failback: the first node by address takes every new call, in both workers.
     const first = a.port < b.port ? a : b;
-    await waitFor('both workers on active-standby', async () => {
+    await waitUntil(async () => {
       const r = await calls(6);
       return sent(r).every((id) => invitesAt(first).has(id));
-    }, 20_000);
+    }, 'both workers on active-standby', 20_000);
     const r = await calls(12);
     expect(sent(r).every((id) => invitesAt(first).has(id))).toBe(true);
 
     const victim = (await daemonLbstat(lb.statisticPort)).Workers.each.find((w) => w.index === 0)!.pid;
     process.kill(victim, 'SIGKILL');
     await lb.daemon.waitForLog('Worker 0 restarted', 60_000);
-    await waitFor('worker 0 serving', async () => (await daemonLbstat(lb.statisticPort)).Workers.serving === 2, 30_000);
+    await waitUntil(async () => (await daemonLbstat(lb.statisticPort)).Workers.serving === 2, 'worker 0 serving', 30_000);
     expect(isPortBound('udp', newPort), 'the restarted worker did not open the port the file names now').toBe(false);
     const again = await calls(12);
     expect(sent(again).every((id) => invitesAt(first).has(id))).toBe(true);
@@ -97,13 +98,16 @@ describe('workers=2: admin endpoints and hot reload reach every worker', () => {
   it('loses no call when sipp runs at a steady rate across several reloads', async () => {
     const base = { host: HOST, externalPort: 0, internalPort: 0, heartbeatPort: 0, statisticPort: 0, httpPort: '', nodeTimeout: 3000, heartbeatInterval: 100, workers: 2 };
     const before = Number((await daemonLbstat(lb.statisticPort)).ConfigReloads);
+    const invites = (): number => invitesAt(a).size + invitesAt(b).size;
+    const invitesBefore = invites();
     const running = runSipp({ scenario: 'uac-unordered.xml', localPort: await freePort(), remote: `${HOST}:${lb.externalPort}`, calls: 100, rate: 20, callLengthMs: 300, recvTimeoutMs: 10_000, timeoutMs: 60_000 });
     const algorithms = ['round-robin', 'call-id-affinity', 'header-consistent-hash'];
+    // One reload per quarter of the run: each waits until the nodes have seen 25 more INVITEs.
     for (const [i, algorithmClass] of algorithms.entries()) {
-      await new Promise((r) => setTimeout(r, 1000));
+      await waitUntil(() => invites() >= invitesBefore + 25 * (i + 1), `${25 * (i + 1)} INVITEs at the nodes`, 20_000);
       writeFileSync(lb.daemon.configPath, propertiesText({ ...base, ...extra, algorithmClass }));
       lb.daemon.child.kill('SIGHUP');
-      await waitFor(`reload ${i + 1}`, async () => Number((await daemonLbstat(lb.statisticPort)).ConfigReloads) === before + i + 1, 10_000);
+      await waitUntil(async () => Number((await daemonLbstat(lb.statisticPort)).ConfigReloads) === before + i + 1, `reload ${i + 1}`, 10_000);
     }
     const r = await running;
     expect(r.stats?.failedCalls, `${r.errors.slice(-1500)}\n${r.output.slice(-400)}`).toBe(0);

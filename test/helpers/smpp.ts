@@ -270,19 +270,16 @@ export class RawEsme {
   readonly pdus: Buffer[] = [];
   readonly socket: net.Socket;
   closed = false;
-  private waiters: (() => void)[] = [];
 
   constructor(port: number) {
     this.socket = net.connect({ host: '127.0.0.1', port });
     this.socket.on('error', () => undefined);
     const framer = new PduFramer(1 << 20, (pdu) => {
       this.pdus.push(Buffer.from(pdu));
-      this.wake();
     }, () => undefined);
     this.socket.on('data', (chunk: Buffer) => framer.push(chunk));
     this.socket.on('close', () => {
       this.closed = true;
-      this.wake();
     });
   }
 
@@ -292,28 +289,6 @@ export class RawEsme {
 
   write(bytes: Buffer): void {
     this.socket.write(bytes);
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  /** Resolves when `test` holds (checked after each PDU and on close), or rejects after `timeoutMs`. */
-  async until(test: () => boolean, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!test()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error('condition not met in time');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(left, 100));
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
   }
 
   destroy(): void {

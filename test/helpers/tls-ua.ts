@@ -320,12 +320,3 @@ export async function waitActiveNodes(statisticPort: number, n: number): Promise
   const m = await lbstatUntil(statisticPort, (x) => x.activeNodes === n);
   if (m.activeNodes !== n) throw new Error(`the balancer has ${String(m.activeNodes)} active nodes, expected ${n}`);
 }
-
-/** Polls `cond` every 20 ms until it holds; throws after timeoutMs. */
-export async function until(cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

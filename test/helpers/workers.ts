@@ -71,7 +71,6 @@ export async function daemonLbstat(statisticPort: number): Promise<Record<string
   return (await lbstat(statisticPort)) as Awaited<ReturnType<typeof daemonLbstat>>;
 }
 
-export { waitUntil as waitFor } from './wait.js';
 
 /** A UDP socket standing in for an application server: it records each request's method and Call-ID. */
 export interface RecordingNode {

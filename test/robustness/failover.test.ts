@@ -8,7 +8,8 @@ import { freePort, freePorts } from '../helpers/ports.js';
 import { startSipp, type Sipp } from '../helpers/sipp.js';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
 import { HOST, startBalancer, type Balancer } from '../helpers/sip-balancer.js';
-import { sipRequest, waitFor } from './harness.js';
+import { sipRequest } from './harness.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -76,12 +77,12 @@ describe('fast failover of a UDP node (issue 16 finding 4)', () => {
     cleanups.push(() => uac.stop(0));
 
     // Both nodes take calls; then node A's process dies at once, and with it its heartbeats.
-    await waitFor(async () => (await nodes(lb)).every((n) => n.newCalls >= 5), 'calls on both nodes', 15_000);
+    await waitUntil(async () => (await nodes(lb)).every((n) => n.newCalls >= 5), 'calls on both nodes', 15_000);
     const killedAt = Date.now();
     process.kill(uasA.pid, 'SIGKILL');
     await hbA.stop();
 
-    await waitFor(async () => (await nodes(lb)).find((n) => n.udpPort === portA)?.state === 'bad', 'node A marked bad', NODE_TIMEOUT_MS);
+    await waitUntil(async () => (await nodes(lb)).find((n) => n.udpPort === portA)?.state === 'bad', 'node A marked bad', NODE_TIMEOUT_MS);
     const markedAfter = Date.now() - killedAt;
     const deadAtMark = (await nodes(lb)).find((n) => n.udpPort === portA)!.newCalls;
 
@@ -115,7 +116,7 @@ describe('the dialogs of a node killed with -9 (issue 16 target)', () => {
       calls: 60, rate: 10, callLengthMs: 3000, timeoutMs: 40_000, recvTimeoutMs: 10_000, traceMessages: true,
     });
     cleanups.push(() => uac.stop(0));
-    await waitFor(async () => (await nodes(lb)).every((n) => n.newCalls >= 10), 'dialogs on both nodes', 15_000);
+    await waitUntil(async () => (await nodes(lb)).every((n) => n.newCalls >= 10), 'dialogs on both nodes', 15_000);
     const killedAt = Date.now();
     process.kill(uasA.pid, 'SIGKILL');
     await hbA.stop();
@@ -153,7 +154,7 @@ describe('a dead UDP node and isSend5xxResponse (issue 12 item 2)', () => {
       port: socket.address().port,
       async next(match) {
         let found: string | undefined;
-        await waitFor(() => (found = got.find((t) => match.test(t))) !== undefined, `a response matching ${match}`, 5000);
+        await waitUntil(() => (found = got.find((t) => match.test(t))) !== undefined, `a response matching ${match}`, 5000);
         got.splice(got.indexOf(found!), 1);
         return found!;
       },
@@ -171,14 +172,14 @@ describe('a dead UDP node and isSend5xxResponse (issue 12 item 2)', () => {
     const hb = await heartbeat(lb, nodePort);
     const c = await client();
     c.socket.send(sipRequest('INVITE', 'alive-1', c.port), lb.externalPort, HOST);
-    await waitFor(() => reached === 1, 'the INVITE at the live node');
+    await waitUntil(() => reached === 1, 'the INVITE at the live node');
     await new Promise<void>((r) => node.close(() => r()));
     await hb.stop();
 
     // The first new call after the death reaches the closed port; the ICMP answer marks the node at once.
     const sentAt = Date.now();
     c.socket.send(sipRequest('INVITE', 'dead-1', c.port), lb.externalPort, HOST);
-    await waitFor(async () => (await nodes(lb))[0]?.state === 'bad', 'the node marked bad', FAILOVER_BOUND_MS);
+    await waitUntil(async () => (await nodes(lb))[0]?.state === 'bad', 'the node marked bad', FAILOVER_BOUND_MS);
     expect(Date.now() - sentAt).toBeLessThan(FAILOVER_BOUND_MS);
 
     // The next new call, and the first call's retransmission, find no node: the configured status with
@@ -208,8 +209,8 @@ describe('a dead UDP node and isSend5xxResponse (issue 12 item 2)', () => {
     let text = '';
     socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
     socket.write(sipRequest('INVITE', 'tcp-1', socket.localPort!).toString('latin1').replace('SIP/2.0/UDP', 'SIP/2.0/TCP'));
-    await waitFor(() => /SIP\/2\.0 5\d\d /.test(text), 'a 5xx over TCP');
-    await waitFor(async () => (await nodes(lb))[0]?.state === 'bad', 'the node marked bad', FAILOVER_BOUND_MS);
+    await waitUntil(() => /SIP\/2\.0 5\d\d /.test(text), 'a 5xx over TCP');
+    await waitUntil(async () => (await nodes(lb))[0]?.state === 'bad', 'the node marked bad', FAILOVER_BOUND_MS);
     expect((await lbstat(lb)).SipNodesMarkedUnreachable).toBe(1);
   }, 30_000);
 });

@@ -3,7 +3,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Socket } from 'node:net';
-import { HOST, expectHealthy, sendPaced, seriesOf, sipRequest, startLb, startSinkNode, waitFor, type Lb, type SinkNode } from './harness.js';
+import { HOST, expectHealthy, sendPaced, seriesOf, sipRequest, startLb, startSinkNode, type Lb, type SinkNode } from './harness.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe('bounded state and closed-set counters (findings 1, 2)', () => {
   let sink: SinkNode;
@@ -77,7 +78,7 @@ describe('stream limits (finding 3)', () => {
     for (let i = 0; i < 8; i++) conns.push(await open());
     let closedCount = 0;
     for (const c of conns) void c.closed.then(() => closedCount++);
-    await waitFor(() => closedCount >= 3, 'three refused connections');
+    await waitUntil(() => closedCount >= 3, 'three refused connections');
     const stat = await lb.lbstat();
     expect((stat.SipDroppedByReason as Record<string, number>)['too-many-connections']).toBe(3);
     for (const c of conns) c.socket.destroy();
@@ -86,7 +87,7 @@ describe('stream limits (finding 3)', () => {
 
   it('closes a connection whose message stays unfinished past sipMessageTimeout', async () => {
     // Closed connections are released: new ones are admitted again.
-    await waitFor(async () => ((await lb.lbstat()).NumberOfActiveSipConnections as number) === 0, 'connections released');
+    await waitUntil(async () => ((await lb.lbstat()).NumberOfActiveSipConnections as number) === 0, 'connections released');
     const idle = await open();
     const slow = await open();
     slow.socket.write(sipRequest('OPTIONS', 'slow').subarray(0, 40));

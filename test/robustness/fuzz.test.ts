@@ -7,7 +7,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
-import { startLb, startSinkNode, waitFor, type Lb, type SinkNode } from './harness.js';
+import { startLb, startSinkNode, type Lb, type SinkNode } from './harness.js';
 import { fuzzRun, mutate, pick, rng, targetSeed, int, type Rand } from './fuzz/mutate.js';
 import { heartbeatSeeds, httpSeeds, sipSeeds, smppSeeds, smscSeeds, statSeeds } from './fuzz/seeds.js';
 import { esmeSessions, expectAlive, fuzzConnections, fuzzStream, fuzzUdp, rssOf } from './fuzz/drive.js';
@@ -16,6 +16,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { RawSmsc, SmscSimulator, bindEsme, closeSession, request as smppRequest, smppDaemonProperties } from '../helpers/smpp.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const { seed, count } = fuzzRun(1);
 /** Cases per target in `npm test` (scaled by FUZZ_COUNT, which is the count of the largest target). */
@@ -72,7 +73,7 @@ describe(`SIP fuzz (seed ${seed})`, () => {
       const port = client.address().port;
       const invite = sipSeeds('UDP', port, lb.externalPort)[0]!.toString('latin1').replace('fuzz-seed@', `after-fuzz-${Date.now()}@`);
       client.send(Buffer.from(invite, 'latin1'), lb.externalPort, '127.0.0.1');
-      await waitFor(() => got.some((t) => t.startsWith('SIP/2.0 200 ') && t.includes('after-fuzz-')), 'the 200 OK of a normal INVITE', 10_000);
+      await waitUntil(() => got.some((t) => t.startsWith('SIP/2.0 200 ') && t.includes('after-fuzz-')), 'the 200 OK of a normal INVITE', 10_000);
     } finally {
       client.close();
     }

@@ -86,11 +86,6 @@ export async function startLb(nodePorts: number[], extra: Record<string, string 
   };
 }
 
-/** waitUntil with this harness's argument order. */
-export function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  return waitUntil(what, check, timeoutMs);
-}
-
 /**
  * Sends `count` datagrams made by `make(i)` from one socket, in batches, each batch waiting until
  * `progress()` has moved by the batch (or a short while), so a loaded machine does not drop them.
@@ -104,7 +99,7 @@ export async function sendPaced(port: number, count: number, make: (i: number) =
       const end = Math.min(count, i + batch);
       for (; i < end; i++) socket.send(make(i), port, HOST);
       const want = start + batch * 0.95;
-      await waitFor(() => progress() >= want, 'the batch', 3000).catch(() => undefined);
+      await waitUntil(() => progress() >= want, 'the batch', 3000).catch(() => undefined);
     }
   } finally {
     socket.close();

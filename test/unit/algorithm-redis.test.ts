@@ -6,6 +6,7 @@ import { RedisAffinityStore } from '../../src/algorithms/affinity-store-redis.js
 import { PersistentConsistentHashAlgorithm } from '../../src/algorithms/persistent-consistent-hash.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { contextFor, node, nodes, request } from './algorithm-fixtures.js';
+import { waitUntil } from '../helpers/wait.js';
 
 interface Line {
   level: number;
@@ -16,14 +17,6 @@ function capturingLogger(): { log: Logger; lines: Line[] } {
   const lines: Line[] = [];
   const log: Logger = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s) as Line) }) as unknown as Logger;
   return { log, lines };
-}
-
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const servers: RedisServer[] = [];
@@ -48,16 +41,16 @@ describe('Redis affinity store', () => {
     const a = store(redis.url);
     await a.start();
     a.set('early', '10.0.0.1:5060');
-    await until(() => a.stats().sharedWrites === 1);
+    await waitUntil(() => a.stats().sharedWrites === 1);
     const b = store(redis.url);
     await b.start();
-    await until(() => b.get('early') === '10.0.0.1:5060');
+    await waitUntil(() => b.get('early') === '10.0.0.1:5060');
     a.set('call-1', '10.0.0.2:5060');
-    await until(() => b.get('call-1') === '10.0.0.2:5060');
+    await waitUntil(() => b.get('call-1') === '10.0.0.2:5060');
     // The first assignment wins: B adopts A's choice for a key both assign at once.
     a.set('race', '10.0.0.1:5060');
     b.set('race', '10.0.0.3:5060');
-    await until(() => a.get('race') === b.get('race'));
+    await waitUntil(() => a.get('race') === b.get('race'));
     expect(a.stats().connected).toBe(true);
   });
 
@@ -75,7 +68,7 @@ describe('Redis affinity store', () => {
     b.nodesChanged(three.map((ip) => node(ip)));
     const invites = Array.from({ length: 400 }, () => request());
     const chosen = invites.map((r) => a.pickForSipRequest(r)!.ip);
-    await until(() => b.storeStats().remoteUpdates >= 400);
+    await waitUntil(() => b.storeStats().remoteUpdates >= 400);
     const four = [...three, '10.0.0.4'];
     a.nodesChanged(four.map((ip) => node(ip)));
     b.nodesChanged(four.map((ip) => node(ip)));
@@ -90,13 +83,16 @@ describe('Redis affinity store', () => {
     await a.start();
     await b.start();
     await redis.stop('SIGKILL');
-    await until(() => !a.stats().connected);
+    await waitUntil(() => !a.stats().connected);
+    const errorsBefore = a.stats().sharedErrors;
     const started = Date.now();
     for (let i = 0; i < 500; i++) a.set(`offline-${i}`, '10.0.0.1:5060');
     for (let i = 0; i < 500; i++) expect(a.get(`offline-${i}`)).toBe('10.0.0.1:5060');
     // Never waits on Redis.
     expect(Date.now() - started).toBeLessThan(200);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Both connections keep retrying (from 100 ms on), each failed attempt through the path that logs: after
+    // three rounds of them, still only one line says the store is down.
+    await waitUntil(() => a.stats().sharedErrors >= errorsBefore + 6, 'three failed reconnect rounds');
     const down = lines.filter((l) => l.msg.includes('unreachable'));
     expect(down).toHaveLength(1);
     expect(down[0]!.level).toBe(40);
@@ -104,8 +100,8 @@ describe('Redis affinity store', () => {
     // Redis comes back on the same port: A reconnects and shares what it assigned meanwhile.
     const again = await startRedis(redis.port);
     servers.push(again);
-    await until(() => lines.some((l) => l.msg.includes('reachable again')), 8000);
-    await until(() => b.get('offline-499') === '10.0.0.1:5060', 8000);
+    await waitUntil(() => lines.some((l) => l.msg.includes('reachable again')), 'the "reachable again" log line', 8000);
+    await waitUntil(() => b.get('offline-499') === '10.0.0.1:5060', 'the offline write at the peer', 8000);
     expect(a.stats().connected).toBe(true);
   });
 

@@ -4,33 +4,25 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RuntimeSampler } from '../../src/stats/runtime.js';
 import { Stats } from '../../src/stats/stats.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const samplers: RuntimeSampler[] = [];
 afterEach(() => {
   for (const s of samplers.splice(0)) s.stop();
 });
 
-/** Resolves once `cond` holds, polling on timers (bounded). */
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('RuntimeSampler', () => {
   it('shows a blocked event loop as delay (max and p99)', async () => {
     const s = new RuntimeSampler(10);
     samplers.push(s);
     s.start();
-    await until(() => s.samples > 0);
+    await waitUntil(() => s.samples > 0);
     expect(s.figures().eventLoopDelayMaxMs).toBeLessThan(100);
     const t = Date.now();
     while (Date.now() - t < 150) {
       /* block the loop as a saturated balancer would */
     }
-    await until(() => s.figures().eventLoopDelayMaxMs >= 100);
+    await waitUntil(() => s.figures().eventLoopDelayMaxMs >= 100);
     expect(s.figures().eventLoopDelayMaxMs).toBeLessThan(10_000);
   });
 
@@ -39,7 +31,7 @@ describe('RuntimeSampler', () => {
     samplers.push(s);
     s.start();
     let keep: unknown[] = [];
-    await until(() => {
+    await waitUntil(() => {
       // Young-generation churn: many short-lived objects.
       keep = [];
       for (let i = 0; i < 200_000; i++) keep.push({ i });
@@ -53,12 +45,12 @@ describe('RuntimeSampler', () => {
     const stats = new Stats({ defaultMetrics: false });
     samplers.push(stats.runtime);
     stats.runtime.start();
-    await until(() => stats.runtime.samples > 0);
+    await waitUntil(() => stats.runtime.samples > 0);
     const t = Date.now();
     while (Date.now() - t < 250) {
       /* a stall */
     }
-    await until(() => stats.runtime.figures().eventLoopDelayMaxMs >= 100);
+    await waitUntil(() => stats.runtime.figures().eventLoopDelayMaxMs >= 100);
     const m = stats.lbstat().Metrics;
     expect(m.EventLoopDelayMaxMs).toBeGreaterThanOrEqual(100);
     expect(typeof m.EventLoopDelayP50Ms).toBe('number');

@@ -12,8 +12,9 @@ import type { SipMessage } from '../../src/sip/message.js';
 import { TlsListeningPoint } from '../../src/sip/transport/tls.js';
 import { hasIdentity, clientTlsOptions, serverTlsOptions } from '../../src/config/tls-options.js';
 import { freePort } from '../helpers/ports.js';
-import { until } from '../helpers/tls-ua.js';
+import {} from '../helpers/tls-ua.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const OPTIONS = 'OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n';
 
@@ -85,11 +86,11 @@ describe('TlsListeningPoint', () => {
     const h = await listening(tlsConfig());
     const s = await dial(h.port);
     s.write(OPTIONS);
-    await until(() => h.received.length === 1);
+    await waitUntil(() => h.received.length === 1);
     expect(h.received[0]!.callId).toBe('c1');
     expect(h.stats.activeConnections.get('tls')).toBe(1);
     s.destroy();
-    await until(() => h.stats.activeConnections.get('tls') === 0);
+    await waitUntil(() => h.stats.activeConnections.get('tls') === 0);
   });
 
   it('Enabled: refuses a client without a certificate and counts the failed handshake; accepts a trusted one', async () => {
@@ -98,25 +99,25 @@ describe('TlsListeningPoint', () => {
     s.on('error', () => undefined);
     s.once('secureConnect', () => s.write(OPTIONS));
     await new Promise<void>((resolve) => s.once('close', () => resolve()));
-    await until(() => h.stats.tlsHandshakeFailures === 1);
+    await waitUntil(() => h.stats.tlsHandshakeFailures === 1);
     expect(h.received).toHaveLength(0);
     const ok = await dial(h.port, { cert, key });
     ok.write(OPTIONS);
-    await until(() => h.received.length === 1);
+    await waitUntil(() => h.received.length === 1);
   });
 
   it('Want: accepts a client without a certificate', async () => {
     const h = await listening(tlsConfig({ clientAuth: 'request' }));
     const s = await dial(h.port);
     s.write(OPTIONS);
-    await until(() => h.received.length === 1);
+    await waitUntil(() => h.received.length === 1);
     expect(h.stats.tlsHandshakeFailures).toBe(0);
   });
 
   it('refuses TLS 1.1 below the TLSv1.2 floor and counts it', async () => {
     const h = await listening(tlsConfig());
     await expect(dial(h.port, { maxVersion: 'TLSv1.1' })).rejects.toThrow();
-    await until(() => h.stats.tlsHandshakeFailures === 1);
+    await waitUntil(() => h.stats.tlsHandshakeFailures === 1);
   });
 
   it('disconnects a client that speaks plain text to the TLS port, and counts it', async () => {
@@ -125,7 +126,7 @@ describe('TlsListeningPoint', () => {
     s.on('error', () => undefined);
     s.once('connect', () => s.write(OPTIONS));
     await new Promise<void>((resolve) => s.once('close', () => resolve()));
-    await until(() => h.stats.tlsHandshakeFailures === 1);
+    await waitUntil(() => h.stats.tlsHandshakeFailures === 1);
   });
 
   it('connects out to a node verified by the trust store; refuses (and counts) an untrusted node unless verification is skipped', async () => {
@@ -149,7 +150,7 @@ describe('TlsListeningPoint', () => {
 
     const lab = await listening(tlsConfig({ skipServerVerification: true }));
     lab.lp.sendTo(Buffer.from(OPTIONS), '127.0.0.1', nodePort, (e) => got.push(`error ${e.message}`));
-    await until(() => got.join('').includes('Call-ID: c1'));
+    await waitUntil(() => got.join('').includes('Call-ID: c1'));
     expect(got.some((g) => g.startsWith('error'))).toBe(false);
   });
 });

@@ -14,9 +14,10 @@ import type { SipMessage } from '../../src/sip/message.js';
 import type { Flow } from '../../src/sip/transport/transport.js';
 import { WsListeningPoint, offeredSubprotocols, pingIntervalFor, refusalForSubprotocols } from '../../src/sip/transport/ws.js';
 import { freePort } from '../helpers/ports.js';
-import { until } from '../helpers/tls-ua.js';
+import {} from '../helpers/tls-ua.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
 import type { TlsConfig } from '../../src/config/types.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const OPTIONS = 'OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS a.invalid;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n';
 
@@ -77,7 +78,7 @@ describe('WsListeningPoint', () => {
     expect(ws.protocol).toBe('sip');
     ws.send(OPTIONS);
     ws.send(Buffer.from(OPTIONS.replace('c1', 'c2')), { binary: true });
-    await until(() => h.received.length === 2);
+    await waitUntil(() => h.received.length === 2);
     expect(h.received.map((r) => r.msg.callId)).toEqual(['c1', 'c2']);
     const flow = h.received[0]!.flow;
     expect([flow.transport, flow.remoteAddress, flow.local]).toEqual(['ws', '127.0.0.1', h.lp]);
@@ -103,11 +104,11 @@ describe('WsListeningPoint', () => {
     const frames: { data: string; binary: boolean }[] = [];
     ws.on('message', (data: Buffer, binary: boolean) => frames.push({ data: data.toString('latin1'), binary }));
     ws.send(OPTIONS);
-    await until(() => h.received.length === 1);
+    await waitUntil(() => h.received.length === 1);
     h.received[0]!.flow.send(Buffer.from('SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n'));
     // sendTo the client's address and port finds the same connection.
     h.lp.sendTo(Buffer.from([0x53, 0x49, 0x50, 0xff]), '127.0.0.1', h.received[0]!.flow.remotePort);
-    await until(() => frames.length === 2);
+    await waitUntil(() => frames.length === 2);
     expect(frames[0]).toEqual({ data: 'SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n', binary: false });
     expect(frames[1]!.binary).toBe(true);
   });
@@ -117,7 +118,7 @@ describe('WsListeningPoint', () => {
     const ws = await client(h.port);
     ws.send('hello');
     ws.send(OPTIONS);
-    await until(() => h.received.length === 1);
+    await waitUntil(() => h.received.length === 1);
     expect(h.stats.malformed).toBe(1);
     expect(ws.readyState).toBe(WebSocket.OPEN);
   });
@@ -128,8 +129,8 @@ describe('WsListeningPoint', () => {
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     ws.send('x'.repeat(2000));
     expect(await closed).toBe(1009);
-    await until(() => h.stats.dropped.get('too-large') === 1);
-    await until(() => h.stats.activeConnections.get('ws') === 0);
+    await waitUntil(() => h.stats.dropped.get('too-large') === 1);
+    await waitUntil(() => h.stats.activeConnections.get('ws') === 0);
   });
 
   it('pings open connections and closes them after the idle timeout', async () => {
@@ -172,7 +173,7 @@ describe('WsListeningPoint', () => {
     });
     h.lp.sendTo(Buffer.from(OPTIONS), '127.0.0.1', nodePort);
     h.lp.sendTo(Buffer.from(OPTIONS.replace('c1', 'c3')), '127.0.0.1', nodePort);
-    await until(() => atNode.length === 2 && h.received.length === 2);
+    await waitUntil(() => atNode.length === 2 && h.received.length === 2);
     expect(h.lp.connections).toBe(1);
     expect(h.received[0]!.flow.remotePort).toBe(nodePort);
   });
@@ -219,7 +220,7 @@ describe('WsListeningPoint over TLS (WSS)', () => {
       ws.once('error', reject);
     });
     ws.send(OPTIONS);
-    await until(() => h.received.length === 1);
+    await waitUntil(() => h.received.length === 1);
     expect(h.received[0]!.flow.transport).toBe('wss');
     expect(h.stats.activeConnections.get('wss')).toBe(1);
   });
@@ -238,7 +239,7 @@ describe('WsListeningPoint over TLS (WSS)', () => {
       return new Promise<void>((r) => https.close(() => r()));
     });
     h.lp.sendTo(Buffer.from(OPTIONS), '127.0.0.1', nodePort);
-    await until(() => atNode.length === 1);
+    await waitUntil(() => atNode.length === 1);
 
     const stranger = await wssPoint({ material: { pfx: readFileSync(certs.p12), passphrase: certs.password, ca: [readFileSync(other.certPem, 'utf8')] } });
     const err = await new Promise<Error>((resolve) => stranger.lp.sendTo(Buffer.from(OPTIONS), '127.0.0.1', nodePort, resolve));
@@ -253,14 +254,14 @@ describe('WsListeningPoint over TLS (WSS)', () => {
     s.on('error', () => undefined);
     s.once('connect', () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
     await new Promise<void>((resolve) => s.once('close', () => resolve()));
-    await until(() => h.stats.tlsHandshakeFailures === 1);
+    await waitUntil(() => h.stats.tlsHandshakeFailures === 1);
     const ws = new WebSocket(`wss://127.0.0.1:${h.port}`, 'sip', { ca: cert });
     const outcome = await new Promise<string>((resolve) => {
       ws.once('open', () => resolve('open'));
       ws.once('error', () => resolve('refused'));
     });
     expect(outcome).toBe('refused');
-    await until(() => h.stats.tlsHandshakeFailures === 2);
+    await waitUntil(() => h.stats.tlsHandshakeFailures === 2);
     const withCert = new WebSocket(`wss://127.0.0.1:${h.port}`, 'sip', { ca: cert, cert, key: readFileSync(certs.keyPem) });
     cleanups.push(() => withCert.terminate());
     await new Promise<void>((resolve, reject) => {

@@ -8,6 +8,7 @@ import { SmscList } from '../../src/smpp/server-list.js';
 import { Cmd, PduFramer, bindRespSystemId, commandId, commandStatus, encodeBind, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
 import type { HostPort } from '../../src/config/types.js';
 import { FakeSocket, TinySmsc, bindPdu, smppContext, submitPdu } from './smpp-fixtures.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const smscs: TinySmsc[] = [];
 let lobby: MuxLobby | undefined;
@@ -17,14 +18,6 @@ afterEach(async () => {
   lobby = undefined;
   for (const s of smscs.splice(0)) await s.close();
 });
-
-async function until(test: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function start(count: number, config: Parameters<typeof smppContext>[1] = {}): Promise<{ lobby: MuxLobby; list: SmscList; servers: HostPort[] }> {
   for (let i = 0; i < count; i++) smscs.push(await new TinySmsc().listen());
@@ -65,12 +58,12 @@ describe('mux user space', () => {
     b.socket.push(bindPdu(7, 'shop', 'pw'));
     // b waits: nothing answered before an SMSC bound.
     expect(b.pdus()).toHaveLength(0);
-    await until(() => a.pdus().length === 1 && b.pdus().length === 1);
+    await waitUntil(() => a.pdus().length === 1 && b.pdus().length === 1);
     for (const [e, seq] of [[a, 1], [b, 7]] as const) {
       const resp = e.pdus()[0]!;
       expect([commandId(resp), commandStatus(resp), sequenceNumber(resp), bindRespSystemId(resp)]).toEqual([Cmd.bind_transceiver_resp, 0, seq, 'loadbalancer']);
     }
-    await until(() => smscs.every((s) => s.binds === 1));
+    await waitUntil(() => smscs.every((s) => s.binds === 1));
     expect(lobby.info()).toMatchObject([{ systemId: 'shop', state: 'BOUND' }]);
   });
 
@@ -78,7 +71,7 @@ describe('mux user space', () => {
     const { lobby } = await start(1);
     const a = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'pw'));
-    await until(() => a.pdus().length === 1);
+    await waitUntil(() => a.pdus().length === 1);
     const c = esme(lobby);
     c.socket.push(bindPdu(3, 'shop', 'other'));
     expect(statusOf(c.pdus(), 3)).toBe(0x0e);
@@ -93,9 +86,9 @@ describe('mux user space', () => {
     const b = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'bad'));
     b.socket.push(bindPdu(2, 'shop', 'bad'));
-    await until(() => a.pdus().length === 1 && b.pdus().length === 1);
+    await waitUntil(() => a.pdus().length === 1 && b.pdus().length === 1);
     expect([statusOf(a.pdus(), 1), statusOf(b.pdus(), 2)]).toEqual([0x0e, 0x0e]);
-    await until(() => lobby.spaceCount === 0);
+    await waitUntil(() => lobby.spaceCount === 0);
   });
 
   it('answers waiting ESMEs 0x08 when every SMSC failed once for another reason', async () => {
@@ -103,40 +96,40 @@ describe('mux user space', () => {
     smscs[0]!.bindStatus = 0x08; // retried every reconnectPeriod, but the waiting ESMEs are answered
     const a = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'pw'));
-    await until(() => a.pdus().length === 1);
+    await waitUntil(() => a.pdus().length === 1);
     expect(statusOf(a.pdus(), 1)).toBe(0x08);
-    await until(() => lobby.spaceCount === 0);
+    await waitUntil(() => lobby.spaceCount === 0);
   });
 
   it('stays BOUND while one SMSC is left, goes REBINDING (0x08) when the last is lost, and BOUND again after the rebind', async () => {
     const { lobby } = await start(2);
     const a = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'pw'));
-    await until(() => (lobby.info()[0]!.upstreams as { state: string }[]).every((u) => u.state === 'BOUND'));
+    await waitUntil(() => (lobby.info()[0]!.upstreams as { state: string }[]).every((u) => u.state === 'BOUND'));
     // Rebind attempts are refused (0x08: retried) until the test lets them in.
     for (const s of smscs) s.bindStatus = 0x08;
     for (const s of smscs[0]!.sockets) s.destroy();
-    await until(() => (lobby.info()[0]!.upstreams as { state: string }[])[0]!.state !== 'BOUND');
+    await waitUntil(() => (lobby.info()[0]!.upstreams as { state: string }[])[0]!.state !== 'BOUND');
     expect(lobby.info()[0]!.state).toBe('BOUND');
     a.socket.push(submitPdu(2));
-    await until(() => smscs[1]!.received.length === 1); // the other SMSC took it
+    await waitUntil(() => smscs[1]!.received.length === 1); // the other SMSC took it
     for (const s of smscs[1]!.sockets) s.destroy();
-    await until(() => lobby.info()[0]!.state === 'REBINDING');
+    await waitUntil(() => lobby.info()[0]!.state === 'REBINDING');
     a.socket.push(submitPdu(3));
     expect(statusOf(a.pdus(), 3)).toBe(0x08);
     smscs[0]!.bindStatus = 0;
-    await until(() => lobby.info()[0]!.state === 'BOUND');
+    await waitUntil(() => lobby.info()[0]!.state === 'BOUND');
     a.socket.push(submitPdu(4));
-    await until(() => smscs[0]!.received.length === 1);
+    await waitUntil(() => smscs[0]!.received.length === 1);
   });
 
   it('turns requests back with 0x08 while REBINDING and keeps the ESME', async () => {
     const { lobby } = await start(1, { reconnectPeriodMs: 60_000 });
     const a = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'pw'));
-    await until(() => smscs[0]!.binds === 1 && a.pdus().length === 1);
+    await waitUntil(() => smscs[0]!.binds === 1 && a.pdus().length === 1);
     for (const s of smscs[0]!.sockets) s.destroy();
-    await until(() => lobby.info()[0]!.state === 'REBINDING');
+    await waitUntil(() => lobby.info()[0]!.state === 'REBINDING');
     a.socket.push(submitPdu(5), encodePdu(Cmd.enquire_link, 0, 6));
     expect([statusOf(a.pdus(), 5), statusOf(a.pdus(), 6)]).toEqual([0x08, 0]);
     expect(a.socket.ended).toBe(false);
@@ -148,14 +141,14 @@ describe('mux user space', () => {
     const b = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'pw'));
     b.socket.push(bindPdu(1, 'shop', 'pw'));
-    await until(() => a.pdus().length === 1 && b.pdus().length === 1);
+    await waitUntil(() => a.pdus().length === 1 && b.pdus().length === 1);
     a.socket.push(encodePdu(Cmd.unbind, 0, 2));
     expect(commandId(a.pdus()[1]!)).toBe(Cmd.unbind_resp);
     expect(smscs.map((s) => s.unbinds)).toEqual([0, 0]);
     b.socket.push(encodePdu(Cmd.unbind, 0, 2));
     expect(commandId(b.pdus()[1]!)).toBe(Cmd.unbind_resp);
-    await until(() => smscs.every((s) => s.unbinds === 1));
-    await until(() => {
+    await waitUntil(() => smscs.every((s) => s.unbinds === 1));
+    await waitUntil(() => {
       lobby.sweep(Date.now());
       return lobby.spaceCount === 0;
     });
@@ -165,9 +158,9 @@ describe('mux user space', () => {
     const { lobby, list } = await start(1);
     const a = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'pw'));
-    await until(() => a.pdus().length === 1);
+    await waitUntil(() => a.pdus().length === 1);
     a.socket.push(submitPdu(2)); // in flight at the old SMSC, not answered yet
-    await until(() => smscs[0]!.received.length === 1);
+    await waitUntil(() => smscs[0]!.received.length === 1);
     const [old] = smscs;
     const added = await new TinySmsc().listen();
     smscs.push(added);
@@ -175,19 +168,19 @@ describe('mux user space', () => {
     list.setRemoteServers([{ host: '127.0.0.1', port: added.port }]);
     // Meanwhile the removed SMSC keeps serving: nothing is turned back.
     a.socket.push(submitPdu(3));
-    await until(() => old!.received.length === 2);
+    await waitUntil(() => old!.received.length === 2);
     expect(a.pdus().filter((p) => commandId(p) === Cmd.submit_sm_resp)).toHaveLength(0);
     added.holdBinds = false;
-    await until(() => (lobby.info()[0]!.upstreams as { draining: boolean }[]).some((u) => u.draining) && added.binds >= 1);
-    await until(() => (lobby.info()[0]!.upstreams as { state: string; draining: boolean }[]).some((u) => !u.draining && u.state === 'BOUND'));
+    await waitUntil(() => (lobby.info()[0]!.upstreams as { draining: boolean }[]).some((u) => u.draining) && added.binds >= 1);
+    await waitUntil(() => (lobby.info()[0]!.upstreams as { state: string; draining: boolean }[]).some((u) => !u.draining && u.state === 'BOUND'));
     expect(old!.unbinds).toBe(0); // draining: its requests are still in flight
     // New requests go to the new SMSC only.
     a.socket.push(submitPdu(4));
-    await until(() => added.received.length === 1);
+    await waitUntil(() => added.received.length === 1);
     // The old SMSC answers: the ESME gets both, then the old bind is unbound.
     for (const p of old!.received) old!.send(encodePdu(Cmd.submit_sm_resp, 0, sequenceNumber(p), Buffer.from('old\0')));
-    await until(() => statusOf(a.pdus(), 2) === 0 && statusOf(a.pdus(), 3) === 0);
-    await until(() => old!.unbinds === 1);
+    await waitUntil(() => statusOf(a.pdus(), 2) === 0 && statusOf(a.pdus(), 3) === 0);
+    await waitUntil(() => old!.unbinds === 1);
     expect(lobby.info()[0]!.state).toBe('BOUND');
     // Nothing was turned back: no response other than the two answers.
     expect(a.pdus().filter((p) => commandStatus(p) !== 0)).toHaveLength(0);
@@ -197,10 +190,10 @@ describe('mux user space', () => {
     const { lobby } = await start(2);
     const a = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'pw'));
-    await until(() => (lobby.info()[0]!.upstreams as { state: string }[]).every((u) => u.state === 'BOUND'));
+    await waitUntil(() => (lobby.info()[0]!.upstreams as { state: string }[]).every((u) => u.state === 'BOUND'));
     smscs[0]!.send(encodePdu(Cmd.unbind, 0, 77));
-    await until(() => smscs[0]!.received.some((p) => commandId(p) === Cmd.unbind_resp && sequenceNumber(p) === 77));
-    await until(() => smscs[0]!.binds === 2);
+    await waitUntil(() => smscs[0]!.received.some((p) => commandId(p) === Cmd.unbind_resp && sequenceNumber(p) === 77));
+    await waitUntil(() => smscs[0]!.binds === 2);
     expect(lobby.info()[0]!.state).toBe('BOUND');
     expect(a.socket.ended).toBe(false);
   });
@@ -213,18 +206,18 @@ describe('mux user space', () => {
     const rx = esme(lobby);
     tx.socket.push(bind(Cmd.bind_transmitter, 1));
     rx.socket.push(bind(Cmd.bind_receiver, 1));
-    await until(() => tx.pdus().length === 1 && rx.pdus().length === 1);
+    await waitUntil(() => tx.pdus().length === 1 && rx.pdus().length === 1);
     expect([commandId(tx.pdus()[0]!), commandId(rx.pdus()[0]!)]).toEqual([Cmd.bind_transmitter_resp, Cmd.bind_receiver_resp]);
     rx.socket.push(submitPdu(2));
     expect(statusOf(rx.pdus(), 2)).toBe(0x04);
     const deliver = (seq: number): Buffer => encodePdu(Cmd.deliver_sm, 0, seq, Buffer.from('\0\0\0', 'latin1'));
     smscs[0]!.send(deliver(500));
     smscs[0]!.send(deliver(501));
-    await until(() => rx.pdus().filter((p) => commandId(p) === Cmd.deliver_sm).length === 2);
+    await waitUntil(() => rx.pdus().filter((p) => commandId(p) === Cmd.deliver_sm).length === 2);
     expect(tx.pdus().some((p) => commandId(p) === Cmd.deliver_sm)).toBe(false);
     const [first] = rx.pdus().filter((p) => commandId(p) === Cmd.deliver_sm);
     rx.socket.push(encodePdu(Cmd.deliver_sm_resp, 0, sequenceNumber(first!), Buffer.from('\0')));
-    await until(() => smscs[0]!.received.some((p) => commandId(p) === Cmd.deliver_sm_resp));
+    await waitUntil(() => smscs[0]!.received.some((p) => commandId(p) === Cmd.deliver_sm_resp));
     expect(sequenceNumber(smscs[0]!.received.find((p) => commandId(p) === Cmd.deliver_sm_resp)!)).toBe(500);
   });
 
@@ -233,9 +226,9 @@ describe('mux user space', () => {
     smscs[0]!.holdBinds = true; // the first bind is still pending when the list empties
     const a = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'pw'));
-    await until(() => smscs[0]!.binds === 1);
+    await waitUntil(() => smscs[0]!.binds === 1);
     list.setRemoteServers([]);
-    await until(() => a.pdus().length === 1);
+    await waitUntil(() => a.pdus().length === 1);
     expect(statusOf(a.pdus(), 1)).toBe(0x08);
   });
 
@@ -243,19 +236,19 @@ describe('mux user space', () => {
     const { lobby } = await start(2, { toProvider: 'active-standby' });
     const a = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'pw'));
-    await until(() => (lobby.info()[0]!.upstreams as { state: string }[]).every((u) => u.state === 'BOUND'));
+    await waitUntil(() => (lobby.info()[0]!.upstreams as { state: string }[]).every((u) => u.state === 'BOUND'));
     a.socket.push(submitPdu(2), submitPdu(3), submitPdu(4));
-    await until(() => smscs[0]!.received.length === 3);
+    await waitUntil(() => smscs[0]!.received.length === 3);
     expect(smscs[1]!.received).toHaveLength(0);
     smscs[0]!.holdBinds = true;
     for (const s of smscs[0]!.sockets) s.destroy();
-    await until(() => (lobby.info()[0]!.upstreams as { state: string }[])[0]!.state !== 'BOUND');
+    await waitUntil(() => (lobby.info()[0]!.upstreams as { state: string }[])[0]!.state !== 'BOUND');
     a.socket.push(submitPdu(5));
-    await until(() => smscs[1]!.received.length === 1);
+    await waitUntil(() => smscs[1]!.received.length === 1);
     smscs[0]!.holdBinds = false;
-    await until(() => (lobby.info()[0]!.upstreams as { state: string }[])[0]!.state === 'BOUND');
+    await waitUntil(() => (lobby.info()[0]!.upstreams as { state: string }[])[0]!.state === 'BOUND');
     a.socket.push(submitPdu(6));
-    await until(() => smscs[0]!.received.length === 4);
+    await waitUntil(() => smscs[0]!.received.length === 4);
     expect(smscs[1]!.received).toHaveLength(1);
   });
 
@@ -263,7 +256,7 @@ describe('mux user space', () => {
     const { lobby } = await start(1, { timeoutEnquireMs: 1000, timeoutConnectionCheckServerSideMs: 300, timeoutConnectionCheckClientSideMs: 60_000 });
     const a = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'pw'));
-    await until(() => lobby.info()[0]!.state === 'BOUND');
+    await waitUntil(() => lobby.info()[0]!.state === 'BOUND');
     const smsc = smscs[0]!;
     smsc.mute = true;
     const t0 = Date.now();
@@ -271,13 +264,13 @@ describe('mux user space', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(smsc.enquires).toBe(0); // not idle long enough
     lobby.sweep(t0 + 1100);
-    await until(() => smsc.enquires === 1);
+    await waitUntil(() => smsc.enquires === 1);
     lobby.sweep(t0 + 1100 + 3 * 300 - 1);
     expect(lobby.info()[0]!.state).toBe('BOUND');
     lobby.sweep(t0 + 1100 + 3 * 300);
     expect(lobby.info()[0]!.state).toBe('REBINDING');
     smsc.mute = false;
-    await until(() => smsc.binds === 2 && lobby.info()[0]!.state === 'BOUND');
+    await waitUntil(() => smsc.binds === 2 && lobby.info()[0]!.state === 'BOUND');
     expect(a.socket.ended).toBe(false);
   });
 
@@ -285,13 +278,13 @@ describe('mux user space', () => {
     const { lobby } = await start(1);
     const a = esme(lobby);
     a.socket.push(bindPdu(1, 'shop', 'pw'));
-    await until(() => a.pdus().length === 1);
+    await waitUntil(() => a.pdus().length === 1);
     a.socket.push(encodePdu(Cmd.unbind, 0, 2)); // the last ESME: the space unbinds its SMSC
     const b = esme(lobby);
     b.socket.push(bindPdu(1, 'shop', 'new-password'));
-    await until(() => b.pdus().length === 1);
+    await waitUntil(() => b.pdus().length === 1);
     expect(statusOf(b.pdus(), 1)).toBe(0);
     expect(smscs[0]!.binds).toBe(2);
-    await until(() => smscs[0]!.unbinds === 1);
+    await waitUntil(() => smscs[0]!.unbinds === 1);
   });
 });

@@ -8,9 +8,10 @@ import { silentLogger } from '../../src/log.js';
 import type { Service, ServiceContext } from '../../src/service.js';
 import { createSmppService } from '../../src/smpp/index.js';
 import { Cmd, commandId, commandStatus } from '../../src/smpp/pdu.js';
-import { freePort } from '../helpers/ports.js';
+import { BoundListeners } from '../../src/bound-listeners.js';
 import { RawEsme } from '../helpers/smpp.js';
 import { TinySmsc, bindPdu } from './smpp-fixtures.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const smscs: TinySmsc[] = [];
 let service: Service | undefined;
@@ -21,13 +22,8 @@ afterEach(async () => {
   for (const s of smscs.splice(0)) await s.close();
 });
 
-async function until(test: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** The port the service bound for smppPort=0. */
+const smppPortOf = (ctx: ServiceContext): number => ctx.listeners!.all().find((l) => l.key === 'smppPort')!.port;
 
 const configWith = (smppPort: number, servers: TinySmsc[], extra = ''): ReturnType<typeof loadConfigText>['config'] =>
   loadConfigText(`host=127.0.0.1\nsmppPort=${smppPort}\nremoteServers=${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}\nreconnectPeriod=50\n${extra}`, 'lb.properties').config;
@@ -36,19 +32,19 @@ describe('SMPP service reload', () => {
   it('binds to an added SMSC and drains a removed one (mux mode)', async () => {
     const [a, b] = [await new TinySmsc().listen(), await new TinySmsc().listen()];
     smscs.push(a, b);
-    const port = await freePort();
-    const ctx = { config: configWith(port, [a]), stats: { addProtocol: () => undefined }, log: silentLogger() } as unknown as ServiceContext;
+    const ctx = { config: configWith(0, [a]), stats: { addProtocol: () => undefined }, log: silentLogger(), listeners: new BoundListeners(undefined) } as unknown as ServiceContext;
     service = createSmppService(ctx);
     await service.start();
+    const port = smppPortOf(ctx);
     const esme = new RawEsme(port);
     await esme.connected();
     esme.write(bindPdu(1, 'shop', 'pw'));
-    await esme.until(() => esme.pdus.length === 1);
+    await waitUntil(() => esme.pdus.length === 1);
     expect([commandId(esme.pdus[0]!), commandStatus(esme.pdus[0]!)]).toEqual([Cmd.bind_transceiver_resp, 0]);
     expect([a.binds, b.binds]).toEqual([1, 0]);
 
     await service.reload!(configWith(port, [b]));
-    await until(() => b.binds === 1 && a.unbinds === 1);
+    await waitUntil(() => b.binds === 1 && a.unbinds === 1);
     // The ESME stayed bound throughout.
     expect(esme.closed).toBe(false);
     esme.destroy();
@@ -57,15 +53,15 @@ describe('SMPP service reload', () => {
   it('uses the new list for the next ESMEs in regular mode', async () => {
     const [a, b] = [await new TinySmsc().listen(), await new TinySmsc().listen()];
     smscs.push(a, b);
-    const port = await freePort();
-    const ctx = { config: configWith(port, [a], 'muxMode=false\n'), stats: { addProtocol: () => undefined }, log: silentLogger() } as unknown as ServiceContext;
+    const ctx = { config: configWith(0, [a], 'muxMode=false\n'), stats: { addProtocol: () => undefined }, log: silentLogger(), listeners: new BoundListeners(undefined) } as unknown as ServiceContext;
     service = createSmppService(ctx);
     await service.start();
+    const port = smppPortOf(ctx);
     await service.reload!(configWith(port, [b], 'muxMode=false\n'));
     const esme = new RawEsme(port);
     await esme.connected();
     esme.write(bindPdu(1, 'other', 'pw'));
-    await esme.until(() => esme.pdus.length === 1);
+    await waitUntil(() => esme.pdus.length === 1);
     expect([a.binds, b.binds]).toEqual([0, 1]);
     esme.destroy();
   });

@@ -7,6 +7,7 @@ import { Cmd, commandStatus, encodePdu, sequenceNumber, type BindFields } from '
 import { SmscSide, type SmscOwner } from '../../src/smpp/smsc-side.js';
 import { silentLogger } from '../../src/log.js';
 import { TinySmsc, smppContext } from './smpp-fixtures.js';
+import { waitUntil } from '../helpers/wait.js';
 
 class RecordingOwner implements SmscOwner {
   readonly requests: number[] = [];
@@ -30,14 +31,6 @@ class RecordingOwner implements SmscOwner {
 }
 
 const FIELDS: BindFields = { commandId: Cmd.bind_transceiver, systemId: 'esme', password: 'pw', systemType: '', interfaceVersion: 0x34, addrTon: 0, addrNpi: 0, addressRange: '' };
-
-async function until(test: () => boolean): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 let smsc: TinySmsc | undefined;
 afterEach(async () => {
@@ -86,13 +79,13 @@ describe('SmscSide state machine', () => {
     await s.bindTo({ host: '127.0.0.1', port: smsc.port }, FIELDS);
     const submit = encodePdu(Cmd.submit_sm, 0, 4242, Buffer.from('\0\0\0'));
     s.forward(submit, Cmd.submit_sm, 4242, Date.now(), 7).write(submit);
-    await until(() => smsc!.received.length === 1);
+    await waitUntil(() => smsc!.received.length === 1);
     const seen = sequenceNumber(smsc.received[0]!);
     expect(seen).not.toBe(4242);
     smsc.send(encodePdu(Cmd.submit_sm_resp, 0, seen, Buffer.from('id\0')));
     smsc.send(encodePdu(Cmd.deliver_sm, 0, 9));
     smsc.send(encodePdu(0x00004444, 0, 10));
-    await until(() => owner.requests.length === 1 && owner.responses.length === 1);
+    await waitUntil(() => owner.requests.length === 1 && owner.responses.length === 1);
     expect(owner.responses).toEqual([{ id: Cmd.submit_sm_resp, originalSeq: 4242, origin: 7 }]);
     expect(owner.requests).toEqual([Cmd.deliver_sm]);
     s.drop('test');
@@ -104,9 +97,9 @@ describe('SmscSide state machine', () => {
     await s.bindTo({ host: '127.0.0.1', port: smsc.port }, FIELDS);
     const submit = encodePdu(Cmd.submit_sm, 0, 77, Buffer.from('\0\0\0'));
     s.forward(submit, Cmd.submit_sm, 77, Date.now()).write(submit);
-    await until(() => smsc!.received.length === 1);
+    await waitUntil(() => smsc!.received.length === 1);
     for (const sock of smsc.sockets) sock.destroy();
-    await until(() => owner.lost.length === 1);
+    await waitUntil(() => owner.lost.length === 1);
     expect(s.state).toBe('REBINDING');
     expect(owner.unanswered.map((u) => [u.entry.originalSeq, u.expired])).toEqual([[77, false]]);
     // REBINDING → OPEN → BINDING → BOUND again.
@@ -121,7 +114,7 @@ describe('SmscSide state machine', () => {
     await s.bindTo({ host: '127.0.0.1', port: smsc.port }, FIELDS);
     s.unbind('ESME closed');
     expect(s.state).toBe('UNBINDING');
-    await until(() => s.state === 'CLOSED');
+    await waitUntil(() => s.state === 'CLOSED');
   });
 
   it('a request unanswered after timeoutResponse goes back to the owner as expired', async () => {

@@ -4,7 +4,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { StreamFramer } from '../stream-framer.js';
 import { listen } from '../../listen.js';
-import { bareHost } from '../uri.js';
+import { connectionFor, openConnection, type PoolRules } from './connection-pool.js';
 import type { SipTransport } from '../../config/types.js';
 import type { Flow, ListeningPoint, TransportOptions } from './transport.js';
 
@@ -128,43 +128,32 @@ export class TcpListeningPoint implements ListeningPoint {
     return conn;
   }
 
-  sendTo(data: Buffer, host: string, port: number, onError?: (err: Error) => void): void {
-    const address = bareHost(host);
-    const key = `${address}:${port}`;
-    let conn = this.pool.get(key);
-    if (conn && conn.socket.destroyed) {
-      this.pool.delete(key);
-      conn = undefined;
-    }
-    if (!conn) {
-      if (!this.server) {
-        onError?.(new Error(`${this.transport} listening point is stopped`));
-        return;
-      }
-      let socket: Socket;
-      try {
-        socket = this.connectTo(address, port);
-      } catch (err) {
-        // A bad port or address (from a header): a failed send, never an exception for the caller.
-        onError?.(err as Error);
-        return;
-      }
-      conn = this.adopt(socket, address, port, false);
-      const c = conn;
+  /** What a TCP/TLS connection in the pool is, and how one is opened (the pool's rules are shared with WS). */
+  private readonly poolRules: PoolRules<Connection> = {
+    transport: () => this.transport,
+    isOpen: (conn) => !conn.socket.destroyed,
+    stopped: () => !this.server,
+    open: (address, port) => {
+      const socket = this.connectTo(address, port);
+      const conn = this.adopt(socket, address, port, false);
       socket.once(this.connectEvent, () => {
-        c.connected = true;
-        c.waiting = undefined;
+        conn.connected = true;
+        conn.waiting = undefined;
       });
-      this.pool.set(key, conn);
-    }
+      return conn;
+    },
+  };
+
+  sendTo(data: Buffer, host: string, port: number, onError?: (err: Error) => void): void {
+    const conn = connectionFor(this.pool, host, port, this.poolRules, onError);
+    if (!conn) return;
     if (onError && conn.waiting) conn.waiting.push(onError);
     this.opts.stats.bytes += data.length;
     conn.socket.write(data);
   }
 
   hasConnection(host: string, port: number): boolean {
-    const conn = this.pool.get(`${bareHost(host)}:${port}`);
-    return conn !== undefined && !conn.socket.destroyed;
+    return openConnection(this.pool, host, port, this.poolRules) !== undefined;
   }
 
   /** The event after which an outbound socket can carry messages ('secureConnect' for TLS). */

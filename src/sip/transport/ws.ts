@@ -10,7 +10,8 @@ import type { ConnectionOptions } from 'node:tls';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { SipTransport, TlsConfig } from '../../config/types.js';
 import { parseDatagram } from '../message.js';
-import { bareHost, uriHost } from '../uri.js';
+import { uriHost } from '../uri.js';
+import { connectionFor, openConnection, type PoolRules } from './connection-pool.js';
 import { normaliseAddress } from './tcp.js';
 import { connectToNode } from './tls.js';
 import { clientTlsOptions, serverTlsOptions } from '../../config/tls-options.js';
@@ -244,35 +245,23 @@ export class WsListeningPoint implements ListeningPoint {
     ws.send(data, { binary: !isUtf8(data) });
   }
 
+  /** What a WebSocket in the pool is, and how one is opened (the pool's rules are shared with TCP/TLS). */
+  private readonly poolRules: PoolRules<WsConnection> = {
+    transport: () => this.transport,
+    isOpen: (conn) => conn.ws.readyState !== WebSocket.CLOSING && conn.ws.readyState !== WebSocket.CLOSED,
+    stopped: () => !this.server,
+    open: (address, port) => this.connect(address, port),
+  };
+
   sendTo(data: Buffer, host: string, port: number, onError?: (err: Error) => void): void {
-    const address = bareHost(host);
-    const key = `${address}:${port}`;
-    let conn = this.pool.get(key);
-    if (conn && (conn.ws.readyState === WebSocket.CLOSING || conn.ws.readyState === WebSocket.CLOSED)) {
-      this.pool.delete(key);
-      conn = undefined;
-    }
-    if (!conn) {
-      if (!this.server) {
-        onError?.(new Error(`${this.transport} listening point is stopped`));
-        return;
-      }
-      try {
-        conn = this.connect(address, port);
-      } catch (err) {
-        // A bad port or address (from a header): a failed send, never an exception for the caller.
-        onError?.(err as Error);
-        return;
-      }
-      this.pool.set(key, conn);
-    }
+    const conn = connectionFor(this.pool, host, port, this.poolRules, onError);
+    if (!conn) return;
     if (onError && conn.waiting) conn.waiting.push(onError);
     this.write(conn, data);
   }
 
   hasConnection(host: string, port: number): boolean {
-    const conn = this.pool.get(`${bareHost(host)}:${port}`);
-    return conn !== undefined && conn.ws.readyState !== WebSocket.CLOSING && conn.ws.readyState !== WebSocket.CLOSED;
+    return openConnection(this.pool, host, port, this.poolRules) !== undefined;
   }
 
   /** A WebSocket to a node's ws/wss port, offering the `sip` subprotocol. */

@@ -43,6 +43,13 @@ export class MuxLobby implements EsmeOwner {
     return this.spaces.size;
   }
 
+  /** Requests awaiting an answer in every user space (shutdown waits for them). */
+  get inflight(): number {
+    let n = 0;
+    for (const space of this.spaces) n += space.inflight;
+    return n;
+  }
+
   accept(socket: Socket, now: number): void {
     this.waiting.add(new EsmeSide(socket, this.ctx, this, now));
   }

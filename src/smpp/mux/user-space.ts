@@ -443,6 +443,14 @@ export class UserSpace implements EsmeOwner, SmscOwner, UpstreamEvents {
     this.closeIfDone();
   }
 
+  /** Requests awaiting an answer, either way (shutdown waits for them). */
+  get inflight(): number {
+    let n = 0;
+    for (const up of this.upstreams) n += up.side.toSmsc.size;
+    for (const esme of this.esmes.values()) n += esme.toEsme.size;
+    return n;
+  }
+
   /** Daemon shutdown: unbind every side without waiting. */
   shutdown(): void {
     for (const up of this.upstreams) up.shutdown();

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { Daemon } from '../../helpers/daemon.js';
 import { RawEsme } from '../../helpers/smpp.js';
+import { waitUntil } from '../../helpers/wait.js';
 import { Cmd, encodeBind } from '../../../src/smpp/pdu.js';
 import { smppSeeds } from './seeds.js';
 
@@ -135,9 +136,9 @@ export async function esmeSessions(daemon: Daemon, port: number, count: number, 
     try {
       await Promise.race([esme.connected(), pause(1000)]);
       esme.write(encodeBind({ commandId: Cmd.bind_transceiver, systemId: systemIdOf(i), password: 'pw', systemType: '', interfaceVersion: 0x34, addrTon: 0, addrNpi: 0, addressRange: '' }, 1));
-      await esme.until(() => esme.pdus.length > 0 || esme.closed, 200).catch(() => undefined);
+      await waitUntil(() => esme.pdus.length > 0 || esme.closed, 'an answer or a close', 200).catch(() => undefined);
       if (!esme.closed) esme.write(Buffer.concat([submit!, submit!, enquire!]));
-      await esme.until(() => esme.closed, lifeMs).catch(() => undefined);
+      await waitUntil(() => esme.closed, 'the session closed', lifeMs).catch(() => undefined);
     } finally {
       esme.destroy();
     }
