@@ -19,6 +19,7 @@ import { clientTlsOptions, serverTlsOptions } from '../config/tls-options.js';
 import { BAD_GATEWAY, parseHostPort, rawReply, redirectLocation, serviceUnavailable, type OwnReply } from './replies.js';
 import { BackendPool } from './backend-pool.js';
 import { FastConnection, type FastPathContext } from './fast-connection.js';
+import { boundHalfClosed } from './half-close.js';
 import { MAX_RETRIES, nodeAfterFailure, type FailureRules } from './backend-failure.js';
 import { RequestCheck } from './request-check.js';
 import { createNodeHealthMonitor, type NodeHealthMonitor } from '../algorithms/health.js';
@@ -224,6 +225,10 @@ export class HttpBalancer implements Service {
   }
 
   private attach(server: http.Server, encrypted: boolean): void {
+    // A client may send its request and half-close at once (`socket.end(request)`): answer it, then close, as the
+    // fast path does (half-close.ts bounds the wait). Node's default (false) takes the half-close as an abort, and
+    // the answer is lost.
+    (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     server.on('connection', (socket: CountedSocket) => this.count(socket));
     server.on('request', (req: BalancedRequest, res: ServerResponse) => this.onRequest(req, res, encrypted));
     server.on('upgrade', (req: BalancedRequest, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head, encrypted));
@@ -237,7 +242,7 @@ export class HttpBalancer implements Service {
     }
   }
 
-  /** Counts a client connection while it is open, and its bytes (once, whichever server has it). */
+  /** Counts a client connection while it is open, and its bytes (once, whichever server has it); bounds its half-closed life. */
   private count(socket: CountedSocket): void {
     if (socket.sbCounted) return;
     socket.sbCounted = true;
@@ -245,6 +250,7 @@ export class HttpBalancer implements Service {
     socket.sbCountedRead = 0;
     socket.sbCountedWritten = 0;
     this.sockets.add(socket);
+    boundHalfClosed(socket);
     socket.once('close', () => {
       this.stats.activeConnections--;
       this.sockets.delete(socket);

@@ -98,11 +98,15 @@ export class FastConnection implements BackendOwner {
   }
 
   /**
-   * The client half-closed. Between requests that ends the connection; during an exchange it is taken as
-   * an abort, as Node's HTTP server does (httpAllowHalfOpen false): the node request is closed.
+   * The client half-closed. Between requests that ends the connection. Once a whole request has gone to the
+   * node, its answer still goes out and then the connection closes (finishExchange): a client may send its
+   * request and half-close at once (`socket.end(request)`), as HAProxy allows; half-close.ts closes a half-closed
+   * connection that stays silent. A request whose head or body can no longer arrive is an abort: the node request
+   * is closed.
    */
   private readonly onClientEnd = (): void => {
     this.clientEnded = true;
+    if (this.state === 'response') return;
     if (this.state === 'head' && this.pending.length === 0) {
       this.transition('close');
       this.client.end();

@@ -47,8 +47,8 @@ export class HttpStats implements ProtocolStats {
   register(registry: Registry): void {
     promCounterMap(registry, 'sipbalancer_http_requests_total', 'HTTP requests, by method', 'method', this.requestsByMethod);
     promCounterMap(registry, 'sipbalancer_http_responses_total', 'HTTP responses, by status code', 'status', this.responsesByStatus);
-    promCounter(registry, 'sipbalancer_http_bytes_to_server_total', 'HTTP bytes sent to nodes', () => this.bytesToServer);
-    promCounter(registry, 'sipbalancer_http_bytes_to_client_total', 'HTTP bytes sent to clients', () => this.bytesToClient);
+    promCounter(registry, 'sipbalancer_http_bytes_to_server_total', 'Bytes received from HTTP and WebSocket clients on httpPort and httpsPort as read from their TCP connections (request heads, bodies and frames; on httpsPort the TLS records, handshake included), not the bytes written to nodes; added when a connection closes and every second', () => this.bytesToServer);
+    promCounter(registry, 'sipbalancer_http_bytes_to_client_total', "Bytes sent to HTTP and WebSocket clients on httpPort and httpsPort as written to their TCP connections (response heads, bodies and frames, the balancer's own answers included; on httpsPort the TLS records, handshake included); added when a connection closes and every second", () => this.bytesToClient);
     promCounter(registry, 'sipbalancer_http_no_node_total', 'HTTP requests with no node to take them', () => this.noNode);
     promCounter(registry, 'sipbalancer_http_backend_errors_total', 'HTTP backend connection errors', () => this.backendErrors);
     promCounter(registry, 'sipbalancer_http_websocket_upgrades_total', 'WebSocket upgrades proxied', () => this.webSocketUpgrades);

@@ -28,6 +28,22 @@ function rawExchange(port: number, bytes: string, done: (text: string) => boolea
   });
 }
 
+/** Writes `bytes` (and half-closes with them when `end`), resolves with everything read once the balancer closed. */
+function untilClosed(port: number, bytes: string, end = false): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => (end ? socket.end(bytes) : socket.write(bytes)));
+    let t = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (t += d));
+    socket.on('end', () => resolve(t));
+    socket.on('error', reject);
+    setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`connection not closed; read: ${t.slice(0, 300)}`));
+    }, 5000);
+  });
+}
+
 const count = (text: string, needle: string): number => text.split(needle).length - 1;
 
 describe('HTTP fast path', () => {
@@ -99,17 +115,22 @@ describe('HTTP fast path', () => {
   });
 
   it('closes the connection after a request with Connection: close', async () => {
-    const text = await new Promise<string>((resolve, reject) => {
-      const socket = net.connect(lb.httpPort, '127.0.0.1', () => socket.write('GET /bye HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n'));
-      let t = '';
-      socket.setEncoding('latin1');
-      socket.on('data', (d: string) => (t += d));
-      socket.on('end', () => resolve(t));
-      socket.on('error', reject);
-      setTimeout(() => reject(new Error('connection not closed')), 5000);
-    });
+    const text = await untilClosed(lb.httpPort, 'GET /bye HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n');
     expect(text).toMatch(/connection: close/i);
     expect(text).toContain('"url":"/bye"');
+  });
+
+  it('answers a request whose client half-closed at once (socket.end(request)), then closes', async () => {
+    const get = await untilClosed(lb.httpPort, 'GET /half-closed HTTP/1.1\r\nHost: lb\r\n\r\n', true);
+    expect(get).toMatch(/^HTTP\/1\.1 200 /);
+    expect(get).toContain('"url":"/half-closed"');
+    const post = await untilClosed(lb.httpPort, 'POST /half-closed-post HTTP/1.1\r\nHost: lb\r\nContent-Length: 5\r\n\r\nhello', true);
+    expect(post).toMatch(/^HTTP\/1\.1 200 /);
+    expect(post).toContain('"url":"/half-closed-post"');
+    // HTTP/1.0 goes to node:http (the slow path): answered the same way.
+    const old = await untilClosed(lb.httpPort, 'GET /half-closed-old HTTP/1.0\r\n\r\n', true);
+    expect(old).toMatch(/^HTTP\/1\.[01] 200 /);
+    expect(old).toContain('"url":"/half-closed-old"');
   });
 
   it('still answers through a node that restarted (stale pooled connections are retried)', async () => {

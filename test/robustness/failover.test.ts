@@ -106,39 +106,43 @@ describe('fast failover of a UDP node (issue 16 finding 4)', () => {
 const BYE_BOUND_MS = 3000;
 
 describe('the dialogs of a node killed with -9 (issue 16 target)', () => {
-  it(`complete their BYE within ${BYE_BOUND_MS} ms, at the surviving node`, async () => {
-    // Node B stands for the node that holds A's replicated dialogs: sipp answers a BYE it does not know 200 OK.
-    const { lb, portA, uacPort, uasA, hbA } = await twoSippNodes();
+  // Under steady calls, new INVITEs reach the dead node first and it is marked bad before most BYEs. With no new
+  // call after the kill, a BYE is the first packet to reach the closed port: it is lost, and its retransmission
+  // (sipp: 500 ms later) goes to the live node. Both within the bound.
+  const cases = [
+    { name: 'under steady calls', calls: 60, rate: 10, callLengthMs: 3000, killWhen: (n: NodeInfo[]) => n.every((x) => x.newCalls >= 10) },
+    { name: 'when no new call follows the kill', calls: 30, rate: 15, callLengthMs: 5000, killWhen: (n: NodeInfo[]) => n.reduce((sum, x) => sum + x.newCalls, 0) >= 30 },
+  ];
+  for (const c of cases) {
+    it(`complete their BYE within ${BYE_BOUND_MS} ms, at the surviving node, ${c.name}`, async () => {
+      // Node B stands for the node that holds A's replicated dialogs: sipp answers a BYE it does not know 200 OK.
+      const { lb, portA, uacPort, uasA, hbA } = await twoSippNodes();
+      const uac: Sipp = await startSipp({
+        scenario: 'uac.xml', localPort: uacPort, remote: `${HOST}:${lb.externalPort}`,
+        calls: c.calls, rate: c.rate, callLengthMs: c.callLengthMs, timeoutMs: 40_000, recvTimeoutMs: 10_000, traceMessages: true,
+      });
+      cleanups.push(() => uac.stop(0));
+      await waitUntil(async () => c.killWhen(await nodes(lb)), 'calls on both nodes', 15_000);
+      const killedAt = Date.now();
+      process.kill(uasA.pid, 'SIGKILL');
+      await hbA.stop();
 
-    // Calls of 3 s at 10 calls/s: when A dies, about 15 of its dialogs are up and hang up over the next 3 s.
-    const uac: Sipp = await startSipp({
-      scenario: 'uac.xml', localPort: uacPort, remote: `${HOST}:${lb.externalPort}`,
-      calls: 60, rate: 10, callLengthMs: 3000, timeoutMs: 40_000, recvTimeoutMs: 10_000, traceMessages: true,
-    });
-    cleanups.push(() => uac.stop(0));
-    await waitUntil(async () => (await nodes(lb)).every((n) => n.newCalls >= 10), 'dialogs on both nodes', 15_000);
-    const killedAt = Date.now();
-    process.kill(uasA.pid, 'SIGKILL');
-    await hbA.stop();
-
-    const result = await uac.done;
-    // Per dialog of A (its BYE routed through A, by the balancer's Record-Route) hung up after the kill: from
-    // the first send of its BYE to the final response.
-    const byes = result.messages.filter((m) => m.direction === 'sent' && m.method === 'BYE');
-    const ofA = new Map<string, number>();
-    for (const m of byes) {
-      if (m.raw.includes(`node_port=${portA}`) && m.at >= killedAt - 50 && !ofA.has(m.callId!)) ofA.set(m.callId!, m.at);
-    }
-    const answered = new Map<string, number>();
-    for (const m of result.messages) {
-      if (m.direction === 'received' && m.cseqMethod === 'BYE' && m.status! >= 200 && !answered.has(m.callId!)) answered.set(m.callId!, m.at);
-    }
-    const took = [...ofA].map(([callId, sent]) => ({ callId, ms: (answered.get(callId) ?? Infinity) - sent }));
-    expect(took.length, 'dialogs of A hung up after the kill').toBeGreaterThanOrEqual(5);
-    const slow = took.filter((t) => !(t.ms < BYE_BOUND_MS));
-    expect(slow, `BYE completion times (ms): ${took.map((t) => Math.round(t.ms)).join(', ')}`).toEqual([]);
-    expect(result.stats!.failedCalls, result.output.slice(-1500)).toBeLessThanOrEqual(1);
-  }, 60_000);
+      const result = await uac.done;
+      // Per dialog of A (its BYE routed through A, by the balancer's Record-Route) whose BYE was first sent after
+      // the kill: from that first send to the final response.
+      const firstBye = new Map<string, { at: number; ofA: boolean }>();
+      const answered = new Map<string, number>();
+      for (const m of result.messages) {
+        if (m.direction === 'sent' && m.method === 'BYE' && !firstBye.has(m.callId!)) firstBye.set(m.callId!, { at: m.at, ofA: m.raw.includes(`node_port=${portA}`) });
+        if (m.direction === 'received' && m.cseqMethod === 'BYE' && m.status! >= 200 && !answered.has(m.callId!)) answered.set(m.callId!, m.at);
+      }
+      const took = [...firstBye].filter(([, b]) => b.ofA && b.at >= killedAt).map(([callId, b]) => ({ callId, ms: (answered.get(callId) ?? Infinity) - b.at }));
+      expect(took.length, 'dialogs of A hung up after the kill').toBeGreaterThanOrEqual(5);
+      const slow = took.filter((t) => !(t.ms < BYE_BOUND_MS));
+      expect(slow, `BYE completion times (ms): ${took.map((t) => Math.round(t.ms)).join(', ')}`).toEqual([]);
+      expect(result.stats!.failedCalls, result.output.slice(-1500)).toBeLessThanOrEqual(1);
+    }, 60_000);
+  }
 });
 
 describe('a dead UDP node and isSend5xxResponse (issue 12 item 2)', () => {
