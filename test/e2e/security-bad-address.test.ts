@@ -2,8 +2,8 @@
 // (bad-address): never an exception that reaches the process-wide handler, never a warning with a stack trace per
 // message. Many such messages give one warning at most (once per cause per interval).
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBalancer, type Balancer } from '../helpers/sip-balancer.js';
+import { describe, expect, it } from 'vitest';
+import { balancerForSuite, type Balancer } from '../helpers/sip-balancer.js';
 import { RawClient, droppedFor, sipText } from '../helpers/canary.js';
 import { lbstatUntil } from '../helpers/tls-ua.js';
 
@@ -27,14 +27,7 @@ function response(vias: string[], n: number): string {
 
 describe('bad addresses in headers are counted drops', () => {
   let lb: Balancer;
-
-  beforeAll(async () => {
-    lb = await startBalancer();
-  }, 30_000);
-
-  afterAll(async () => {
-    await lb?.stop();
-  });
+  balancerForSuite((started) => (lb = started));
 
   it('node-side requests to localhost:0 and 127.0.0.3:0 (UDP, TCP), a response with rport=99999, a client Via with port 0', async () => {
     const nodeUdp = await RawClient.open('udp', '127.0.0.1', '127.0.0.1', lb.internalPort);

@@ -3,9 +3,9 @@
 // opened is never trusted as a node's once it no longer leads to a registered node: a SIP heartbeat on it is
 // refused and counted, and registers nothing.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
-import { startBalancer, type Balancer } from '../helpers/sip-balancer.js';
+import { balancerForSuite, type Balancer } from '../helpers/sip-balancer.js';
 import { Canary, RawClient, droppedFor, sipText } from '../helpers/canary.js';
 import { heartbeatRequest } from '../helpers/sip-heartbeat.js';
 import { registerNode } from '../helpers/json-heartbeat.js';
@@ -27,14 +27,7 @@ function attackerHeartbeat(lb: Balancer, port: number): Buffer {
 
 describe('a client cannot become a node', () => {
   let lb: Balancer;
-
-  beforeAll(async () => {
-    lb = await startBalancer();
-  }, 30_000);
-
-  afterAll(async () => {
-    await lb?.stop();
-  });
+  balancerForSuite((started) => (lb = started));
 
   it('a forged TCP response naming the attacker opens no connection to it, so no heartbeat can come back on one', async () => {
     // The attacker's listener answers any connection with a heartbeat, as in the report.

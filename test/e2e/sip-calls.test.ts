@@ -23,11 +23,18 @@ async function getJson(port: number, path: string): Promise<Record<string, unkno
 interface NodeInfo {
   udpPort?: number;
   state?: string;
+  routedRequests?: number;
 }
 
 async function registeredUdpPorts(lb: Balancer): Promise<number[]> {
   const info = (await getJson(lb.statisticPort, '/lbinfo'))['Nodes info'] as { nodesIPv4: NodeInfo[] };
   return info.nodesIPv4.filter((n) => n.state === undefined || n.state === 'active').map((n) => Number(n.udpPort));
+}
+
+/** Requests the balancer has routed to its nodes, summed (/lbinfo; counted when a node is picked, before sending). */
+async function routedToNodes(lb: Balancer): Promise<number> {
+  const info = (await getJson(lb.statisticPort, '/lbinfo'))['Nodes info'] as { nodesIPv4: NodeInfo[] };
+  return info.nodesIPv4.reduce((sum, n) => sum + (n.routedRequests ?? 0), 0);
 }
 
 async function lbstat(lb: Balancer): Promise<Record<string, unknown>> {
@@ -246,6 +253,7 @@ describe.each(combos)('calls over $transport with nodes registered by $registrat
   });
 
   it('Max-Forwards: 0 gets 483 Too Many Hops and nothing reaches a node', async () => {
+    const routedBefore = await routedToNodes(cluster.lb);
     const uacPort = await freePort();
     const uac = await runSipp({
       scenario: 'uac-expect-483.xml', localPort: uacPort, remote: `${HOST}:${ext()}`, transport,
@@ -253,7 +261,14 @@ describe.each(combos)('calls over $transport with nodes registered by $registrat
     });
     expect(uac.code, describeResult('uac', uac)).toBe(0);
     const callId = uac.messages.find((m) => m.method === 'INVITE')!.callId!;
-    await new Promise((r) => setTimeout(r, 300));
+    // No node was picked for it: the count would have moved before anything was sent, so before the 483 came.
+    // A REGISTER after it is routed, and counted once: the count is live, and the INVITE added nothing to it.
+    const register = await runSipp({
+      scenario: 'uac-register.xml', localPort: uacPort, remote: `${HOST}:${ext()}`, transport,
+      calls: 1, recvTimeoutMs: 5000, timeoutMs: 15_000,
+    });
+    expect(register.code, describeResult('register', register)).toBe(0);
+    expect(await routedToNodes(cluster.lb)).toBe(routedBefore + 1);
     expect(nodesThatSaw(cluster, callId)).toEqual([]);
   });
 });

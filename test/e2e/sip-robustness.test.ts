@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import type { Daemon } from '../helpers/daemon.js';
+import { startLb } from '../robustness/harness.js';
 import { lbstat as readLbstat } from '../helpers/json-heartbeat.js';
 
 const HOST = '127.0.0.1';
@@ -20,20 +21,10 @@ let internalTcp: number;
 let statisticPort: number;
 
 beforeAll(async () => {
-  daemon = await startDaemon({
-    properties: {
-      host: HOST,
-      externalPort: 0,
-      internalPort: 0,
-      statisticPort: 0,
-      heartbeatPort: '',
-      httpPort: '',
-      maxSipMessageSize: MAX,
-      nodeTimeout: 5000,
-      heartbeatInterval: 100,
-    },
-  });
-  [externalPort, internalPort, externalTcp, internalTcp, statisticPort] = ['externalUdpPort', 'internalUdpPort', 'externalTcpPort', 'internalTcpPort', 'statisticPort'].map((k) => daemon.port(k)) as [number, number, number, number, number];
+  // The robustness harness's daemon (every port 0, no heartbeat port, HTTP off), with no node.
+  const lb = await startLb([], { maxSipMessageSize: MAX });
+  daemon = lb.daemon;
+  ({ externalPort, internalPort, externalTcpPort: externalTcp, internalTcpPort: internalTcp, statisticPort } = lb);
 }, 20_000);
 
 afterAll(async () => {

@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
-import { SipPeer, SDP, buildRequest, inDialog, lbstat, lbstatUntil, newToken, registerNode, uacDialog, waitActiveNodes } from '../helpers/tls-ua.js';
+import { SipPeer, SDP, buildRequest, inDialog, lbstat, lbstatUntil, newToken, registerNode, startDualNode, uacDialog, waitActiveNodes, type DualNode } from '../helpers/tls-ua.js';
 
 describe('SIP over TLS end to end without termination', () => {
   let certs: TestCertificates;
@@ -118,7 +118,7 @@ describe('internalTransport=UDP: a TLS client reaches a node over UDP', () => {
   let lb: Daemon;
   let nodeUdp: SipPeer;
   let nodeTcp: SipPeer;
-  let stop: () => void;
+  let node: DualNode | undefined;
   let ports: number[];
 
   beforeAll(async () => {
@@ -139,17 +139,13 @@ describe('internalTransport=UDP: a TLS client reaches a node over UDP', () => {
       },
     });
     ports = ['externalTlsPort', 'internalUdpPort', 'internalTcpPort', 'heartbeatPort', 'statisticPort'].map((k) => lb.port(k));
-    nodeTcp = await SipPeer.start({ transport: 'tcp', listenPort: 0, autoAnswer: true });
-    nodeUdp = await SipPeer.start({ transport: 'udp', listenPort: nodeTcp.port, autoAnswer: true });
-    stop = await registerNode(ports[3]!, { hostName: 'n', ip: '127.0.0.1', udpPort: nodeUdp.port, tcpPort: nodeTcp.port, sessionId: 'u1' });
-    await waitActiveNodes(ports[4]!, 1);
+    node = await startDualNode(ports[3]!, ports[4]!, { hostName: 'n', sessionId: 'u1' });
+    ({ udp: nodeUdp, tcp: nodeTcp } = node);
   });
 
   afterAll(async () => {
-    stop?.();
+    await node?.close();
     await lb?.stop();
-    await nodeUdp?.close();
-    await nodeTcp?.close();
     if (certs) rmSync(certs.dir, { recursive: true, force: true });
   });
 

@@ -8,7 +8,7 @@ import { connect as netConnect } from 'node:net';
 import { WebSocket } from 'ws';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
-import { SipPeer, SDP, buildRequest, firstHop, inDialog, lbstat, lbstatUntil, newToken, registerNode, responseTo, uacDialog, uasDialog, waitActiveNodes } from '../helpers/tls-ua.js';
+import { SipPeer, SDP, buildRequest, firstHop, inDialog, lbstat, lbstatUntil, newToken, responseTo, startDualNode, uacDialog, uasDialog, type DualNode } from '../helpers/tls-ua.js';
 import { call, installJsSipGlobals, once, startJsSip } from '../helpers/jssip.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { uriOfNameAddr } from '../../src/sip/uri.js';
@@ -22,7 +22,7 @@ describe('SIP over TLS, WS and WSS with TLS terminated (terminateTLSTraffic=true
   let ports: Record<'udp' | 'tcp' | 'tls' | 'ws' | 'wss' | 'intUdp' | 'intTcp' | 'hb' | 'stat', number>;
   let nodeUdp: SipPeer;
   let nodeTcp: SipPeer;
-  let stopHeartbeat: () => void;
+  let node: DualNode | undefined;
   let ca: string;
 
   beforeAll(async () => {
@@ -53,18 +53,14 @@ describe('SIP over TLS, WS and WSS with TLS terminated (terminateTLSTraffic=true
     const p = (key: string): number => lb.port(key);
     ports = { udp: p('externalUdpPort'), tcp: p('externalTcpPort'), tls: p('externalTlsPort'), ws: p('externalWsPort'), wss: p('externalWssPort'), intUdp: p('internalUdpPort'), intTcp: p('internalTcpPort'), hb: p('heartbeatPort'), stat: p('statisticPort') };
     // One node: UDP and TCP on the same port number (no TLS, no WS port: the balancer terminates both).
-    nodeTcp = await SipPeer.start({ transport: 'tcp', listenPort: 0, autoAnswer: true });
-    nodeUdp = await SipPeer.start({ transport: 'udp', listenPort: nodeTcp.port, autoAnswer: true });
-    stopHeartbeat = await registerNode(ports.hb, { hostName: 'n1', ip: '127.0.0.1', udpPort: nodeUdp.port, tcpPort: nodeTcp.port, sessionId: 's1' });
+    node = await startDualNode(ports.hb, ports.stat, { hostName: 'n1', sessionId: 's1' });
+    ({ udp: nodeUdp, tcp: nodeTcp } = node);
     installJsSipGlobals(ca);
-    await waitActiveNodes(ports.stat, 1);
   });
 
   afterAll(async () => {
-    stopHeartbeat?.();
+    await node?.close();
     await lb?.stop();
-    await nodeUdp?.close();
-    await nodeTcp?.close();
     if (certs) rmSync(certs.dir, { recursive: true, force: true });
   });
 

@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Socket } from 'node:dgram';
 import { freePorts } from '../helpers/ports.js';
-import { runSipp, startSipp, receivedRequests, type Sipp } from '../helpers/sipp.js';
+import { runSipp, receivedRequests, type Sipp } from '../helpers/sipp.js';
 import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
-import { HOST, callerSocket, daemonLbstat, inviteOrCancel, newBranch, newCallId, send, startRecordingNode, startWorkersBalancer, type RecordingNode, type WorkersBalancer,  } from '../helpers/workers.js';
+import { HOST, callerSocket, daemonLbstat, inviteOrCancel, newBranch, newCallId, send, startRecordingNode, startWorkersBalancer, startWorkersWithSippNodes, type RecordingNode, type WorkersBalancer } from '../helpers/workers.js';
 import { waitUntil } from '../helpers/wait.js';
 
 describe.each(['call-id-affinity', 'round-robin'])('workers=2 with %s', (algorithmClass) => {
@@ -86,11 +86,7 @@ describe('workers=2 with sipp', () => {
   let heartbeats: HeartbeatSender[] = [];
 
   beforeAll(async () => {
-    lb = await startWorkersBalancer(2);
-    const ports = await freePorts(2);
-    uas = await Promise.all(ports.map((port) => startSipp({ scenario: 'uas.xml', localPort: port, traceMessages: true, timeoutMs: 120_000 })));
-    heartbeats = await Promise.all(ports.map((port) => startHeartbeat({ balancerPort: lb.internalPort, node: { udpPort: port, tcpPort: port }, intervalMs: 500 })));
-    await waitUntil(async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 2), 'both nodes in every worker');
+    ({ lb, uas, heartbeats } = await startWorkersWithSippNodes({ traceMessages: true }));
   }, 90_000);
   afterAll(async () => {
     await Promise.all(heartbeats.map((h) => h.stop()));

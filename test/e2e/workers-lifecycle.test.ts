@@ -3,9 +3,9 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../helpers/ports.js';
-import { runSipp, startSipp, type Sipp } from '../helpers/sipp.js';
-import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.js';
-import { HOST, alive, daemonLbstat, startWorkersBalancer, type WorkersBalancer } from '../helpers/workers.js';
+import { runSipp, type Sipp } from '../helpers/sipp.js';
+import type { HeartbeatSender } from '../helpers/sip-heartbeat.js';
+import { HOST, alive, daemonLbstat, startWorkersWithSippNodes, type WorkersBalancer } from '../helpers/workers.js';
 import { waitUntil } from '../helpers/wait.js';
 
 describe('workers=2: a worker dies, the daemon goes on', () => {
@@ -14,11 +14,7 @@ describe('workers=2: a worker dies, the daemon goes on', () => {
   let heartbeats: HeartbeatSender[] = [];
 
   beforeAll(async () => {
-    lb = await startWorkersBalancer(2);
-    const ports = await freePorts(2);
-    uas = await Promise.all(ports.map((port) => startSipp({ scenario: 'uas.xml', localPort: port, timeoutMs: 120_000 })));
-    heartbeats = await Promise.all(ports.map((port) => startHeartbeat({ balancerPort: lb.internalPort, node: { udpPort: port, tcpPort: port }, intervalMs: 500 })));
-    await waitUntil(async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 2), 'both nodes in every worker');
+    ({ lb, uas, heartbeats } = await startWorkersWithSippNodes({ traceMessages: false }));
   }, 90_000);
   afterAll(async () => {
     await Promise.all(heartbeats.map((h) => h.stop()));

@@ -1,12 +1,13 @@
 // A balancer daemon for SIP end-to-end tests: external and internal ports, JSON heartbeat and statistics
 // on ports of 127.0.0.1 the daemon picks (port 0) and reports, HTTP off; `extra` adds or overrides properties.
 
+import { afterAll, beforeAll } from 'vitest';
 import { startDaemon, type Daemon } from './daemon.js';
 
 export const HOST = '127.0.0.1';
 
-export interface Balancer {
-  daemon: Daemon;
+/** The SIP, heartbeat and statistics ports a daemon reports (0 for a listener it does not have). */
+export interface SipPorts {
   /** The external UDP port (externalPort=0 binds UDP and TCP on two ports). */
   externalPort: number;
   externalTcpPort: number;
@@ -15,6 +16,23 @@ export interface Balancer {
   internalTcpPort: number;
   heartbeatPort: number;
   statisticPort: number;
+}
+
+/** Reads the ports a daemon started on port 0 bound (from its start-up log lines). */
+export function sipPorts(daemon: Daemon): SipPorts {
+  const ports = daemon.ports();
+  return {
+    externalPort: ports.externalUdpPort ?? 0,
+    externalTcpPort: ports.externalTcpPort ?? 0,
+    internalPort: ports.internalUdpPort ?? 0,
+    internalTcpPort: ports.internalTcpPort ?? 0,
+    heartbeatPort: ports.heartbeatPort ?? 0,
+    statisticPort: daemon.port('statisticPort'),
+  };
+}
+
+export interface Balancer extends SipPorts {
+  daemon: Daemon;
   /** The port of one listening point: sipPort('external', 'tcp'), sipPort('internal', 'udp', 6) (ipv6Host's). */
   sipPort(side: 'external' | 'internal', transport: 'udp' | 'tcp' | 'tls' | 'ws' | 'wss', family?: 4 | 6): number;
   stop(): Promise<void>;
@@ -36,16 +54,22 @@ export function sipBalancerProperties(): Record<string, string | number | boolea
 
 export async function startBalancer(extra: Record<string, string | number | boolean> = {}): Promise<Balancer> {
   const daemon = await startDaemon({ properties: { ...sipBalancerProperties(), ...extra } });
-  const ports = daemon.ports();
   return {
     daemon,
-    externalPort: ports.externalUdpPort ?? 0,
-    externalTcpPort: ports.externalTcpPort ?? 0,
-    internalPort: ports.internalUdpPort ?? 0,
-    internalTcpPort: ports.internalTcpPort ?? 0,
-    heartbeatPort: ports.heartbeatPort ?? 0,
-    statisticPort: daemon.port('statisticPort'),
+    ...sipPorts(daemon),
     sipPort: (side, transport, family = 4) => daemon.port(`${side}${family === 6 ? 'Ipv6' : ''}${transport[0]!.toUpperCase()}${transport.slice(1)}Port`),
     stop: async () => void (await daemon.stop()),
   };
+}
+
+/** A balancer for a whole describe block: started before its tests, handed to `use`, stopped after them. */
+export function balancerForSuite(use: (lb: Balancer) => void, extra: Record<string, string | number | boolean> = {}): void {
+  let lb: Balancer | undefined;
+  beforeAll(async () => {
+    lb = await startBalancer(extra);
+    use(lb);
+  }, 30_000);
+  afterAll(async () => {
+    await lb?.stop();
+  });
 }

@@ -302,7 +302,7 @@ export function firstHop(d: Dialog): { host: string; port: number } {
 }
 
 export { lbstat, registerNode } from './json-heartbeat.js';
-import { lbstat } from './json-heartbeat.js';
+import { lbstat, registerNode } from './json-heartbeat.js';
 
 
 /** Polls /lbstat until `ok` holds (or timeoutMs passes) and returns the last metrics. */
@@ -319,4 +319,29 @@ export async function lbstatUntil(statisticPort: number, ok: (m: Record<string, 
 export async function waitActiveNodes(statisticPort: number, n: number): Promise<void> {
   const m = await lbstatUntil(statisticPort, (x) => x.activeNodes === n);
   if (m.activeNodes !== n) throw new Error(`the balancer has ${String(m.activeNodes)} active nodes, expected ${n}`);
+}
+
+/** A node with UDP and TCP on one port number (answering every request), registered with the JSON heartbeat. */
+export interface DualNode {
+  readonly udp: SipPeer;
+  readonly tcp: SipPeer;
+  /** Stops its heartbeat and closes both peers. */
+  close(): Promise<void>;
+}
+
+/** Starts a DualNode and waits until the balancer counts it active. */
+export async function startDualNode(heartbeatPort: number, statisticPort: number, id: { hostName: string; sessionId: string }): Promise<DualNode> {
+  const tcp = await SipPeer.start({ transport: 'tcp', listenPort: 0, autoAnswer: true });
+  const udp = await SipPeer.start({ transport: 'udp', listenPort: tcp.port, autoAnswer: true });
+  const stop = await registerNode(heartbeatPort, { ...id, ip: '127.0.0.1', udpPort: udp.port, tcpPort: tcp.port });
+  await waitActiveNodes(statisticPort, 1);
+  return {
+    udp,
+    tcp,
+    close: async () => {
+      stop();
+      await udp.close();
+      await tcp.close();
+    },
+  };
 }

@@ -6,20 +6,17 @@ import { connect as netConnect, type Socket as NetSocket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { startDaemon, type Daemon } from './daemon.js';
+import { sipPorts, type SipPorts } from './sip-balancer.js';
 import { freePorts } from './ports.js';
 import { lbstat } from './json-heartbeat.js';
+import { startSipp, type Sipp } from './sipp.js';
+import { startHeartbeat, type HeartbeatSender } from './sip-heartbeat.js';
+import { waitUntil } from './wait.js';
 
 export const HOST = '127.0.0.1';
 
-export interface WorkersBalancer {
+export interface WorkersBalancer extends SipPorts {
   daemon: Daemon;
-  /** The external UDP port. */
-  externalPort: number;
-  externalTcpPort: number;
-  internalPort: number;
-  internalTcpPort: number;
-  heartbeatPort: number;
-  statisticPort: number;
   /** The workers' process ids at start (from the "Load balancer started" line). */
   workerPids: number[];
 }
@@ -48,14 +45,19 @@ export async function startWorkersBalancer(workers: number, extra: Record<string
   // The primary reports the ports the workers share (port 0: the cluster gives every worker the same one).
   return {
     daemon,
-    externalPort: daemon.port('externalUdpPort'),
-    externalTcpPort: daemon.port('externalTcpPort'),
-    internalPort: daemon.port('internalUdpPort'),
-    internalTcpPort: daemon.port('internalTcpPort'),
-    heartbeatPort: daemon.port('heartbeatPort'),
-    statisticPort: daemon.port('statisticPort'),
+    ...sipPorts(daemon),
     workerPids: started.workers as number[],
   };
+}
+
+/** workers=2 with two sipp UAS nodes that heartbeat to it, once every worker knows both. */
+export async function startWorkersWithSippNodes(opts: { traceMessages: boolean }): Promise<{ lb: WorkersBalancer; uas: Sipp[]; heartbeats: HeartbeatSender[] }> {
+  const lb = await startWorkersBalancer(2);
+  const ports = await freePorts(2);
+  const uas = await Promise.all(ports.map((port) => startSipp({ scenario: 'uas.xml', localPort: port, traceMessages: opts.traceMessages, timeoutMs: 120_000 })));
+  const heartbeats = await Promise.all(ports.map((port) => startHeartbeat({ balancerPort: lb.internalPort, node: { udpPort: port, tcpPort: port }, intervalMs: 500 })));
+  await waitUntil(async () => (await daemonLbstat(lb.statisticPort)).Workers.each.every((w) => w.knownNodes === 2), 'both nodes in every worker');
+  return { lb, uas, heartbeats };
 }
 
 export interface WorkerShare {

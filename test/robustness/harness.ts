@@ -4,6 +4,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { expect } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
+import { sipPorts, type SipPorts } from '../helpers/sip-balancer.js';
 import { waitUntil } from '../helpers/wait.js';
 import { lbstat } from '../helpers/json-heartbeat.js';
 
@@ -39,14 +40,8 @@ export async function startSinkNode(answer?: (msg: string, reply: (text: string)
   return sink;
 }
 
-export interface Lb {
+export interface Lb extends SipPorts {
   daemon: Daemon;
-  /** The external UDP port. */
-  externalPort: number;
-  externalTcpPort: number;
-  internalPort: number;
-  internalTcpPort: number;
-  statisticPort: number;
   lbstat(): Promise<Record<string, unknown>>;
   metrics(): Promise<string>;
   stop(): Promise<void>;
@@ -71,11 +66,7 @@ export async function startLb(nodePorts: number[], extra: Record<string, string 
   const statisticPort = daemon.port('statisticPort');
   return {
     daemon,
-    externalPort: daemon.port('externalUdpPort'),
-    externalTcpPort: daemon.port('externalTcpPort'),
-    internalPort: daemon.port('internalUdpPort'),
-    internalTcpPort: daemon.port('internalTcpPort'),
-    statisticPort,
+    ...sipPorts(daemon),
     async lbstat() {
       return lbstat(statisticPort);
     },
