@@ -151,6 +151,7 @@ export class HttpBalancer implements Service {
         };
         fast.on('connection', (socket: CountedSocket) => {
           this.count(socket);
+          boundHalfClosed(socket);
           new FastConnection(socket, fastCtx, this.pool);
         });
         this.fastServer = fast;
@@ -160,7 +161,8 @@ export class HttpBalancer implements Service {
       log.info(`HTTP LB listening on port ${port}`);
     }
     if (cfg.httpsPort !== undefined) {
-      const server = https.createServer(serverTlsOptions(config.tls, `httpsPort=${cfg.httpsPort}`));
+      // allowHalfOpen: a client that half-closes after its request is answered (as on httpPort; see attach()).
+      const server = https.createServer({ ...serverTlsOptions(config.tls, `httpsPort=${cfg.httpsPort}`), allowHalfOpen: true });
       this.attach(server, true);
       this.httpsServer = server;
       const httpsPort = await listen(server, cfg.httpsPort, cfg.host, { what: 'HTTPS' });
@@ -230,6 +232,7 @@ export class HttpBalancer implements Service {
     // the answer is lost.
     (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     server.on('connection', (socket: CountedSocket) => this.count(socket));
+    server.on(encrypted ? 'secureConnection' : 'connection', (socket: Socket) => boundHalfClosed(socket));
     server.on('request', (req: BalancedRequest, res: ServerResponse) => this.onRequest(req, res, encrypted));
     server.on('upgrade', (req: BalancedRequest, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head, encrypted));
     server.on('clientError', (err: ProxyError, socket: Duplex) => {
@@ -242,7 +245,7 @@ export class HttpBalancer implements Service {
     }
   }
 
-  /** Counts a client connection while it is open, and its bytes (once, whichever server has it); bounds its half-closed life. */
+  /** Counts a client connection while it is open, and its bytes (once, whichever server has it). */
   private count(socket: CountedSocket): void {
     if (socket.sbCounted) return;
     socket.sbCounted = true;
@@ -250,7 +253,6 @@ export class HttpBalancer implements Service {
     socket.sbCountedRead = 0;
     socket.sbCountedWritten = 0;
     this.sockets.add(socket);
-    boundHalfClosed(socket);
     socket.once('close', () => {
       this.stats.activeConnections--;
       this.sockets.delete(socket);

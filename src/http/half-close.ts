@@ -8,7 +8,14 @@ import type { Socket } from 'node:net';
 
 export const HALF_CLOSED_IDLE_MS = 5_000;
 
-/** Arms the bound on `socket` (a client connection, plain or the TCP socket under TLS). */
+const bound = new WeakSet<Socket>();
+
+/**
+ * Arms the bound on a client connection: the plain socket, or over TLS the TLS socket (the TCP socket under it
+ * sees no end). Once per socket, though a handed-over one reaches two servers.
+ */
 export function boundHalfClosed(socket: Socket): void {
+  if (bound.has(socket)) return;
+  bound.add(socket);
   socket.once('end', () => socket.setTimeout(HALF_CLOSED_IDLE_MS, () => socket.destroy()));
 }

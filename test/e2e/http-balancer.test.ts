@@ -2,11 +2,12 @@
 // servers as nodes registered over the JSON heartbeat (issue 6, item 7).
 
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { HALF_CLOSED_IDLE_MS } from '../../src/http/half-close.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../helpers/wait.js';
-import { answeredBy, lbstat, request, selfSignedCertificate, startLb, startNode, waitForNodes, webSocketEcho, type Lb, type TestNode,  } from './http-harness.js';
+import { answeredBy, lbstat, request, selfSignedCertificate, startLb, startNode, untilClosed, waitForNodes, webSocketEcho, type Lb, type TestNode } from './http-harness.js';
 
 // Both ways through the balancer: the fast path (plain HTTP/1.1 relayed by its own framing) and node:http.
 describe.each([
@@ -126,20 +127,34 @@ describe.each([
     expect(reply.body).toBe(part.repeat(20));
   });
 
+  it('answers a request whose client half-closed at once (socket.end(request)) on httpPort and httpsPort, then closes', async () => {
+    for (const [port, secure] of [[lb.httpPort, false], [lb.httpsPort, true]] as const) {
+      for (const version of ['1.1', '1.0']) {
+        const text = await untilClosed(port, `GET /half-closed HTTP/${version}\r\nHost: lb\r\n\r\n`, true, secure);
+        expect(text, `HTTP/${version}${secure ? ' over TLS' : ''}`).toMatch(/^HTTP\/1\.[01] 200 [^]*"url":"\/half-closed"/);
+      }
+    }
+  });
+
   it('closes the node request when the client aborts: at once on a reset, after HALF_CLOSED_IDLE_MS of silence on a FIN', async () => {
     const seen = (path: string): number => nodes.reduce((n, node) => n + node.seen.filter((s) => s.url === path).length, 0);
-    const abort = async (path: string, how: (socket: net.Socket) => void, withinMs: number): Promise<void> => {
-      const req = http.request(url(path), { agent: false });
+    const abort = async (target: string, how: (socket: net.Socket) => void, withinMs: number): Promise<void> => {
+      const path = new URL(target).pathname;
+      const req = (target.startsWith('https:') ? https : http).request(target, { agent: false, rejectUnauthorized: false });
       req.on('error', () => undefined);
       req.end();
-      await waitUntil(() => seen(path) > 0, 'the node to see the request', 5000);
+      await waitUntil(() => seen(path) > 0, `the node to see ${path}`, 5000);
       how(req.socket!);
       await waitUntil(() => nodes.some((n) => n.aborted.includes(path)), `the node to see the close of ${path}`, withinMs);
     };
-    await abort('/slow/reset', (socket) => socket.resetAndDestroy(), 2000);
-    // A FIN alone could be a client that half-closed and still reads its answer (answered, see http-fast-path):
-    // the request is given up once the connection has been silent for the bound.
-    await abort('/slow/fin', (socket) => socket.destroy(), HALF_CLOSED_IDLE_MS + 3000);
+    await abort(url('/slow/reset'), (socket) => socket.resetAndDestroy(), 2000);
+    // A FIN alone could be a client that half-closed and still reads its answer (see above): the request is given
+    // up once the connection has been silent for the bound. Over TLS as well.
+    const fin = (socket: net.Socket): void => void socket.destroy();
+    await Promise.all([
+      abort(url('/slow/fin'), fin, HALF_CLOSED_IDLE_MS + 3000),
+      abort(`https://127.0.0.1:${lb.httpsPort}/slow/tls-fin`, fin, HALF_CLOSED_IDLE_MS + 3000),
+    ]);
   });
 
   it('tunnels a sip WebSocket to the node wsPort and an application WebSocket to its httpPort', async () => {

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answeredBy, request, startLb, startNode, waitForNodes, type Lb, type TestNode } from './http-harness.js';
+import { answeredBy, request, startLb, startNode, untilClosed, waitForNodes, type Lb, type TestNode } from './http-harness.js';
 
 /** Writes raw bytes on one connection and collects what comes back until `done` says so (or 5 s). */
 function rawExchange(port: number, bytes: string, done: (text: string) => boolean): Promise<string> {
@@ -25,22 +25,6 @@ function rawExchange(port: number, bytes: string, done: (text: string) => boolea
       }
     });
     socket.on('error', reject);
-  });
-}
-
-/** Writes `bytes` (and half-closes with them when `end`), resolves with everything read once the balancer closed. */
-function untilClosed(port: number, bytes: string, end = false): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => (end ? socket.end(bytes) : socket.write(bytes)));
-    let t = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => (t += d));
-    socket.on('end', () => resolve(t));
-    socket.on('error', reject);
-    setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`connection not closed; read: ${t.slice(0, 300)}`));
-    }, 5000);
   });
 }
 

@@ -4,6 +4,8 @@
 import type { AddressInfo } from 'node:net';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -258,6 +260,26 @@ export function request(
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error(`timeout: ${url}`)));
     req.end(opts.body);
+  });
+}
+
+/**
+ * Writes `bytes` on a new connection (TLS when `secure`), and half-closes with them when `end`; resolves with
+ * everything read once the balancer closed its side (rejects after 5 s).
+ */
+export function untilClosed(port: number, bytes: string, end = false, secure = false): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const send = (): void => void (end ? socket.end(bytes) : socket.write(bytes));
+    const socket: net.Socket = secure ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, send) : net.connect(port, '127.0.0.1', send);
+    let t = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (t += d));
+    socket.on('end', () => resolve(t));
+    socket.on('error', reject);
+    setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`connection not closed; read: ${t.slice(0, 300)}`));
+    }, 5000);
   });
 }
 
