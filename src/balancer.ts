@@ -19,7 +19,7 @@ import { Dashboard } from './api/dashboard.js';
 import { LiveAlgorithm } from './algorithms/live-algorithm.js';
 import { EventJournal } from './stats/events.js';
 import { NodeProber, type ProbeOptions } from './registry/probe.js';
-import { StartupError } from './service.js';
+import { StartupError } from './errors.js';
 import { NodePins, PinnedAlgorithm } from './algorithms/pins.js';
 import { BoundListeners } from './bound-listeners.js';
 import type { BalancerAlgorithm } from './algorithms/algorithm.js';

@@ -10,7 +10,7 @@ import { NodeRegistry } from '../registry/node-registry.js';
 import { HttpHeartbeatServer } from '../registry/http-heartbeat.js';
 import { Stats } from '../stats/stats.js';
 import { ApiServer } from '../api/server.js';
-import { StartupError } from '../service.js';
+import { StartupError } from '../errors.js';
 import { VERSION, announceNodeSide, countNodeEvents, createNodeRegistry, stopNodeSide } from '../balancer.js';
 import { NodeSources } from '../registry/node-sources.js';
 import { applyOp, recordOf, type RegistrySnapshot } from './registry-sync.js';

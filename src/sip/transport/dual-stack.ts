@@ -6,6 +6,7 @@ import type { SipTransport } from '../../config/types.js';
 import type { ServerNode } from '../../registry/server-node.js';
 import type { NodeRegistry } from '../../registry/node-registry.js';
 import type { AlgorithmSipRequest, BalancerAlgorithm } from '../../algorithms/algorithm.js';
+import { fnv1a } from '../../algorithms/hash.js';
 import type { ListeningPoint, Side } from './transport.js';
 
 export type Family = 4 | 6;
@@ -95,12 +96,6 @@ export function pairByFamily(v4: readonly ListeningPoint[], v6: readonly Listeni
   }
   for (const q of v6) if (!used.has(q)) out.push(q);
   return out;
-}
-
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }
 
 /**

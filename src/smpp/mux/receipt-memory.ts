@@ -8,14 +8,10 @@
 // ids with the same 64-bit hash within one SMSC would send a receipt to another ESME of the same system_id, which is
 // what round robin does anyway.
 
+import { fnv1a } from '../../algorithms/hash.js';
+
 const EMPTY = -1;
 const INITIAL_CAPACITY = 1024;
-
-function hash1(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
 
 function hash2(s: string): number {
   let h = 0x9747b28c ^ s.length;
@@ -62,7 +58,7 @@ export class ReceiptMemory {
   /** Remembers that ESME `esme` (> 0) submitted `messageId` through `scope` (a user space's SMSC: ids are the SMSC's). */
   remember(scope: number, messageId: string, esme: number, now: number): void {
     if (this.maxEntries === 0) return;
-    const a = hash1(messageId);
+    const a = fnv1a(messageId);
     const b = hash2(messageId);
     const previous = this.find(scope, a, b);
     if (previous !== EMPTY) this.forget(previous); // an SMSC that reuses an id: the latest submitter wins
@@ -88,7 +84,7 @@ export class ReceiptMemory {
    */
   lookup(scope: number, messageId: string, now: number, last: boolean): number | undefined {
     if (this.count === 0) return undefined;
-    const slot = this.find(scope, hash1(messageId), hash2(messageId));
+    const slot = this.find(scope, fnv1a(messageId), hash2(messageId));
     if (slot === EMPTY) return undefined;
     const esme = this.esmes[slot]!;
     if (now - this.ats[slot]! >= this.lifetimeMs) {
