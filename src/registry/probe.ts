@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import type { NodeRegistry } from './node-registry.js';
 import type { ProbeState, ServerNode } from './server-node.js';
 import { guardedInterval } from '../timers.js';
+import { optionsRequest, readResponseHead } from './probe-message.js';
 
 export interface ProbeOptions extends Omit<ProbeConfig, 'staticNodes'> {
   /** The address probes are sent from (the balancer's internal host). */
@@ -47,14 +48,6 @@ class Target {
 
 function targetKey(e: StaticNodeEntry): string {
   return `${e.transport}:${e.host}:${e.port}:${e.version}`;
-}
-
-/** The first line's status and the Call-ID of a SIP response head, or undefined. */
-export function readResponseHead(text: string): { status: number; callId: string } | undefined {
-  const m = /^SIP\/2\.0 (\d{3}) /.exec(text);
-  const c = /^(?:call-id|i)[ \t]*:[ \t]*(\S+)[ \t]*$/im.exec(text);
-  if (!m || !c) return undefined;
-  return { status: Number(m[1]), callId: c[1]! };
 }
 
 export class NodeProber {
@@ -248,24 +241,6 @@ export class NodeProber {
     });
   }
 
-  private request(t: Target, localHost: string, localPort: number, callId: string, branch: string): string {
-    const e = t.entry;
-    const hostPart = isIP(t.ip) === 6 ? `[${t.ip}]` : t.ip;
-    const local = isIP(localHost) === 6 ? `[${localHost}]` : localHost;
-    return (
-      `OPTIONS sip:${hostPart}:${e.port}${e.transport === 'udp' ? '' : `;transport=${e.transport}`} SIP/2.0\r\n` +
-      `Via: SIP/2.0/${e.transport.toUpperCase()} ${local}:${localPort};branch=${branch};rport\r\n` +
-      `Max-Forwards: 70\r\n` +
-      `From: <sip:sipbalancer@${local}>;tag=${randomBytes(4).toString('hex')}\r\n` +
-      `To: <sip:${hostPart}:${e.port}>\r\n` +
-      `Call-ID: ${callId}\r\n` +
-      `CSeq: ${t.cseq++} OPTIONS\r\n` +
-      `User-Agent: sipbalancer probe\r\n` +
-      `Accept: application/sdp\r\n` +
-      `Content-Length: 0\r\n\r\n`
-    );
-  }
-
   private send(t: Target): void {
     if (t.pendingCallId !== undefined) {
       // The previous probe is still unanswered: it counts as missed before a new one goes out.
@@ -282,7 +257,7 @@ export class NodeProber {
       const socket = isIP(t.ip) === 6 ? this.udp6 : this.udp4;
       if (!socket) return;
       const addr = socket.address();
-      socket.send(this.request(t, addr.address === '0.0.0.0' || addr.address === '::' ? this.opts.localHost : addr.address, addr.port, callId, branch), t.entry.port, t.ip);
+      socket.send(optionsRequest(t.entry, t.ip, t.cseq++, addr.address === '0.0.0.0' || addr.address === '::' ? this.opts.localHost : addr.address, addr.port, callId, branch), t.entry.port, t.ip);
       return;
     }
     this.sendOnStream(t, callId, branch);
@@ -292,7 +267,7 @@ export class NodeProber {
   private sendOnStream(t: Target, callId: string, branch: string): void {
     const e = t.entry;
     const onConnect = (): void => {
-      socket.write(this.request(t, socket.localAddress ?? this.opts.localHost, socket.localPort ?? 0, callId, branch));
+      socket.write(optionsRequest(t.entry, t.ip, t.cseq++, socket.localAddress ?? this.opts.localHost, socket.localPort ?? 0, callId, branch));
     };
     const socket: TcpSocket =
       e.transport === 'tls'

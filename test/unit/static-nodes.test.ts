@@ -1,7 +1,7 @@
 // The staticNodes entry and nodeProbeAliveStatuses parsers, and the probe's reading of a response head.
 import { describe, expect, it } from 'vitest';
 import { parseStaticNode, parseStatusRanges } from '../../src/registry/static-nodes.js';
-import { readResponseHead } from '../../src/registry/probe.js';
+import { readResponseHead } from '../../src/registry/probe-message.js';
 
 describe('staticNodes entries', () => {
   it('reads host:port with transport and version, udp and version 0 by default, IPv6 in brackets', () => {
