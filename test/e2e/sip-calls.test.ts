@@ -9,6 +9,7 @@ import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.j
 
 import { HOST, startBalancer as startSipBalancer, type Balancer } from '../helpers/sip-balancer.js';
 import { waitUntil } from '../helpers/wait.js';
+import { lbstat } from '../helpers/json-heartbeat.js';
 
 /** Nodes here heartbeat every second: 3 s before one is declared dead. */
 function startBalancer(extra: Record<string, string | number | boolean> = {}): Promise<Balancer> {
@@ -35,10 +36,6 @@ async function registeredUdpPorts(lb: Balancer): Promise<number[]> {
 async function routedToNodes(lb: Balancer): Promise<number> {
   const info = (await getJson(lb.statisticPort, '/lbinfo'))['Nodes info'] as { nodesIPv4: NodeInfo[] };
   return info.nodesIPv4.reduce((sum, n) => sum + (n.routedRequests ?? 0), 0);
-}
-
-async function lbstat(lb: Balancer): Promise<Record<string, unknown>> {
-  return (await getJson(lb.statisticPort, '/lbstat')).Metrics as Record<string, unknown>;
 }
 
 async function waitForNodes(lb: Balancer, ports: number[], timeoutMs = 5000): Promise<void> {
@@ -357,7 +354,7 @@ describe('no node, and heartbeats on the external port', () => {
     const hb = await startHeartbeat({ balancerPort: lb.externalPort, node: { udpPort: nodePort }, intervalMs: 200 });
     try {
       // Three heartbeats seen and ignored: had one registered the node, it would be listed by now.
-      await waitUntil(async () => Number((await lbstat(lb)).SipHeartbeatsOnExternalPort ?? 0) >= 3, 'three heartbeats on the external port');
+      await waitUntil(async () => Number((await lbstat(lb.statisticPort)).SipHeartbeatsOnExternalPort ?? 0) >= 3, 'three heartbeats on the external port');
       expect(await registeredUdpPorts(lb)).toEqual([]);
     } finally {
       await hb.stop();

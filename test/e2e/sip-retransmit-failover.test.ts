@@ -9,6 +9,7 @@ import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.j
 import { HOST, startBalancer, type Balancer } from '../helpers/sip-balancer.js';
 import { sipRequest } from '../robustness/harness.js';
 import { waitUntil } from '../helpers/wait.js';
+import { lbstat } from '../helpers/json-heartbeat.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -87,8 +88,7 @@ describe('a retransmitted INVITE after its node died (issue 16 item 4)', () => {
     expect(Date.now() - startedAt).toBeLessThan(5000);
     expect((await nodeStates(lb)).get(first.port)).toBe('bad');
     // The memory behind it is bounded and visible: one Call-ID remembered, nothing evicted.
-    const res = await fetch(`http://${HOST}:${lb.statisticPort}/lbstat`);
-    const stat = ((await res.json()) as { Metrics: Record<string, unknown> }).Metrics;
+    const stat = await lbstat(lb.statisticPort);
     expect(stat.SipRecentInvites).toBe(1);
     expect(stat.SipRecentInvitesEvicted).toBe(0);
   }, 30_000);

@@ -303,16 +303,13 @@ export function firstHop(d: Dialog): { host: string; port: number } {
 
 export { lbstat, registerNode } from './json-heartbeat.js';
 import { lbstat, registerNode } from './json-heartbeat.js';
-
+import { waitUntil } from './wait.js';
 
 /** Polls /lbstat until `ok` holds (or timeoutMs passes) and returns the last metrics. */
 export async function lbstatUntil(statisticPort: number, ok: (m: Record<string, unknown>) => boolean, timeoutMs = 5000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = await lbstat(statisticPort);
-    if (ok(m) || Date.now() > deadline) return m;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let m = await lbstat(statisticPort);
+  await waitUntil(async () => ok((m = await lbstat(statisticPort))), 'an /lbstat that matches', timeoutMs).catch(() => undefined);
+  return m;
 }
 
 /** Waits until the balancer counts `n` active nodes. */

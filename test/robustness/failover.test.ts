@@ -10,6 +10,7 @@ import { startHeartbeat, type HeartbeatSender } from '../helpers/sip-heartbeat.j
 import { HOST, startBalancer, type Balancer } from '../helpers/sip-balancer.js';
 import { sipRequest } from './harness.js';
 import { waitUntil } from '../helpers/wait.js';
+import { lbstat } from '../helpers/json-heartbeat.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -58,11 +59,6 @@ async function nodes(lb: Balancer): Promise<NodeInfo[]> {
   return body['Nodes info'].nodesIPv4;
 }
 
-async function lbstat(lb: Balancer): Promise<Record<string, unknown>> {
-  const res = await fetch(`http://${HOST}:${lb.statisticPort}/lbstat`);
-  return ((await res.json()) as { Metrics: Record<string, unknown> }).Metrics;
-}
-
 describe('fast failover of a UDP node (issue 16 finding 4)', () => {
   it('kill -9 of one of two sipp nodes under steady calls loses at most one call, long before nodeTimeout', async () => {
     const { lb, portA, uacPort, uasA, hbA } = await twoSippNodes();
@@ -94,7 +90,7 @@ describe('fast failover of a UDP node (issue 16 finding 4)', () => {
     expect(stats.successfulCalls).toBeGreaterThanOrEqual(calls - 1);
     // The network said so: well within nodeTimeout (one call interval plus the 100 ms poll of this test).
     expect(markedAfter).toBeLessThan(NODE_TIMEOUT_MS / 2);
-    const stat = await lbstat(lb);
+    const stat = await lbstat(lb.statisticPort);
     expect(stat.SipNodesMarkedUnreachable).toBeGreaterThanOrEqual(1);
     // No new call went to the dead node after it was marked.
     const after = await nodes(lb);
@@ -195,7 +191,7 @@ describe('a dead UDP node and isSend5xxResponse (issue 12 item 2)', () => {
     expect(answer).toContain('\r\nReason: SIP;cause=500;text="No node left"\r\n');
     c.socket.send(sipRequest('INVITE', 'dead-1', c.port), lb.externalPort, HOST);
     await c.next(/^SIP\/2\.0 5\d\d [^]*Call-ID: dead-1/);
-    const stat = await lbstat(lb);
+    const stat = await lbstat(lb.statisticPort);
     expect(stat.SipNodesMarkedUnreachable).toBe(1);
     expect(stat.SipNoNodeAvailable).toBeGreaterThanOrEqual(2);
   }, 30_000);
@@ -215,6 +211,6 @@ describe('a dead UDP node and isSend5xxResponse (issue 12 item 2)', () => {
     socket.write(sipRequest('INVITE', 'tcp-1', socket.localPort!).toString('latin1').replace('SIP/2.0/UDP', 'SIP/2.0/TCP'));
     await waitUntil(() => /SIP\/2\.0 5\d\d /.test(text), 'a 5xx over TCP');
     await waitUntil(async () => (await nodes(lb))[0]?.state === 'bad', 'the node marked bad', FAILOVER_BOUND_MS);
-    expect((await lbstat(lb)).SipNodesMarkedUnreachable).toBe(1);
+    expect((await lbstat(lb.statisticPort)).SipNodesMarkedUnreachable).toBe(1);
   }, 30_000);
 });

@@ -9,6 +9,7 @@ import { startSipp } from '../helpers/sipp.js';
 import { startHeartbeat } from '../helpers/sip-heartbeat.js';
 import { HOST, startBalancer } from '../helpers/sip-balancer.js';
 import { sipRequest } from './harness.js';
+import { lbstat } from '../helpers/json-heartbeat.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -52,8 +53,7 @@ describe('flood limits per client source', () => {
     expect(result.stats?.failedCalls, result.output.slice(-1500)).toBe(0);
     expect(result.stats?.successfulCalls).toBe(calls);
 
-    const res = await fetch(`http://${HOST}:${lb.statisticPort}/lbstat`);
-    const stat = ((await res.json()) as { Metrics: Record<string, unknown> }).Metrics;
+    const stat = await lbstat(lb.statisticPort);
     const dropped = (stat.SipDroppedByReason as Record<string, number>).flood ?? 0;
     // At most ~50/s (plus slack) of the flood got through in 2 s; the rest was dropped (UDP may lose a few).
     expect(dropped).toBeGreaterThan(sent * 0.5);
