@@ -12,6 +12,7 @@ import { listen } from '../listen.js';
 import { clientTlsOptions, serverTlsOptions } from '../config/tls-options.js';
 import { SmscList } from './server-list.js';
 import { SmppSession, type SessionContext } from './session.js';
+import { RateLimitedLog } from '../log-limit.js';
 import { MuxLobby } from './mux/lobby.js';
 import { guardedInterval } from '../timers.js';
 import type { BoundListeners } from '../bound-listeners.js';
@@ -43,6 +44,7 @@ export class SmppBroker {
       config: smpp,
       stats,
       log,
+      warnings: new RateLimitedLog(log),
       servers: this.list,
       idleSupervision: smpp.muxMode,
       countSessionBytes: !smpp.muxMode,

@@ -2,6 +2,7 @@
 
 import type { SmppConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
+import type { RateLimitedLog } from '../log-limit.js';
 import type { SmppStats } from './smpp-stats.js';
 import type { SmscConnectOptions } from './smsc-connect.js';
 
@@ -9,6 +10,11 @@ export interface SmppContext {
   readonly config: SmppConfig;
   readonly stats: SmppStats;
   readonly log: Logger;
+  /**
+   * Warnings a peer can provoke again and again (an SMSC that refuses, garbles or goes silent; ESMEs that bind
+   * with made-up credentials or go quiet): at most one line per kind per minute, with the count of the others.
+   */
+  readonly warnings: RateLimitedLog;
   /** How upstream connections are opened (TLS, local address, time limits). */
   readonly connect: Omit<SmscConnectOptions, 'countBytes' | 'countBind' | 'onSocketOpen' | 'onSocketClose' | 'onConnected'>;
   /**

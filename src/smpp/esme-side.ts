@@ -310,7 +310,7 @@ export class EsmeSide {
     const check = config.timeoutConnectionCheckClientSideMs;
     switch (supervise(this.ctx, now, conn.lastReceivedAt, conn.enquireSentAt, this.lastEnquireAt, check)) {
       case 'dead':
-        this.log.warn(`ESME silent for ${(this.ctx.idleSupervision ? 3 : 1) * check} ms after enquire_link: closing`);
+        this.ctx.warnings.warn('esme-silent', `ESME ${this.conn.remote} silent for ${(this.ctx.idleSupervision ? 3 : 1) * check} ms after enquire_link: closing`);
         this.close('ESME does not answer enquire_link');
         return;
       case 'send-enquire':

@@ -57,7 +57,7 @@ export class SmppSession implements EsmeOwner, SmscOwner {
       }
       const status = outcome.resp !== undefined && commandId(outcome.resp) !== Cmd.generic_nack ? commandStatus(outcome.resp) : Status.ESME_RSYSERR;
       this.ctx.stats.rejected.inc('bind-failed');
-      esme.log.warn(`ESME ${fields.systemId}: no SMSC accepted the bind (${outcome.error ?? 'no server configured'}); bind_resp 0x${status.toString(16)}`);
+      this.ctx.warnings.warn('esme-bind-no-smsc', `ESME ${fields.systemId}: no SMSC accepted the bind (${outcome.error ?? 'no server configured'}); bind_resp 0x${status.toString(16)}`);
       esme.refuse(status, 'bind failed');
     });
   }
@@ -143,7 +143,7 @@ export class SmppSession implements EsmeOwner, SmscOwner {
       smsc.giveUp('ESME gone');
       return;
     }
-    this.log.warn(`SMSC ${smsc.name} lost: rebinding every ${this.ctx.config.reconnectPeriodMs} ms`);
+    this.ctx.warnings.warn('smsc-lost', `SMSC ${smsc.name} lost: rebinding every ${this.ctx.config.reconnectPeriodMs} ms`);
     this.esme.rebinding(`SMSC ${smsc.name} lost`);
     this.reconnectAttempts = 0;
     this.lostServer = smsc.server;
@@ -194,7 +194,7 @@ export class SmppSession implements EsmeOwner, SmscOwner {
       return;
     }
     // No server can be reached: unbind the ESME and close.
-    esme.log.warn(`ESME ${esme.bind.systemId}: no SMSC reachable in ${this.reconnectAttempts} rounds; unbinding the ESME`);
+    this.ctx.warnings.warn('esme-no-smsc', `ESME ${esme.bind.systemId}: no SMSC reachable in ${this.reconnectAttempts} rounds; unbinding the ESME`);
     this.smsc.giveUp('no SMSC reachable');
     esme.unbind('no SMSC reachable');
   }

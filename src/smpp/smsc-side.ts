@@ -111,7 +111,7 @@ export class SmscSide {
     }
     if (outcome.conn === undefined) {
       if (this.current === 'OPEN' || this.current === 'BINDING') this.updateState(from, outcome.error ?? 'bind failed');
-      this.log.info(`SMSC ${server.host}:${server.port} did not bind: ${outcome.error}`);
+      this.ctx.warnings.warn('smsc-bind-failed', `SMSC ${server.host}:${server.port} did not bind: ${outcome.error}`);
       return outcome;
     }
     this.attach(outcome.conn);
@@ -124,7 +124,7 @@ export class SmscSide {
     conn.enquireSentAt = 0;
     conn.onPdu = (pdu) => this.receive(pdu);
     conn.onFramingError = () => {
-      this.log.warn(`SMSC ${this.name} sent a bad command_length`);
+      this.ctx.warnings.warn('smsc-bad-length', `SMSC ${this.name} sent a bad command_length: closing that connection`);
       this.lose(conn, 'bad command_length');
     };
     conn.socket.once('close', () => this.lose(conn, 'connection closed'));
@@ -251,7 +251,7 @@ export class SmscSide {
     const check = config.timeoutConnectionCheckServerSideMs;
     switch (supervise(this.ctx, now, conn.lastReceivedAt, conn.enquireSentAt, this.lastEnquireAt, check)) {
       case 'dead':
-        this.log.warn(`SMSC ${this.name} silent for ${(this.ctx.idleSupervision ? 3 : 1) * check} ms after enquire_link`);
+        this.ctx.warnings.warn('smsc-silent', `SMSC ${this.name} silent for ${(this.ctx.idleSupervision ? 3 : 1) * check} ms after enquire_link`);
         this.lose(conn, 'SMSC does not answer enquire_link');
         return;
       case 'send-enquire':

@@ -127,6 +127,17 @@ describe('SMPP broker without a reachable SMSC', () => {
       expect(esme.pdus).toHaveLength(1);
       expect([commandId(esme.pdus[0]!), commandStatus(esme.pdus[0]!), sequenceNumber(esme.pdus[0]!)]).toEqual([Cmd.bind_transceiver_resp, 0x08, 31]);
       expect(daemon.logs.some((l) => l.msg.includes('no SMSC accepted the bind'))).toBe(true);
+
+      // Nineteen more ESMEs get the same answer, and the log one line, not one per bind (an ESME must not be
+      // able to flood it): the next line, a minute later, says how many were left out.
+      for (let i = 0; i < 19; i++) {
+        const again = new RawEsme(smppPort);
+        await again.connected();
+        again.write(bindPdu(`nobody-${i}`, 32 + i));
+        await waitUntil(() => again.closed);
+        expect(commandStatus(again.pdus[0]!)).toBe(0x08);
+      }
+      expect(daemon.logs.filter((l) => l.msg.includes('no SMSC accepted the bind'))).toHaveLength(1);
     } finally {
       await daemon.stop();
     }

@@ -6,6 +6,7 @@ import type { SmppConfig } from '../../src/config/types.js';
 import type { SmppContext } from '../../src/smpp/context.js';
 import { SmppStats } from '../../src/smpp/smpp-stats.js';
 import { silentLogger } from '../../src/log.js';
+import { RateLimitedLog } from '../../src/log-limit.js';
 import { Cmd, PduFramer, commandId, encodeBind, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
 
 /** Enough of net.Socket for PduConnection: records what is written, emits what the test pushes. */
@@ -67,6 +68,7 @@ export function smppContext(over: Partial<SmppContext> = {}, config: Partial<Smp
     config: smppConfig(config),
     stats: new SmppStats(),
     log: silentLogger(),
+    warnings: new RateLimitedLog(silentLogger()),
     idleSupervision: false,
     countSessionBytes: true,
     connect: { timeoutMs: 1000, maxPduSize: 65536 },

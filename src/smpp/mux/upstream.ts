@@ -86,7 +86,7 @@ export class Upstream {
     const resp = outcome.resp;
     const status = resp !== undefined && commandId(resp) !== Cmd.generic_nack ? commandStatus(resp) : undefined;
     if (status === ESME_RINVPASWD || status === ESME_RINVSYSID) {
-      this.log.warn(`SMSC ${this.name} refused ${this.fields.systemId} with 0x${status.toString(16)}: not retried`);
+      this.ctx.warnings.warn('smsc-refused-credentials', `SMSC ${this.name} refused ${this.fields.systemId} with 0x${status.toString(16)}: not retried`);
       this.finish('credentials refused');
       this.owner.upstreamRefused(this, status);
       return;

@@ -109,7 +109,7 @@ export class UserSpace implements EsmeOwner, SmscOwner, UpstreamEvents {
         if (previous === 'REBINDING') this.log.info(`${this.systemId}: an SMSC is bound again; ${this.esmes.size} ESMEs served`);
         break;
       case 'REBINDING':
-        this.log.warn(`${this.systemId}: no SMSC bound (${why}); requests are answered 0x08 until one binds again`);
+        this.ctx.warnings.warn('mux-no-smsc', `${this.systemId}: no SMSC bound (${why}); requests are answered 0x08 until one binds again`);
         for (const esme of this.esmes.values()) esme.rebinding(why);
         break;
       case 'UNBINDING':
@@ -174,7 +174,7 @@ export class UserSpace implements EsmeOwner, SmscOwner, UpstreamEvents {
 
   /** Nothing can bind for these credentials: waiting ESMEs get `status`, bound ones are unbound; the space closes. */
   private fail(status: number, why: string): void {
-    this.log.warn(`${this.systemId}: ${why}; ${this.esmes.size} ESMEs answered 0x${status.toString(16)}`);
+    this.ctx.warnings.warn('mux-esmes-refused', `${this.systemId}: ${why}; ${this.esmes.size} ESMEs answered 0x${status.toString(16)}`);
     this.updateState('UNBINDING', why);
     for (const esme of [...this.esmes.values()]) {
       this.ctx.stats.rejected.inc('bind-failed');
@@ -357,7 +357,7 @@ export class UserSpace implements EsmeOwner, SmscOwner, UpstreamEvents {
   smscLost(smsc: SmscSide, why: string): void {
     const up = this.bySide.get(smsc.id);
     if (up === undefined) return;
-    this.log.warn(`${this.systemId}: SMSC ${up.name} lost (${why}); rebinding every ${this.ctx.config.reconnectPeriodMs} ms`);
+    this.ctx.warnings.warn('mux-smsc-lost', `${this.systemId}: SMSC ${up.name} lost (${why}); rebinding every ${this.ctx.config.reconnectPeriodMs} ms`);
     this.byKey.delete(up.key);
     up.lost();
     if (up.closed) this.removeUpstream(up);
