@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
+import { makeTestCertificates, tlsSipDaemonProperties, type TestCertificates } from '../helpers/tls.js';
 import { SipPeer, SDP, buildRequest, inDialog, lbstat, lbstatUntil, newToken, registerNode, startDualNode, uacDialog, waitActiveNodes, type DualNode } from '../helpers/tls-ua.js';
 
 describe('SIP over TLS end to end without termination', () => {
@@ -123,21 +123,7 @@ describe('internalTransport=UDP: a TLS client reaches a node over UDP', () => {
 
   beforeAll(async () => {
     certs = makeTestCertificates();
-    lb = await startDaemon({
-      properties: {
-        host: '127.0.0.1',
-        externalTlsPort: 0,
-        internalUdpPort: 0,
-        internalTcpPort: 0,
-        heartbeatPort: 0,
-        statisticPort: 0,
-        httpPort: '',
-        nodeTimeout: 3000,
-        internalTransport: 'UDP',
-        'javax.net.ssl.keyStore': certs.p12,
-        'javax.net.ssl.keyStorePassword': certs.password,
-      },
-    });
+    lb = await startDaemon({ properties: tlsSipDaemonProperties(certs, { externalTlsPort: 0, internalTransport: 'UDP' }) });
     ports = ['externalTlsPort', 'internalUdpPort', 'internalTcpPort', 'heartbeatPort', 'statisticPort'].map((k) => lb.port(k));
     node = await startDualNode(ports[3]!, ports[4]!, { hostName: 'n', sessionId: 'u1' });
     ({ udp: nodeUdp, tcp: nodeTcp } = node);

@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { WebSocket } from 'ws';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
+import { makeTestCertificates, tlsSipDaemonProperties, type TestCertificates } from '../helpers/tls.js';
 import { SipPeer, SDP, buildRequest, firstHop, inDialog, lbstat, lbstatUntil, newToken, responseTo, startDualNode, uacDialog, uasDialog, type DualNode } from '../helpers/tls-ua.js';
 import { call, installJsSipGlobals, once, startJsSip } from '../helpers/jssip.js';
 import type { SipMessage } from '../../src/sip/message.js';
@@ -29,26 +29,17 @@ describe('SIP over TLS, WS and WSS with TLS terminated (terminateTLSTraffic=true
     certs = makeTestCertificates();
     ca = readFileSync(certs.certPem, 'utf8');
     lb = await startDaemon({
-      properties: {
-        host: '127.0.0.1',
+      properties: tlsSipDaemonProperties(certs, {
         externalUdpPort: 0,
         externalTcpPort: 0,
         externalTlsPort: 0,
         externalWsPort: 0,
         externalWssPort: 0,
-        internalUdpPort: 0,
-        internalTcpPort: 0,
-        heartbeatPort: 0,
-        statisticPort: 0,
-        httpPort: '',
-        nodeTimeout: 3000,
         sipConnectionIdleTimeout: 60_000,
         terminateTLSTraffic: true,
-        'javax.net.ssl.keyStore': certs.p12,
-        'javax.net.ssl.keyStorePassword': certs.password,
         'javax.net.ssl.trustStore': certs.certPem,
         'gov.nist.javax.sip.TLS_CLIENT_AUTH_TYPE': 'Want',
-      },
+      }),
     });
     const p = (key: string): number => lb.port(key);
     ports = { udp: p('externalUdpPort'), tcp: p('externalTcpPort'), tls: p('externalTlsPort'), ws: p('externalWsPort'), wss: p('externalWssPort'), intUdp: p('internalUdpPort'), intTcp: p('internalTcpPort'), hb: p('heartbeatPort'), stat: p('statisticPort') };

@@ -32,3 +32,22 @@ export function makeTestCertificates(cn = '127.0.0.1'): TestCertificates {
   execFileSync('openssl', ['pkcs12', '-export', '-nokeys', '-in', certPem, '-out', trustP12, '-passout', `pass:${password}`], { stdio: 'ignore' });
   return { dir, pemKeystore, certPem, keyPem, p12, trustP12, password };
 }
+
+/**
+ * lb.properties for a SIP daemon with a TLS identity (the PKCS#12 bundle of `certs`): internal UDP and TCP,
+ * heartbeat and statistics on port 0 (read back with daemon.port), HTTP off; `extra` adds the external side.
+ */
+export function tlsSipDaemonProperties(certs: TestCertificates, extra: Record<string, string | number | boolean>): Record<string, string | number | boolean> {
+  return {
+    host: '127.0.0.1',
+    internalUdpPort: 0,
+    internalTcpPort: 0,
+    heartbeatPort: 0,
+    statisticPort: 0,
+    httpPort: '',
+    nodeTimeout: 3000,
+    'javax.net.ssl.keyStore': certs.p12,
+    'javax.net.ssl.keyStorePassword': certs.password,
+    ...extra,
+  };
+}
