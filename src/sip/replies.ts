@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SipMessage } from './message.js';
 import { headerParam } from './uri.js';
+import { fnv1a } from '../algorithms/hash.js';
 import { allocOutgoing, writeLatin1 } from './out-buffer.js';
 
 const COPIED = new Set(['via', 'from', 'call-id', 'cseq']);
@@ -21,10 +22,7 @@ export const REASONS: Readonly<Record<number, string>> = {
 
 /** A deterministic To tag for a reply to this request (retransmissions get the same tag). */
 export function replyTag(req: SipMessage): string {
-  let h = 0x811c9dc5;
-  const s = req.callId;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return `${TAG_PREFIX}${(h >>> 0).toString(16)}`;
+  return `${TAG_PREFIX}${fnv1a(req.callId).toString(16)}`;
 }
 
 /** The bytes of a response to `req`; `extra` header lines are added before Content-Length. */

@@ -3,6 +3,7 @@
 // client-written headers that must not pass. Functions of a message and addresses; no I/O, no state.
 
 import type { Config, SipTransport } from '../config/types.js';
+import { fnv1a } from '../algorithms/hash.js';
 import type { ServerNode } from '../registry/server-node.js';
 import { withReceived, type SipMessage, type ViaValue } from './message.js';
 import { bareHost, defaultPort, paramOf, parseUri, uriHost, uriOfNameAddr, uriTransport, type SipUri } from './uri.js';
@@ -27,7 +28,7 @@ export function branchBase(msg: SipMessage, via: ViaValue): string {
   if (incoming && incoming.startsWith(MAGIC_COOKIE)) base = tokenChars(incoming.slice(MAGIC_COOKIE.length));
   if (base === '') {
     const key = `${incoming ?? ''}|${via.host}:${via.port ?? ''}|${msg.callId}|${msg.cseq.num}|${msg.fromTag ?? ''}`;
-    base = fnv1a(key);
+    base = fnv1a(key).toString(16);
   }
   const callId = msg.callId;
   let prefix = '';
@@ -178,12 +179,6 @@ function tokenChars(s: string): string {
     if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46 || c === 33 || c === 126 || c === 42 || c === 43) out += s[i];
   }
   return out;
-}
-
-function fnv1a(s: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return (h >>> 0).toString(16);
 }
 
 /**
