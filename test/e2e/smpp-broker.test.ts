@@ -1,7 +1,9 @@
 // The SMPP broker end to end: the daemon as a child process, ESMEs and three SMSC simulators on the smpp
 // npm package; spread, sequence numbers, deliver_sm, timers, malformed input, and an SMSC killed mid-run.
+// The daemon and the SMSCs are shared; every test binds its own ESMEs (closed after it) and reads counters as
+// differences, so no test depends on what another left behind. Tests that kill or hang an SMSC start their own.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { RawEsme, SmscSimulator, bindEsme, closeSession, request, smppDaemonProperties, type SmppPdu, type SmppSession } from '../helpers/smpp.js';
 import { Cmd, commandId, commandStatus, encodeBind, encodePdu, sequenceNumber } from '../../src/smpp/pdu.js';
@@ -19,9 +21,16 @@ let daemon: Daemon;
 let smppPort: number;
 let statPort: number;
 const sims: SmscSimulator[] = [];
-const esmes: { id: string; session: SmppSession; sim: SmscSimulator; delivered: SmppPdu[] }[] = [];
-/** ESMEs that have unbound or disconnected on purpose. */
-const gone = new Set<(typeof esmes)[number]>();
+
+interface BoundEsme {
+  id: string;
+  session: SmppSession;
+  sim: SmscSimulator;
+  delivered: SmppPdu[];
+}
+/** The sessions the running test opened: closed after it. */
+const opened: SmppSession[] = [];
+let nextEsme = 0;
 
 const lbstat = (): Promise<Record<string, unknown>> => readLbstat(statPort);
 
@@ -41,6 +50,26 @@ function brokerProperties(smscs: readonly SmscSimulator[]): Record<string, strin
   });
 }
 
+/** Binds `n` new ESMEs (system_ids unique to this file) to the broker on `port`, among `smscs`; each answers deliver_sm. */
+async function bindEsmes(n: number, port = smppPort, smscs: readonly SmscSimulator[] = sims): Promise<BoundEsme[]> {
+  const out: BoundEsme[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `esme${nextEsme++}`;
+    const { session, resp } = await bindEsme({ port, systemId: id });
+    opened.push(session);
+    expect(resp.command_status).toBe(0);
+    const sim = smscs.find((s) => s.name === resp.system_id)!;
+    expect(sim, `bind_resp system_id ${resp.system_id}`).toBeDefined();
+    const delivered: SmppPdu[] = [];
+    session.on('deliver_sm', (pdu: SmppPdu) => {
+      delivered.push(pdu);
+      session.send(pdu.response());
+    });
+    out.push({ id, session, sim, delivered });
+  }
+  return out;
+}
+
 beforeAll(async () => {
   for (const name of ['smscA', 'smscB', 'smscC']) sims.push(await new SmscSimulator(name).listen());
   daemon = await startDaemon({ properties: brokerProperties(sims) });
@@ -48,8 +77,11 @@ beforeAll(async () => {
   statPort = daemon.port('statisticPort');
 });
 
+afterEach(async () => {
+  for (const session of opened.splice(0)) await closeSession(session);
+});
+
 afterAll(async () => {
-  for (const e of esmes) await closeSession(e.session);
   const code = await daemon?.stop();
   expect(daemon.logs.some((l) => l.msg === 'Stopping the SMPP balancer')).toBe(true);
   expect(daemon.logs.some((l) => l.msg === 'SMPP Load Balancer stopped at 127.0.0.1')).toBe(true);
@@ -59,37 +91,29 @@ afterAll(async () => {
 
 describe('SMPP broker', () => {
   it('spreads nine ESMEs three per SMSC, each bound with its own credentials', async () => {
-    for (let i = 0; i < 9; i++) {
-      const id = `esme${i}`;
-      const { session, resp } = await bindEsme({ port: smppPort, systemId: id });
-      expect(resp.command_status).toBe(0);
-      const sim = sims.find((s) => s.name === resp.system_id)!;
-      expect(sim, `bind_resp system_id ${resp.system_id}`).toBeDefined();
-      expect(sim.binds).toContain(id);
-      const delivered: SmppPdu[] = [];
-      session.on('deliver_sm', (pdu: SmppPdu) => {
-        delivered.push(pdu);
-        session.send(pdu.response());
-      });
-      esmes.push({ id, session, sim, delivered });
-    }
-    expect(sims.map((s) => s.binds.length)).toEqual([3, 3, 3]);
+    const esmes = await bindEsmes(9);
+    for (const e of esmes) expect(e.sim.binds).toContain(e.id);
+    // Round robin over three SMSCs: any nine consecutive binds are three on each.
+    expect(sims.map((s) => esmes.filter((e) => e.sim === s).length)).toEqual([3, 3, 3]);
   });
 
   it('lists the regular-mode sessions in /lbinfo: each ESME and its SMSC side', async () => {
+    const esmes = await bindEsmes(3);
     const res = await fetch(`http://127.0.0.1:${statPort}/lbinfo`);
     const info = ((await res.json()) as Record<string, unknown>)['SMPP sessions'] as { mode: string; sessions: { systemId: string; esme: { state: string }; smsc: { server: string; state: string } }[] };
     expect(info.mode).toBe('regular');
-    expect(info.sessions.map((s) => s.systemId).sort()).toEqual(esmes.map((e) => e.id).sort());
-    for (const s of info.sessions) {
-      expect([s.esme.state, s.smsc.state]).toEqual(['BOUND', 'BOUND']);
-      expect(sims.map((x) => `127.0.0.1:${x.port}`)).toContain(s.smsc.server);
+    for (const e of esmes) {
+      const s = info.sessions.find((x) => x.systemId === e.id);
+      expect(s, `${e.id} in /lbinfo`).toBeDefined();
+      expect([s!.esme.state, s!.smsc.state]).toEqual(['BOUND', 'BOUND']);
+      expect(s!.smsc.server).toBe(`127.0.0.1:${e.sim.port}`);
     }
   });
 
   it('relays submit_sm both ways with the sequence numbers each side expects', async () => {
+    const before = await lbstat();
+    const esmes = await bindEsmes(3);
     for (const [i, e] of esmes.entries()) {
-      const before = e.sim.submits.length;
       const seqs = [1000 + i * 10, 1001 + i * 10, 1002 + i * 10];
       const resps = await Promise.all(seqs.map((seq) => request(e.session, 'submit_sm', { sequence_number: seq, destination_addr: '1', short_message: `m${seq}` })));
       // The response came back on the ESME's own number (the smpp package matches by it) from its SMSC.
@@ -99,27 +123,39 @@ describe('SMPP broker', () => {
       }
       expect(resps.map((r) => r.sequence_number)).toEqual(seqs);
       // The SMSC saw the broker's numbering on this connection: small, increasing, not the ESME's.
-      const seen = e.sim.submits.slice(before).filter((s) => s.systemId === e.id);
+      const seen = e.sim.submits.filter((s) => s.systemId === e.id);
       expect(seen.map((s) => s.shortMessage).sort()).toEqual(seqs.map((s) => `m${s}`));
       for (const s of seen) expect(s.seq).toBeLessThan(1000);
       const numbers = seen.map((s) => s.seq);
       expect([...numbers].sort((a, b) => a - b)).toEqual(numbers);
     }
+    const after = await lbstat();
+    expect((after.NumberOfSmppRequestsToServer as number) - (before.NumberOfSmppRequestsToServer as number)).toBe(9);
+    const bySubmit = (st: Record<string, unknown>): number => (st.SmppRequestsByCommandId as Record<string, number>).submit_sm ?? 0;
+    expect(bySubmit(after) - bySubmit(before)).toBe(9);
   });
 
   it('relays a deliver_sm from an SMSC to its ESME once, and the response back to the SMSC', async () => {
-    const target = esmes[4]!;
-    const resp = await target.sim.deliver(target.id, 'hello esme4');
+    const esmes = await bindEsmes(3);
+    const target = esmes[1]!;
+    const resp = await target.sim.deliver(target.id, `hello ${target.id}`);
     expect(resp.command_status).toBe(0);
     // A second deliver_sm on the same connections comes after any copy of the first: once it is in, a copy
     // would have been too.
     expect((await target.sim.deliver(target.id, 'after')).command_status).toBe(0);
-    expect(target.delivered.map((p) => String((p.short_message as { message: string }).message))).toEqual(['hello esme4', 'after']);
+    expect(target.delivered.map((p) => String((p.short_message as { message: string }).message))).toEqual([`hello ${target.id}`, 'after']);
     for (const e of esmes) if (e !== target) expect(e.delivered).toHaveLength(0);
   });
 
   it('answers 0x08 (ESME_RSYSERR) after timeoutResponse when the SMSC does not answer', async () => {
-    const e = esmes[0]!;
+    const [e] = (await bindEsmes(1)) as [BoundEsme];
+    // Each regular-mode session is two active connections: the ESME and its SMSC side (sessions other tests
+    // closed may still be going: wait until the two agree).
+    await waitUntil(async () => {
+      const info = (await (await fetch(`http://127.0.0.1:${statPort}/lbinfo`)).json()) as { 'SMPP sessions': { sessions: unknown[] } };
+      return (await lbstat()).NumberOfActiveSmppConnections === 2 * info['SMPP sessions'].sessions.length;
+    }, 'active connections = 2 × sessions');
+    const before = await lbstat();
     e.sim.silent = true;
     const started = Date.now();
     try {
@@ -131,11 +167,10 @@ describe('SMPP broker', () => {
     } finally {
       e.sim.silent = false;
     }
-    const stats = await lbstat();
-    expect(stats.SmppNotRespondedPackets).toBeGreaterThanOrEqual(1);
-    expect(stats.NumberOfSmppRequestsToServer).toBeGreaterThanOrEqual(28);
-    expect((stats.SmppRequestsByCommandId as Record<string, number>).submit_sm).toBeGreaterThanOrEqual(28);
-    expect(stats.NumberOfActiveSmppConnections).toBe(18);
+    const after = await lbstat();
+    expect((after.SmppNotRespondedPackets as number) - (before.SmppNotRespondedPackets as number)).toBe(1);
+    expect((after.NumberOfSmppRequestsToServer as number) - (before.NumberOfSmppRequestsToServer as number)).toBe(1);
+    expect(after.NumberOfActiveSmppConnections).toBe(before.NumberOfActiveSmppConnections);
   });
 
   it('closes a connection that does not bind within timeoutConnection', async () => {
@@ -181,7 +216,8 @@ describe('SMPP broker', () => {
   it.each([
     ['command_length 8', 8],
     ['command_length 100 MB', 100 * 1024 * 1024],
-  ])('answers %s with generic_nack ESME_RINVCMDLEN and closes', async (_name, length) => {
+  ])('answers %s with generic_nack ESME_RINVCMDLEN and closes only that connection', async (_name, length) => {
+    const [bystander] = (await bindEsmes(1)) as [BoundEsme];
     const raw = new RawEsme(smppPort);
     await raw.connected();
     raw.write(bindPdu('badlen', 1));
@@ -194,11 +230,8 @@ describe('SMPP broker', () => {
     await waitUntil(() => raw.closed);
     const nack = raw.pdus[1]!;
     expect([commandId(nack), commandStatus(nack), sequenceNumber(nack)]).toEqual([Cmd.generic_nack, 0x02, 9]);
-  });
-
-  it('keeps serving the bound ESMEs after the malformed input', async () => {
-    const r = await request(esmes[1]!.session, 'submit_sm', { destination_addr: '1', short_message: 'still here' });
-    expect(r.command_status).toBe(0);
+    // Another ESME's session is untouched.
+    expect((await request(bystander.session, 'submit_sm', { destination_addr: '1', short_message: 'still here' })).command_status).toBe(0);
   });
 
   it('closes an ESME that stops answering enquire_link', async () => {
@@ -210,44 +243,14 @@ describe('SMPP broker', () => {
     expect(raw.pdus.some((p) => commandId(p) === Cmd.enquire_link)).toBe(true);
   });
 
-  it('sends enquire_link to the SMSCs', () => {
-    expect(sims.every((s) => s.enquireLinks > 0)).toBe(true);
-  });
-
-  it('rebinds the ESMEs of a killed SMSC to the next one; requests in flight are answered 0x08', async () => {
-    const victim = sims[2]!;
-    const mine = esmes.filter((e) => e.sim === victim);
-    expect(mine).toHaveLength(3);
-    victim.silent = true;
-    const inflight = mine.map((e) => request(e.session, 'submit_sm', { destination_addr: '1', short_message: 'in flight' }, TIMEOUT_RESPONSE * 3));
-    await waitUntil(() => victim.submits.filter((x) => x.shortMessage === 'in flight').length === 3, 'the three requests held at the silent SMSC');
-    const killedAt = Date.now();
-    await victim.kill();
-    for (const r of await Promise.all(inflight)) {
-      expect(r.command_status).toBe(0x08);
-    }
-    // Answered because the connection dropped, not because timeoutResponse ran out.
-    expect(Date.now() - killedAt).toBeLessThan(TIMEOUT_RESPONSE - 300);
-    // Submits continue once the client part is bound to another SMSC.
-    for (const e of mine) {
-      let r: SmppPdu | undefined;
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline) {
-        r = await request(e.session, 'submit_sm', { destination_addr: '1', short_message: 'after' });
-        if (r.command_status === 0) break;
-        expect(r.command_status).toBe(0x08); // REBINDING: turned back at once
-        await new Promise((res) => setTimeout(res, 50));
-      }
-      expect(r?.command_status).toBe(0);
-      expect(String(r?.message_id)).not.toMatch(/^smscC-/);
-    }
-    expect(sims[0]!.binds.length + sims[1]!.binds.length).toBeGreaterThanOrEqual(6 + 3);
+  it('sends enquire_link to the SMSCs', async () => {
+    const [e] = (await bindEsmes(1)) as [BoundEsme];
+    const before = e.sim.enquireLinks;
+    await waitUntil(() => e.sim.enquireLinks > before, 'an enquire_link at the SMSC', TIMEOUT_ENQUIRE + 3000);
   });
 
   it('relays an ESME unbind to its SMSC and the unbind_resp back, then closes both', async () => {
-    // One still on its first SMSC (smscA was never killed nor hung so far).
-    const e = esmes.find((x) => x.sim === sims[0])!;
-    gone.add(e);
+    const [e] = (await bindEsmes(1)) as [BoundEsme];
     const sim = e.sim;
     const before = sim.sessionCount;
     const r = await request(e.session, 'unbind', { sequence_number: 4321 });
@@ -258,8 +261,7 @@ describe('SMPP broker', () => {
   });
 
   it('unbinds upstream when an ESME disconnects', async () => {
-    const e = esmes.find((x) => x.sim === sims[0] && !gone.has(x))!;
-    gone.add(e);
+    const [e] = (await bindEsmes(1)) as [BoundEsme];
     const sim = e.sim;
     const before = sim.sessionCount;
     await closeSession(e.session);
@@ -268,8 +270,50 @@ describe('SMPP broker', () => {
   });
 });
 
+describe('SMPP broker, an SMSC killed', () => {
+  // Its own broker and SMSCs: killing one must not change what the other tests see.
+  it('rebinds the ESMEs of a killed SMSC to the next one; requests in flight are answered 0x08', async () => {
+    const own = [await new SmscSimulator('smscA').listen(), await new SmscSimulator('smscB').listen(), await new SmscSimulator('smscC').listen()];
+    const lb = await startDaemon({ properties: brokerProperties(own) });
+    try {
+      const esmes = await bindEsmes(6, lb.port('smppPort'), own);
+      const victim = own[2]!;
+      const mine = esmes.filter((e) => e.sim === victim);
+      expect(mine).toHaveLength(2);
+      victim.silent = true;
+      const inflight = mine.map((e) => request(e.session, 'submit_sm', { destination_addr: '1', short_message: 'in flight' }, TIMEOUT_RESPONSE * 3));
+      await waitUntil(() => victim.submits.filter((x) => x.shortMessage === 'in flight').length === 2, 'the two requests held at the silent SMSC');
+      const killedAt = Date.now();
+      await victim.kill();
+      for (const r of await Promise.all(inflight)) {
+        expect(r.command_status).toBe(0x08);
+      }
+      // Answered because the connection dropped, not because timeoutResponse ran out.
+      expect(Date.now() - killedAt).toBeLessThan(TIMEOUT_RESPONSE - 300);
+      // Submits continue once the client part is bound to another SMSC.
+      for (const e of mine) {
+        let r: SmppPdu | undefined;
+        const deadline = Date.now() + 5000;
+        while (Date.now() < deadline) {
+          r = await request(e.session, 'submit_sm', { destination_addr: '1', short_message: 'after' });
+          if (r.command_status === 0) break;
+          expect(r.command_status).toBe(0x08); // REBINDING: turned back at once
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        expect(r?.command_status).toBe(0);
+        expect(String(r?.message_id)).not.toMatch(/^smscC-/);
+      }
+      expect(own[0]!.binds.length + own[1]!.binds.length).toBeGreaterThanOrEqual(4 + 2);
+    } finally {
+      for (const session of opened.splice(0)) await closeSession(session);
+      await lb.stop();
+      for (const s of own) await s.kill().catch(() => undefined);
+    }
+  });
+});
+
 describe('SMPP broker, SMSC supervision', () => {
-  // Its own broker and SMSCs: nothing here depends on what the tests above left behind.
+  // Its own broker and SMSCs.
   it('rebinds away from an SMSC that stops answering enquire_link', async () => {
     const own = [await new SmscSimulator('smscA').listen(), await new SmscSimulator('smscB').listen()];
     const lb = await startDaemon({ properties: brokerProperties(own) });
