@@ -21,7 +21,8 @@ describe('bounded state and closed-set counters (findings 1, 2)', () => {
   it('out-of-dialog OPTIONS and MESSAGE leave no Call-ID entry behind (finding 1)', async () => {
     const before = sink.received;
     await sendPaced(lb.externalPort, 2000, (i) => sipRequest(i % 2 ? 'OPTIONS' : 'MESSAGE', `ood-${i}`), () => sink.received - before);
-    expect(sink.received - before).toBeGreaterThan(1800);
+    // Most of them through (datagrams: a loaded machine may lose some), and none left an entry.
+    expect(sink.received - before).toBeGreaterThan(1000);
     const stat = await lb.lbstat();
     expect(stat.NumberOfActiveCalls).toBe(0);
   });
@@ -29,7 +30,9 @@ describe('bounded state and closed-set counters (findings 1, 2)', () => {
   it('INVITEs with fresh Call-IDs fill the map only up to callIdAffinityMaxEntries, even with no idle limit (finding 1)', async () => {
     const before = sink.received;
     await sendPaced(lb.externalPort, 1000, (i) => sipRequest('INVITE', `inv-${i}`), () => sink.received - before);
-    expect(sink.received - before).toBeGreaterThan(900);
+    // Datagrams, so some may be lost on a loaded machine (857 of 1,000 arrived once in CI): what matters is that
+    // well over the cap of 300 fresh Call-IDs went through, so the cap and its evictions are what is measured.
+    expect(sink.received - before).toBeGreaterThan(600);
     const stat = await lb.lbstat();
     expect(stat.NumberOfActiveCalls).toBe(300);
     const algo = stat.AlgorithmStatistics as Record<string, number>;
